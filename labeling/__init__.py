@@ -1,0 +1,1 @@
+"""Labeling: pure Python (no Django). Importers, judges, prompts, routing, Argilla adapter."""

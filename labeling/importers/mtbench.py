@@ -1,0 +1,96 @@
+"""MT-Bench human judgments merged with GPT-4's pair verdicts (one JSONL row per human vote).
+
+Rows for the same (question, turn, model pair) are one Pair with one HumanLabel per human
+judge. GPT-4's merged winner becomes a replayed verdict for both orders; `tie (inconsistent)`
+means its two orders disagreed, and which way each went is not in the data, so both orders are
+recorded as a tie with `orders_disagreed` in the provenance (Zheng et al. 2023 count it as a tie).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+from labeling.records import (
+    Choice,
+    HumanVote,
+    ImportRow,
+    Location,
+    Order,
+    PairRecord,
+    RecordedVerdict,
+    VerdictStatus,
+    hard_p_first,
+)
+
+from . import fields
+from .errors import ImportIssue, RowError
+from .readers import read_jsonl
+from .tables import parse_rows
+
+WINNERS = {"model_a": Choice.A, "model_b": Choice.B, "tie": Choice.TIE}
+GPT4_WINNERS = {**WINNERS, "tie (inconsistent)": Choice.TIE}
+JUDGE = "mtbench:gpt-4"
+
+
+def _conversation(row: dict, name: str) -> list[tuple[str, str]]:
+    raw = row.get(name)
+    if not isinstance(raw, str):
+        raise RowError(name, "is missing or not a string of (text, role) tuples")
+    try:
+        turns = ast.literal_eval(raw)  # a Python literal, never eval()
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as err:
+        raise RowError(name, f"is not a Python literal list of (text, role) tuples ({err})") from err
+    if not isinstance(turns, list | tuple) or not all(
+        isinstance(t, list | tuple) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in turns
+    ):
+        raise RowError(name, "must be a list of (text, role) tuples")
+    return [(text, role) for text, role in turns]
+
+
+def _render(turns: list[tuple[str, str]], role: str, upto: int) -> str:
+    said = [text for text, who in turns if who == role][:upto]
+    if upto == 1:
+        return said[0] if said else ""
+    return "\n\n".join(f"[Turn {i}]\n{text}" for i, text in enumerate(said, start=1))
+
+
+def parse_mtbench_row(row: dict, loc: Location, max_chars: int) -> ImportRow:
+    turn = row.get("turn")
+    if turn not in (1, 2):
+        raise RowError("turn", f"is {turn!r}; expected 1 or 2")
+    conv_a, conv_b = _conversation(row, "conversation_a"), _conversation(row, "conversation_b")
+    model_a = fields.text(row, "model_a", max_chars=200)
+    model_b = fields.text(row, "model_b", max_chars=200)
+    qid = str(row.get("question_id", ""))
+    pair = PairRecord(
+        prompt=_render(conv_a, "user", turn),
+        response_a=_render(conv_a, "assistant", turn),
+        response_b=_render(conv_b, "assistant", turn),
+        model_a=model_a, model_b=model_b,
+        category=fields.text(row, "category", max_chars=100, required=False),
+        external_id=f"mtbench:{qid}:{turn}:{model_a}:{model_b}",
+        metadata={"question_id": qid, "turn": turn},
+    )
+    if not pair.prompt.strip():
+        raise RowError("conversation_a", "has no user turn")
+    vote = HumanVote(
+        annotator=fields.text(row, "human_judge", max_chars=200),
+        choice=fields.label(row.get("human_winner"), "human_winner", WINNERS),
+    )
+    recorded = str(row.get("gpt4_pair_winner", "")).strip().lower()
+    choice = fields.label(recorded, "gpt4_pair_winner", GPT4_WINNERS)
+    detail = {"recorded_winner": recorded, "orders_disagreed": recorded == "tie (inconsistent)"}
+    verdicts = tuple(
+        RecordedVerdict(
+            judge=JUDGE, order=order, status=VerdictStatus.OK, choice=choice,
+            p_first=hard_p_first(choice, order), model="gpt-4", detail=detail,
+        )
+        for order in Order
+    )
+    return ImportRow(loc, pair, (vote,), verdicts)
+
+
+def read_mtbench(path: Path, max_chars: int) -> Iterator[ImportRow | ImportIssue]:
+    return parse_rows(path, read_jsonl(path), parse_mtbench_row, max_chars)

@@ -1,0 +1,16 @@
+"""One place where service errors become JSON: {"code": ..., "message": ...} with a status."""
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from tandem.core.services import ImportFailed, ServiceError
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ImportFailed):
+        body = {"code": exc.code, "message": exc.message, "summary": exc.summary.as_dict()}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ServiceError):
+        return Response({"code": exc.code, "message": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,85 @@
+from rest_framework import serializers
+
+from labeling.importers import FORMATS
+from tandem.core import jobs
+from tandem.core.models import HumanLabel, Job, Judgment, Pair, Project
+
+# Folder formats (llmbar, pandalm) are read from the server's disk by the CLI, not uploaded.
+UPLOAD_FORMATS = sorted(f for f in FORMATS if f not in {"llmbar", "pandalm"})
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "rubric", "judge_config", "routing_config", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def _object(self, value, name):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError(f"{name} must be a JSON object")
+        return value
+
+    def validate_judge_config(self, value):
+        return self._object(value, "judge_config")
+
+    def validate_routing_config(self, value):
+        return self._object(value, "routing_config")
+
+
+class JudgmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Judgment
+        exclude = ["pair"]
+
+
+class HumanLabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = HumanLabel
+        exclude = ["pair"]
+
+
+class PairSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Pair
+        fields = [
+            "id", "prompt", "response_a", "response_b", "model_a", "model_b", "category",
+            "metadata", "source", "external_id", "content_hash", "created_at",
+        ]
+
+
+class PairDetailSerializer(PairSerializer):
+    judgments = JudgmentSerializer(many=True, read_only=True)
+    human_labels = HumanLabelSerializer(many=True, read_only=True)
+
+    class Meta(PairSerializer.Meta):
+        fields = [*PairSerializer.Meta.fields, "judgments", "human_labels"]
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=UPLOAD_FORMATS, default="pairs")
+    skip_invalid = serializers.BooleanField(default=False)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "kind", "project", "status", "progress", "result", "error",
+            "cancel_requested", "created_at", "started_at", "finished_at",
+        ]
+
+    def get_progress(self, job) -> dict:
+        done, total = jobs.live_progress(job)
+        return {"done": done, "total": total}
+
+
+class StatsSerializer(serializers.Serializer):
+    pairs = serializers.IntegerField()
+    judgments = serializers.IntegerField()
+    by_judge = serializers.ListField(child=serializers.DictField())
+    human_labels = serializers.IntegerField()
+    human_labeled_pairs = serializers.IntegerField()
+    annotators = serializers.IntegerField()

@@ -1,0 +1,83 @@
+"""REST API views: each takes ids, checks permissions, and calls one service or selector."""
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from tandem.core import jobs, selectors
+from tandem.core.models import Job, Pair, Project
+
+from . import serializers as s
+from .permissions import requires
+
+
+class ProjectViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.UpdateModelMixin, viewsets.GenericViewSet,
+):
+    queryset = Project.objects.order_by("name")
+    serializer_class = s.ProjectSerializer
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user)
+
+    @extend_schema(responses=s.StatsSerializer)
+    @action(detail=True, methods=["get"])
+    def stats(self, request, pk=None):
+        return Response(selectors.project_counts(self.get_object()))
+
+    @extend_schema(
+        request={"multipart/form-data": s.ImportRequestSerializer}, responses={202: s.JobSerializer}
+    )
+    @action(detail=True, methods=["post"], serializer_class=s.ImportRequestSerializer,
+            permission_classes=[requires("core.add_pair", "core.add_job")])
+    def imports(self, request, pk=None):
+        """Upload a file of pairs; it is imported by a background job (poll the job)."""
+        project = get_object_or_404(Project, pk=pk)
+        form = s.ImportRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        folder = Path(settings.MEDIA_ROOT) / "uploads" / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        path = folder / Path(upload.name).name
+        with path.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        job = jobs.start_job(
+            "import_pairs", project=project, user=request.user,
+            params={"path": str(path), "format": form.validated_data["format"],
+                    "skip_invalid": form.validated_data["skip_invalid"]},
+        )
+        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PairViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.PairSerializer
+
+    def get_queryset(self):
+        pairs = Pair.objects.filter(project_id=self.kwargs["project_pk"]).order_by("id")
+        if category := self.request.query_params.get("category"):
+            pairs = pairs.filter(category=category)
+        if self.action == "retrieve":
+            pairs = pairs.prefetch_related("judgments", "human_labels")
+        return pairs
+
+    def get_serializer_class(self):
+        return s.PairDetailSerializer if self.action == "retrieve" else s.PairSerializer
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = Job.objects.order_by("-created_at")
+    serializer_class = s.JobSerializer
+
+    @extend_schema(request=None, responses=s.JobSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[requires("core.change_job")])
+    def cancel(self, request, pk=None):
+        job = jobs.request_cancel(get_object_or_404(Job, pk=pk))
+        return Response(s.JobSerializer(job).data)

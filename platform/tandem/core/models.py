@@ -1,0 +1,175 @@
+"""Tandem's rows. Models hold fields, constraints and `__str__`; writes live in services.py.
+
+Choices are in the pair's own terms (`a` = response_a) everywhere; a Judgment's `p_first` is
+the probability that the response shown *first* is better, so it is read together with
+`order`. Later stages add RoutingDecision, DatasetVersion, TrainingRun and AuditReport beside
+these, each pointing at Project or Pair.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class Choice(models.TextChoices):
+    A = "a", "response A"
+    B = "b", "response B"
+    TIE = "tie", "tie"
+
+
+class Project(models.Model):
+    name = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    rubric = models.TextField(
+        blank=True, help_text="The principles (rubric or constitution) the judge and humans apply."
+    )
+    judge_config = models.JSONField(default=dict, blank=True)
+    routing_config = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Pair(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pairs")
+    prompt = models.TextField()
+    response_a = models.TextField()
+    response_b = models.TextField()
+    model_a = models.CharField(max_length=200, blank=True)
+    model_b = models.CharField(max_length=200, blank=True)
+    category = models.CharField(max_length=100, blank=True, db_index=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=300, blank=True, help_text="Format and file it came from.")
+    external_id = models.CharField(max_length=300, blank=True)
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "content_hash"], name="pair_unique_content")
+        ]
+        indexes = [models.Index(fields=["project", "external_id"])]
+
+    def __str__(self) -> str:
+        return f"pair {self.pk} of {self.project_id}"
+
+
+class Judgment(models.Model):
+    class Order(models.TextChoices):
+        AB = "ab", "A shown first"
+        BA = "ba", "B shown first"
+
+    class Status(models.TextChoices):
+        OK = "ok", "ok"
+        UNPARSABLE = "unparsable", "unparsable"
+        ERROR = "error", "error"
+
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judgments")
+    judge = models.CharField(max_length=200, help_text="Judge configuration name.")
+    config_hash = models.CharField(max_length=64, help_text="Hash of the full judge config.")
+    backend = models.CharField(max_length=50)
+    model = models.CharField(max_length=300, blank=True)
+    template = models.CharField(max_length=200, blank=True)
+    template_hash = models.CharField(max_length=64, blank=True)
+    order = models.CharField(max_length=2, choices=Order.choices)
+    p_first = models.FloatField(
+        null=True, blank=True, help_text="Probability the first-shown response is better."
+    )
+    choice = models.CharField(max_length=3, choices=Choice.choices, blank=True)
+    rationale = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    error_message = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True, help_text="Sampling parameters.")
+    detail = models.JSONField(default=dict, blank=True, help_text="Other provenance.")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    cache_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pair", "judge", "config_hash", "order"], name="judgment_unique_call"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(p_first__isnull=True)
+                | models.Q(p_first__gte=0.0, p_first__lte=1.0),
+                name="judgment_p_first_in_unit_interval",
+            ),
+        ]
+        indexes = [models.Index(fields=["judge", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.judge} on pair {self.pair_id} ({self.order}): {self.choice or self.status}"
+
+
+class HumanLabel(models.Model):
+    class Source(models.TextChoices):
+        ARGILLA = "argilla", "Argilla"
+        IMPORTED = "imported", "imported"
+        WEB = "web", "web"
+
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="human_labels")
+    annotator = models.CharField(max_length=200)
+    choice = models.CharField(max_length=3, choices=Choice.choices)
+    rationale = models.TextField(blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    external_id = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pair", "annotator", "source"], name="humanlabel_unique_vote"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on pair {self.pair_id}: {self.choice}"
+
+
+class Job(models.Model):
+    """A background run of one service function, with progress and a cancel flag.
+
+    The CLI, the API and the pages start the same job kinds; the worker polls
+    `cancel_requested` between batches and the job ends `cancelled` with nothing half-done.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        SUCCEEDED = "succeeded", "succeeded"
+        FAILED = "failed", "failed"
+        CANCELLED = "cancelled", "cancelled"
+
+    kind = models.CharField(max_length=50)
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress_done = models.PositiveBigIntegerField(default=0)
+    progress_total = models.PositiveBigIntegerField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.status})"

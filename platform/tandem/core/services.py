@@ -1,0 +1,224 @@
+"""Writes. The CLI, the API, the admin and the background jobs all call these functions."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from labeling import importers
+from labeling.importers import FormatError, ImportIssue
+from labeling.records import ImportRow
+
+from .models import HumanLabel, Judgment, Pair, Project
+
+Progress = Callable[[int, int | None], None]
+ShouldCancel = Callable[[], bool]
+MAX_REPORTED_ERRORS = 1000
+
+
+class ServiceError(Exception):
+    """A failure the user can act on; `code` is stable, `message` says what to do."""
+
+    code = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Cancelled(ServiceError):
+    code = "cancelled"
+
+
+class ImportFailed(ServiceError):
+    code = "import_failed"
+
+    def __init__(self, message: str, summary: ImportSummary):
+        super().__init__(message)
+        self.summary = summary
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    format: str
+    rows: int = 0
+    valid: int = 0
+    created: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    labels_created: int = 0
+    judgments_created: int = 0
+    kept: bool = False
+    errors: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        state = "imported" if self.kept else "NOT imported (nothing kept)"
+        return (
+            f"{self.file}: {state}: {self.rows} rows, {self.created} new pairs, "
+            f"{self.duplicates} duplicates, {self.invalid} invalid, "
+            f"{self.labels_created} human labels, {self.judgments_created} judgments"
+        )
+
+
+def create_project(name: str, *, description: str = "", rubric: str = "", user=None) -> Project:
+    project, _ = Project.objects.get_or_create(
+        name=name, defaults={"description": description, "rubric": rubric, "created_by": user}
+    )
+    return project
+
+
+def import_pairs(
+    project: Project,
+    path: str | Path,
+    fmt: str,
+    *,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+    should_cancel: ShouldCancel | None = None,
+    batch_size: int = 1000,
+) -> ImportSummary:
+    """Import one file (or data-set folder) into `project`, all-or-nothing by default.
+
+    Streams the file and inserts in bulk inside one transaction. Any bad row rolls the whole
+    file back unless `skip_invalid`, in which case good rows are kept and bad ones reported.
+    Re-importing adds nothing (pairs are unique by content hash; labels and judgments by their
+    natural keys). Returns the summary; raises ImportFailed (with the summary) when nothing was
+    kept because of errors, Cancelled when `should_cancel` said so (nothing kept either).
+    """
+    summary = ImportSummary(file=str(path), format=fmt)
+    try:
+        rows = importers.read(path, fmt, settings.TANDEM_MAX_FIELD_CHARS)
+        total = importers.estimate_rows(path, fmt)
+        with transaction.atomic():
+            _import_rows(project, rows, summary, skip_invalid, progress, total, should_cancel,
+                         batch_size, source=f"{fmt}:{Path(path).name}")
+            if summary.errors and not skip_invalid:
+                transaction.set_rollback(True)
+    except FormatError as err:
+        _add_issue(summary, ImportIssue(err.file, 0, "", err.message))
+    except IntegrityError as err:
+        _add_issue(summary, ImportIssue(
+            str(path), 0, "", f"another import wrote the same pairs at the same time ({err}); run it again"
+        ))
+    summary.kept = summary.valid > 0 and (skip_invalid or not summary.errors)
+    if not summary.kept:
+        raise ImportFailed(
+            f"{path}: nothing imported ({summary.invalid} errors; the first: "
+            f"{_first_error(summary)})", summary,
+        )
+    return summary
+
+
+def _first_error(summary: ImportSummary) -> str:
+    return str(ImportIssue(**summary.errors[0])) if summary.errors else "no rows"
+
+
+def _import_rows(project, rows, summary, skip_invalid, progress, total, should_cancel,
+                 batch_size, source) -> None:
+    for batch in _batched(rows, batch_size):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled("import cancelled; nothing from this file was kept")
+        good = [row for row in batch if isinstance(row, ImportRow)]
+        for issue in batch:
+            if isinstance(issue, ImportIssue):
+                _add_issue(summary, issue)
+        summary.valid += len(good)
+        summary.rows += len(batch) - sum(1 for i in batch if isinstance(i, ImportIssue) and i.line == 0)
+        if good and (skip_invalid or not summary.errors):
+            _write_batch(project, good, summary, source)
+        if progress is not None:
+            progress(summary.rows, total)
+
+
+def _batched(rows: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _add_issue(summary: ImportSummary, issue: ImportIssue) -> None:
+    summary.invalid += 1
+    if len(summary.errors) < MAX_REPORTED_ERRORS:
+        summary.errors.append(issue.as_dict())
+
+
+def _write_batch(project: Project, rows: list[ImportRow], summary: ImportSummary, source: str) -> None:
+    hashes = [row.pair.content_hash() for row in rows]
+    known = dict(
+        Pair.objects.filter(project=project, content_hash__in=set(hashes)).values_list(
+            "content_hash", "id"
+        )
+    )
+    existing_ids = set(known.values())
+    new: dict[str, Pair] = {}
+    for row, digest in zip(rows, hashes, strict=True):
+        if digest in known or digest in new:
+            summary.duplicates += 1
+            continue
+        p = row.pair
+        new[digest] = Pair(
+            project=project, prompt=p.prompt, response_a=p.response_a, response_b=p.response_b,
+            model_a=p.model_a, model_b=p.model_b, category=p.category, metadata=p.metadata,
+            source=source, external_id=p.external_id, content_hash=digest,
+        )
+    Pair.objects.bulk_create(new.values(), batch_size=500)
+    summary.created += len(new)
+    known.update({digest: pair.pk for digest, pair in new.items()})
+    pair_ids = [known[digest] for digest in hashes]
+    summary.labels_created += _write_labels(rows, pair_ids, existing_ids)
+    summary.judgments_created += _write_judgments(rows, pair_ids, existing_ids)
+
+
+def _write_labels(rows: list[ImportRow], pair_ids: list[int], existing_ids: set[int]) -> int:
+    seen = set(
+        HumanLabel.objects.filter(pair_id__in=existing_ids, source=HumanLabel.Source.IMPORTED)
+        .values_list("pair_id", "annotator")
+    ) if existing_ids else set()
+    labels = []
+    for row, pair_id in zip(rows, pair_ids, strict=True):
+        for vote in row.votes:
+            if (pair_id, vote.annotator) in seen:
+                continue
+            seen.add((pair_id, vote.annotator))
+            labels.append(HumanLabel(
+                pair_id=pair_id, annotator=vote.annotator, choice=vote.choice,
+                rationale=vote.rationale, source=HumanLabel.Source.IMPORTED,
+            ))
+    HumanLabel.objects.bulk_create(labels, batch_size=1000)
+    return len(labels)
+
+
+def replay_config_hash(judge: str) -> str:
+    """Recorded verdicts have no sampling config of ours: the judge name identifies them."""
+    return hashlib.sha256(f"replay:{judge}".encode()).hexdigest()
+
+
+def _write_judgments(rows: list[ImportRow], pair_ids: list[int], existing_ids: set[int]) -> int:
+    seen = set(
+        Judgment.objects.filter(pair_id__in=existing_ids, backend="replay")
+        .values_list("pair_id", "judge", "order")
+    ) if existing_ids else set()
+    judgments = []
+    for row, pair_id in zip(rows, pair_ids, strict=True):
+        for v in row.verdicts:
+            if (pair_id, v.judge, v.order.value) in seen:
+                continue
+            seen.add((pair_id, v.judge, v.order.value))
+            judgments.append(Judgment(
+                pair_id=pair_id, judge=v.judge, config_hash=replay_config_hash(v.judge),
+                backend="replay", model=v.model, template=v.template, order=v.order.value,
+                p_first=v.p_first, choice=v.choice.value if v.choice else "",
+                rationale=v.rationale, status=v.status.value, detail=v.detail,
+            ))
+    Judgment.objects.bulk_create(judgments, batch_size=1000)
+    return len(judgments)

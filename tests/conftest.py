@@ -1,0 +1,52 @@
+"""Fixtures shared by every test: real services, started here and stopped by process id.
+
+The platform's tests run on a throwaway PostgreSQL cluster by default (the production
+database); `TANDEM_TEST_DB=sqlite pytest ...` runs them on SQLite (the embedded default).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from scripts.services import start_postgres, start_redis
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """pytest-django's hook for changing the database before the test database is created."""
+    if os.environ.get("TANDEM_TEST_DB", "postgres") == "sqlite":
+        yield
+        return
+    from django.conf import settings
+    from django.db import connections
+
+    server = start_postgres()
+    settings.DATABASES["default"].update(
+        ENGINE="django.db.backends.postgresql", NAME="tandem", USER="postgres", PASSWORD="",
+        HOST="127.0.0.1", PORT=str(server.port), OPTIONS={},
+    )
+    del connections["default"]  # a wrapper made from the old settings may already be cached
+    assert connections["default"].vendor == "postgresql"
+    yield
+    connections.close_all()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    server = start_redis()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the real data sets are not here ({SHARED_DATA}); set TANDEM_SHARED_DATA")
+    return SHARED_DATA

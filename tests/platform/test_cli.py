@@ -1,0 +1,66 @@
+"""`manage.py import_pairs` as a user runs it: summary line, --json, exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tandem.core import services
+from tandem.core.models import Pair
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db
+
+
+def test_json_summary(tmp_path, capsys):
+    services.create_project("cli")
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"prompt": "q", "response_a": "a", "response_b": "b"}) + "\n")
+    call_command("import_pairs", str(path), project="cli", json=True)
+    out = json.loads(capsys.readouterr().out)
+    assert (out["created"], out["duplicates"], out["invalid"], out["errors"]) == (1, 0, 0, [])
+
+
+def test_failed_import_prints_errors_and_exits_non_zero(tmp_path, capsys):
+    services.create_project("cli")
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"prompt": "q"}\n')
+    with pytest.raises(CommandError) as err:
+        call_command("import_pairs", str(path), project="cli", json=True)
+    assert err.value.returncode == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["invalid"] == 1 and out["errors"][0]["field"] == "response_a"
+    assert Pair.objects.count() == 0
+
+
+def test_skip_invalid_writes_a_report(tmp_path, capsys):
+    services.create_project("cli")
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"prompt": "q", "response_a": "a", "response_b": "b"}\n{"prompt": 1}\n')
+    report = tmp_path / "bad.jsonl"
+    call_command("import_pairs", str(path), project="cli", skip_invalid=True, report=str(report))
+    assert "1 new pairs" in capsys.readouterr().out
+    assert json.loads(report.read_text())["line"] == 2
+
+
+def test_unknown_project_says_how_to_create_it():
+    with pytest.raises(CommandError, match="create_project nope"):
+        call_command("import_pairs", "x.jsonl", project="nope")
+
+
+def test_command_line_exit_status(tmp_path):
+    """The real process, as a script would run it (its own SQLite database under tmp_path)."""
+    env = {"TANDEM_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    run = subprocess.run([*manage, "import_pairs", "--project", "x", "--create-project", str(bad)],
+                         env=env, cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "bad.jsonl, line 1: is not valid JSON" in run.stderr

@@ -1,0 +1,118 @@
+"""The import service against a real database: all-or-nothing, idempotent, bulk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tandem.core import services
+from tandem.core.models import HumanLabel, Judgment, Pair
+
+pytestmark = pytest.mark.django_db
+
+PAIR = {"prompt": "Say hi", "response_a": "Hi!", "response_b": "Go away."}
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project():
+    return services.create_project("p")
+
+
+def counts() -> tuple[int, int, int]:
+    return Pair.objects.count(), HumanLabel.objects.count(), Judgment.objects.count()
+
+
+def test_import_creates_pairs_and_labels_and_reimport_adds_nothing(tmp_path, project):
+    rows = [{**PAIR, "prompt": f"q{i}", "label": "b", "annotator": "ann"} for i in range(2500)]
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
+    summary = services.import_pairs(project, path, "pairs", batch_size=1000)
+    assert (summary.created, summary.labels_created, summary.invalid, summary.kept) == (2500, 2500, 0, True)
+    assert counts() == (2500, 2500, 0)
+    again = services.import_pairs(project, path, "pairs")
+    assert (again.created, again.duplicates, again.labels_created) == (0, 2500, 0)
+    assert counts() == (2500, 2500, 0)
+
+
+def test_duplicate_rows_inside_one_file_become_one_pair(tmp_path, project):
+    path = write_jsonl(tmp_path / "p.jsonl", [PAIR, PAIR, {**PAIR, "label": "a", "annotator": "x"}])
+    summary = services.import_pairs(project, path, "pairs")
+    assert (summary.created, summary.duplicates, summary.labels_created) == (1, 2, 1)
+
+
+def test_a_bad_row_keeps_nothing_from_the_file(tmp_path, project):
+    services.import_pairs(project, write_jsonl(tmp_path / "ok.jsonl", [PAIR]), "pairs")
+    before = counts()
+    rows = [{**PAIR, "prompt": f"q{i}"} for i in range(2500)]
+    rows[2100] = {"prompt": "no responses"}  # in the third batch: two batches were already written
+    with pytest.raises(services.ImportFailed) as failed:
+        services.import_pairs(project, write_jsonl(tmp_path / "bad.jsonl", rows), "pairs", batch_size=1000)
+    assert counts() == before
+    summary = failed.value.summary
+    assert summary.kept is False and summary.invalid == 1
+    assert summary.errors == [{
+        "file": str(tmp_path / "bad.jsonl"), "line": 2101, "field": "response_a",
+        "message": "is missing; every row needs it",
+    }]
+    assert "line 2101, field 'response_a'" in failed.value.message
+
+
+def test_skip_invalid_keeps_the_good_rows_and_reports_the_bad(tmp_path, project):
+    rows = [PAIR, {"prompt": "x"}, {**PAIR, "prompt": "other"}]
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
+    summary = services.import_pairs(project, path, "pairs", skip_invalid=True)
+    assert (summary.created, summary.invalid, summary.kept) == (2, 1, True)
+    assert summary.errors[0]["line"] == 2
+    assert Pair.objects.count() == 2
+
+
+def test_unreadable_file_fails_cleanly(tmp_path, project):
+    path = tmp_path / "p.parquet"
+    path.write_bytes(b"not parquet at all")
+    with pytest.raises(services.ImportFailed, match="not a readable Parquet file"):
+        services.import_pairs(project, path, "pairs")
+    assert counts() == (0, 0, 0)
+
+
+def test_cancel_rolls_everything_back(tmp_path, project):
+    path = write_jsonl(tmp_path / "p.jsonl", [{**PAIR, "prompt": f"q{i}"} for i in range(3000)])
+    batches = []
+
+    def should_cancel() -> bool:
+        batches.append(1)
+        return len(batches) == 3  # after two batches were written
+
+    with pytest.raises(services.Cancelled):
+        services.import_pairs(project, path, "pairs", batch_size=1000, should_cancel=should_cancel)
+    assert counts() == (0, 0, 0)
+
+
+def test_progress_reports_rows_against_the_total(tmp_path, project):
+    path = write_jsonl(tmp_path / "p.jsonl", [{**PAIR, "prompt": f"q{i}"} for i in range(2500)])
+    seen = []
+    services.import_pairs(project, path, "pairs", batch_size=1000, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(1000, 2500), (2000, 2500), (2500, 2500)]
+
+
+def test_same_pair_in_two_projects_is_two_pairs(tmp_path, project):
+    other = services.create_project("other")
+    path = write_jsonl(tmp_path / "p.jsonl", [PAIR])
+    services.import_pairs(project, path, "pairs")
+    services.import_pairs(other, path, "pairs")
+    assert Pair.objects.count() == 2
+
+
+def test_trl_import_records_placement_and_a_human_label(tmp_path, project):
+    path = write_jsonl(tmp_path / "t.jsonl", [{"prompt": "q", "chosen": "good", "rejected": "bad"}])
+    services.import_pairs(project, path, "trl")
+    pair = Pair.objects.get()
+    label = pair.human_labels.get()
+    winner = pair.response_a if label.choice == "a" else pair.response_b
+    assert winner == "good" and pair.metadata["chosen"] == label.choice
+    assert label.source == "imported"
