@@ -1,0 +1,75 @@
+"""Standalone HTML report: summary with intervals and reasons, inline SVG plots, the JSON.
+
+One file with no external assets (no scripts, fonts or images fetched), so it can be
+downloaded, mailed and archived as is. The report JSON is embedded for re-use.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from audits.render import figures
+from audits.render.svg import interval_chart, line_chart
+from audits.render.text import lookup, summary_rows
+
+_CSS = """body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}
+td.reason{color:#a33}figure{display:inline-block;margin:0.5em}h2{margin-top:1.5em}"""
+
+
+def _summary_table(report: dict) -> str:
+    rows = "".join(
+        f"<tr><td>{escape(label)}</td><td>{escape(text)}</td>"
+        f'<td class="reason">{escape(reason)}</td></tr>'
+        for label, text, reason in summary_rows(report))
+    return f"<table><tr><th>measure</th><th>value [95% CI]</th><th>why missing</th></tr>{rows}</table>"
+
+
+def _confusion_table(report: dict) -> str:
+    matrix = lookup(report, "agreement.confusion.matrix") or []
+    labels = ["a", "b", "tie"]
+    head = "".join(f"<th>human {lab}</th>" for lab in labels)
+    body = "".join(f"<tr><th>judge {lab}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
+                   for lab, row in zip(labels, matrix, strict=False))
+    return f"<table><tr><th></th>{head}</tr>{body}</table>"
+
+
+def _plots(report: dict) -> str:
+    series, ticks = figures.trend_series(report)
+    svgs = [
+        line_chart("Reliability (calibration)", figures.reliability_series(report),
+                   "judge P(a better), debiased", "human rate of a", (0.0, 1.0), diagonal=True),
+        line_chart("Length difference vs verdict", figures.length_series(report),
+                   "log2 length ratio (a / b)", "share a wins", (-4.0, 4.0)),
+        line_chart("Trend over time", series, "period start", "rate", x_ticks=ticks),
+    ]
+    svgs += [interval_chart(f"Agreement with humans by {name}",
+                            figures.slice_intervals(report, name))
+             for name in figures.SLICE_PLOTS]
+    return "".join(f"<figure>{svg}</figure>" for svg in svgs)
+
+
+def _reasons_list(report: dict) -> str:
+    items = "".join(f"<li><code>{escape(k)}</code>: {escape(v)}</li>"
+                    for k, v in report.get("reasons", {}).items())
+    return f"<ul>{items}</ul>" if items else "<p>Every value was computed.</p>"
+
+
+def render_html(report: dict) -> str:
+    """The report as one self-contained HTML document (str)."""
+    judge = report.get("judge") or ", ".join(report.get("judges", [])) or "(none)"
+    data = json.dumps(report, ensure_ascii=False).replace("</", "<\\/")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Audit: {escape(judge)}</title>"
+        f"<style>{_CSS}</style></head><body><h1>Audit of judge {escape(judge)}</h1>"
+        f"<p>{report.get('n_pairs', 0):,} pairs judged; human votes by sample: "
+        f"{escape(str(lookup(report, 'samples.votes')))}. Agreement uses the unbiased sample "
+        "(audit + imported); routed pairs appear apart as <em>selected</em>.</p>"
+        f"<h2>Summary</h2>{_summary_table(report)}"
+        f"<h2>Confusion matrix</h2>{_confusion_table(report)}"
+        f"<h2>Plots</h2>{_plots(report)}"
+        f"<h2>What could not be computed</h2>{_reasons_list(report)}"
+        f'<script type="application/json" id="audit-report">{data}</script>'
+        "</body></html>"
+    )

@@ -1,0 +1,107 @@
+"""Plain-text report for the command line, and the summary rows the HTML and PDF reuse.
+
+A null prints as "n/a" followed by its reason, so a reader never mistakes a missing number
+for a zero.
+"""
+
+from __future__ import annotations
+
+# (label, dotted key of the value, dotted key of its interval or None, kind)
+SUMMARY = (
+    ("Pairs judged", "n_pairs", None, "count"),
+    ("Usable verdicts (ok rate)", "status.ok_rate", None, "pct"),
+    ("Agreement with humans, ties (combined verdict)", "agreement.with_ties",
+     "agreement.ci95.with_ties", "pct"),
+    ("Agreement with humans, no ties", "agreement.without_ties",
+     "agreement.ci95.without_ties", "pct"),
+    ("Agreement, order ab", "agreement.by_order.ab", None, "pct"),
+    ("Agreement, order ba", "agreement.by_order.ba", None, "pct"),
+    ("Agreement, mean over orders", "agreement.mean_over_orders",
+     "agreement.ci95.mean_over_orders", "pct"),
+    ("Cohen's kappa", "agreement.cohen_kappa", "agreement.ci95.cohen_kappa", "num"),
+    ("Selected (routed) agreement, ties", "selected.with_ties", "selected.ci95.with_ties", "pct"),
+    ("Human-human agreement, ties (ceiling)", "human_human.agreement", "human_human.ci95", "pct"),
+    ("Human-human agreement, no ties", "human_human.agreement_without_ties", None, "pct"),
+    ("Krippendorff's alpha (humans)", "human_human.krippendorff_alpha", None, "num"),
+    ("Positional consistency", "position.consistency", "position.ci95.consistency", "pct"),
+    ("First-position rate (non-tie verdicts)", "position.first_rate",
+     "position.ci95.first_rate", "pct"),
+    ("Flip rate", "position.flip_rate", None, "pct"),
+    ("Tie rate", "position.tie_rate", None, "pct"),
+    ("Longer response wins: judge", "verbosity.longer_wins_ai", None, "pct"),
+    ("Longer response wins: judge on human-labeled pairs",
+     "verbosity.longer_wins_ai_on_labeled", None, "pct"),
+    ("Longer response wins: humans", "verbosity.longer_wins_human", None, "pct"),
+    ("Own-family response wins: judge", "self_preference.self_wins_ai", None, "pct"),
+    ("Own-family response wins: humans", "self_preference.self_wins_human", None, "pct"),
+    ("Formatted response wins: judge", "formatting.formatted_wins_ai", None, "pct"),
+    ("Formatted response wins: humans", "formatting.formatted_wins_human", None, "pct"),
+    ("Expected calibration error", "calibration.ece", None, "num"),
+    ("Brier score", "calibration.brier", None, "num"),
+    ("ECE after fitted map (in-sample)", "calibration.ece_after_map", None, "num"),
+)
+
+
+def lookup(report: dict, dotted: str):
+    """Value at a dotted key, or None where any part is absent or null."""
+    value = report
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def format_value(value, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "count":
+        return f"{int(value):,}"
+    return f"{value:.3f}"
+
+
+def summary_rows(report: dict) -> list[tuple[str, str, str]]:
+    """(label, formatted value with interval, reason if null) for each summary line."""
+    rows = []
+    for label, key, ci_key, kind in SUMMARY:
+        value = lookup(report, key)
+        text = format_value(value, kind)
+        interval = lookup(report, ci_key) if ci_key else None
+        if value is not None and interval:
+            text += f"  [{format_value(interval[0], kind)}, {format_value(interval[1], kind)}]"
+        reason = report.get("reasons", {}).get(key, "") if value is None else ""
+        rows.append((label, text, reason))
+    return rows
+
+
+def _slice_lines(report: dict) -> list[str]:
+    lines = []
+    for name, table in report.get("slices", {}).items():
+        lines.append(f"\nBy {name} ({table['n_slices']} slices"
+                     + (f", {table['omitted']} smallest omitted)" if table["omitted"] else ")"))
+        for row in table["rows"]:
+            ci = row["ci95"].get("with_ties")
+            ci_text = f" [{format_value(ci[0], 'pct')}, {format_value(ci[1], 'pct')}]" if ci else ""
+            lines.append(
+                f"  {row['slice'][:40]:<40} units={row['n_units']:<7} "
+                f"labeled={row['n_labeled_pairs']:<6} "
+                f"agree={format_value(row['with_ties'], 'pct')}{ci_text} "
+                f"consistency={format_value(row['consistency'], 'pct')}")
+    return lines
+
+
+def render_text(report: dict) -> str:
+    """The report as aligned plain text: header, summary with intervals and reasons, slices."""
+    judge = report.get("judge") or ", ".join(report.get("judges", [])) or "(none)"
+    lines = [f"Audit of judge: {judge}", f"Samples: {report.get('samples', {}).get('votes')}", ""]
+    width = max(len(label) for label, _, _ in summary_rows(report))
+    for label, text, reason in summary_rows(report):
+        lines.append(f"{label:<{width}}  {text}" + (f"  ({reason})" if reason else ""))
+    matrix = lookup(report, "agreement.confusion.matrix")
+    if matrix:
+        lines.append("\nConfusion (rows judge a/b/tie, columns human a/b/tie):")
+        lines.extend("  " + " ".join(f"{v:>8}" for v in row) for row in matrix)
+    lines.extend(_slice_lines(report))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,103 @@
+"""The REST API for each role: who may read, who may change, and the errors they get."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from tandem.core import services
+from tandem.core.models import Job, Pair, Project
+
+pytestmark = pytest.mark.django_db
+
+READ = [("get", "/api/projects/"), ("get", "/api/projects/{p}/"), ("get", "/api/projects/{p}/stats/"),
+        ("get", "/api/projects/{p}/pairs/"), ("get", "/api/jobs/")]
+WRITE = [("post", "/api/projects/"), ("patch", "/api/projects/{p}/"), ("post", "/api/projects/{p}/imports/")]
+EXPECTED = {  # role: (may read, may write)
+    None: (401, 401), "annotator": (403, 403), "auditor": (200, 403), "engineer": (200, "ok"),
+    "admin": (200, "ok"),
+}
+
+
+def _body(method, url):
+    if url.endswith("imports/"):
+        upload = io.BytesIO(b'{"prompt": "q", "response_a": "a", "response_b": "b"}\n')
+        upload.name = "p.jsonl"
+        return {"data": {"file": upload, "format": "pairs"}, "format": "multipart"}
+    if method == "post":
+        return {"data": {"name": "new-project"}, "format": "json"}
+    return {"data": {"description": "changed"}, "format": "json"}
+
+
+@pytest.mark.parametrize("role", list(EXPECTED))
+def test_every_endpoint_for_every_role(api, role):
+    project = services.create_project("p1")
+    client = api(role)
+    may_read, may_write = EXPECTED[role]
+    for method, url in READ:
+        response = getattr(client, method)(url.format(p=project.pk))
+        assert response.status_code == may_read, (role, url, response.content)
+    for method, url in WRITE:
+        response = getattr(client, method)(url.format(p=project.pk), **_body(method, url))
+        if may_write == "ok":
+            assert response.status_code in (200, 201, 202), (role, url, response.content)
+        else:
+            assert response.status_code == may_write, (role, url, response.content)
+    if may_write != "ok":
+        assert Project.objects.get(pk=project.pk).description == ""
+        assert not Project.objects.filter(name="new-project").exists()
+        assert not Job.objects.exists()
+
+
+def test_engineer_creates_a_project_and_reads_its_pairs(api, tmp_path):
+    client = api("engineer")
+    created = client.post("/api/projects/", {"name": "demo", "rubric": "Be helpful."}, format="json")
+    assert created.status_code == 201
+    project = Project.objects.get(name="demo")
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(
+        json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b", "category": c}) + "\n"
+        for i, c in enumerate(["x", "y", "x"])))
+    services.import_pairs(project, path, "pairs")
+    listed = client.get(f"/api/projects/{project.pk}/pairs/?category=x").json()
+    assert listed["count"] == 2
+    assert {p["prompt"] for p in listed["results"]} == {"q0", "q2"}
+    pair = Pair.objects.filter(project=project).first()
+    detail = client.get(f"/api/projects/{project.pk}/pairs/{pair.pk}/").json()
+    assert detail["judgments"] == [] and detail["human_labels"] == []
+    stats = client.get(f"/api/projects/{project.pk}/stats/").json()
+    assert stats["pairs"] == 3
+
+
+def test_bad_config_json_is_a_clear_400(api):
+    response = api("engineer").post("/api/projects/", {"name": "x", "judge_config": [1]}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"judge_config": ["judge_config must be a JSON object"]}
+
+
+def test_upload_of_a_folder_format_is_refused_with_the_choices(api):
+    project = services.create_project("p1")
+    upload = io.BytesIO(b"[]")
+    upload.name = "d.json"
+    response = api("engineer").post(f"/api/projects/{project.pk}/imports/",
+                                    {"file": upload, "format": "llmbar"}, format="multipart")
+    assert response.status_code == 400
+    assert "llmbar" in response.json()["format"][0]
+
+
+def test_openapi_schema_is_served(api):
+    response = api("auditor").get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert "/api/projects/{id}/imports/" in schema["paths"]
+
+
+def test_revoked_token_is_refused(api):
+    from rest_framework.authtoken.models import Token
+
+    client = api("engineer")
+    assert client.get("/api/projects/").status_code == 200
+    Token.objects.all().delete()
+    assert client.get("/api/projects/").status_code == 401

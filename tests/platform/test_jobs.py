@@ -1,0 +1,87 @@
+"""Background jobs through a real Celery worker on a real Redis broker."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from tandem.celery import app as celery_app
+from tandem.core import jobs, services
+from tandem.core.models import Job, Pair
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def worker(redis_url):
+    celery_app.conf.update(broker_url=f"{redis_url}/0", result_backend=None, task_always_eager=False)
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield
+
+
+def wait_for(job_id: int, timeout: float = 60) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Job.objects.get(pk=job_id)
+        if job.status in {Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.CANCELLED}:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {job.status} after {timeout} s")
+
+
+def upload(rows: list[dict]) -> io.BytesIO:
+    data = io.BytesIO("".join(json.dumps(r) + "\n" for r in rows).encode())
+    data.name = "pairs.jsonl"
+    return data
+
+
+def test_api_upload_is_imported_by_the_worker(worker, api):
+    project = services.create_project("jobs")
+    rows = [{"prompt": f"q{i}", "response_a": "a", "response_b": "b"} for i in range(1500)]
+    response = api("engineer").post(f"/api/projects/{project.pk}/imports/",
+                                    {"file": upload(rows), "format": "pairs"}, format="multipart")
+    assert response.status_code == 202
+    job = wait_for(response.json()["id"])
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.result["created"] == 1500
+    assert (job.progress_done, job.progress_total) == (1500, 1500)
+    assert Pair.objects.filter(project=project).count() == 1500
+    seen = api("auditor").get(f"/api/jobs/{job.pk}/").json()
+    assert seen["status"] == "succeeded" and seen["progress"] == {"done": 1500, "total": 1500}
+
+
+def test_a_failed_import_job_keeps_nothing_and_says_why(worker, api):
+    project = services.create_project("jobs")
+    rows = [{"prompt": "q", "response_a": "a", "response_b": "b"}, {"prompt": "only"}]
+    response = api("engineer").post(f"/api/projects/{project.pk}/imports/",
+                                    {"file": upload(rows), "format": "pairs"}, format="multipart")
+    job = wait_for(response.json()["id"])
+    assert job.status == Job.Status.FAILED
+    assert "line 2, field 'response_a': is missing" in job.error
+    assert job.result["errors"][0]["line"] == 2
+    assert Pair.objects.count() == 0
+
+
+def test_cancel_stops_the_job_and_keeps_nothing(tmp_path, redis_url):
+    from django.core.cache import cache
+
+    project = services.create_project("jobs")
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(
+        json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b"}) + "\n" for i in range(5000)))
+    job = Job.objects.create(kind="import_pairs", project=project,
+                             params={"path": str(path), "format": "pairs"})
+    jobs.request_cancel(job)  # a queued job is cancelled at once and never starts
+    assert Job.objects.get(pk=job.pk).status == Job.Status.CANCELLED
+    running = Job.objects.create(kind="import_pairs", project=project,
+                                 params={"path": str(path), "format": "pairs"})
+    cache.set(f"tandem:job:{running.pk}:cancel", True)  # what request_cancel does for a running job
+    finished = jobs.execute(running.pk)
+    assert finished.status == Job.Status.CANCELLED
+    assert "nothing from this file was kept" in finished.error
+    assert Pair.objects.count() == 0
+    assert jobs.execute(running.pk).status == Job.Status.CANCELLED  # never restarted
