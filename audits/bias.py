@@ -36,27 +36,35 @@ def position(units: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict
     """Consistency across orders, first-position rate, flip rate and tie rate.
 
     consistency: share of units judged in both orders whose two verdicts are equal (a tie in
-    both counts as consistent). flip_rate: share of those units with opposite non-tie
-    verdicts. first_rate: share of non-tie verdicts that pick the first-shown response.
+    both counts as consistent; a unit recorded as `orders_disagree` never does, even when its
+    stored per-order verdicts are ties because the data did not say which way each order went).
+    flip_rate: share of those units with opposite non-tie verdicts. first_rate: share of non-tie
+    verdicts that pick the first-shown response.
     """
     c_ab, c_ba = units["c_ab"].to_numpy(), units["c_ba"].to_numpy()
     both = (c_ab >= 0) & (c_ba >= 0)
+    disagree = units["orders_disagree"].to_numpy(dtype=bool) if "orders_disagree" in units else False
     idx, order, choice = per_order_verdicts(units)
-    decided = choice != TIE
+    merged = units["orders_merged"].to_numpy(dtype=bool)[idx] if "orders_merged" in units else False
+    decided = (choice != TIE) & ~merged
     first = decided & (choice == np.where(order == 0, A, B))
     cols = [
-        (both & (c_ab == c_ba), both),
+        (both & (c_ab == c_ba) & ~disagree, both),
         (both & (c_ab != TIE) & (c_ba != TIE) & (c_ab != c_ba), both),
     ]
-    out = {"n_units_both_orders": int(both.sum()), "n_verdicts": len(choice)}
+    out = {"n_units_both_orders": int(both.sum()), "n_verdicts": len(choice),
+           "n_orders_disagree_direction_unknown": int(np.sum(both & disagree))}
     for key, (num, den) in zip(("consistency", "flip_rate"), cols, strict=True):
         out[key] = fraction(num.sum(), den.sum())
         if out[key] is None:
             reasons.null(key, _why_no_both(units, len(choice)))
     out["first_rate"] = fraction(first.sum(), decided.sum())
     if out["first_rate"] is None:
-        reasons.null("first_rate", "no usable verdict" if not len(choice) else "every verdict is a tie")
-    out["tie_rate"] = fraction((~decided).sum(), len(choice))
+        why = "no usable verdict" if not len(choice) else "every verdict is a tie"
+        if np.any(merged):
+            why = "only merged verdicts were recorded (the same verdict for both orders)"
+        reasons.null("first_rate", why)
+    out["tie_rate"] = fraction((choice == TIE).sum(), len(choice))
     if out["tie_rate"] is None:
         reasons.null("tie_rate", "no usable verdict")
     out["ci95"] = _position_intervals(units, both, cols, idx, first, decided, config, reasons)

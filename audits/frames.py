@@ -20,6 +20,10 @@ judgments: one row per (pair, judge, template, order).
 | len_a, len_b | int (characters)          | no       | response lengths (verbosity, length slices)       |
 | fmt_a, fmt_b | bool                      | no       | response uses lists / markdown (`formatting_flags`) |
 | judge_family | str                       | no ("")  | model family of the judge (self-preference)       |
+| orders_disagree | bool                   | no (False) | the two orders were recorded as disagreeing, but  |
+|              |                           |          | not which way (MT-Bench's "tie (inconsistent)")   |
+| orders_merged | bool                     | no (False) | only a merged verdict was recorded, copied to     |
+|              |                           |          | both orders: no first-position rate from it       |
 
 labels: one row per human vote.
 
@@ -64,6 +68,8 @@ JUDGMENT_OPTIONAL = {
     "fmt_a": np.nan,
     "fmt_b": np.nan,
     "judge_family": "",
+    "orders_disagree": False,
+    "orders_merged": False,
 }
 LABEL_REQUIRED = ("pair_id", "annotator", "choice", "sample")
 UNIT_KEY = ("pair_id", "judge", "template")
@@ -196,6 +202,12 @@ def _build_units(frame: pd.DataFrame, coded: dict, unit: np.ndarray, n_units: in
         units[f"c_{name}"] = c
         units[f"p_{name}"] = p
     units["created_at"] = _earliest(frame["created_at"], unit, n_units)
+    disagree = np.zeros(n_units, dtype=bool)
+    np.logical_or.at(disagree, unit, frame["orders_disagree"].fillna(False).to_numpy(dtype=bool))
+    units["orders_disagree"] = disagree
+    merged = np.zeros(n_units, dtype=bool)
+    np.logical_or.at(merged, unit, frame["orders_merged"].fillna(False).to_numpy(dtype=bool))
+    units["orders_merged"] = merged
     return units
 
 

@@ -4,6 +4,7 @@ Rows for the same (question, turn, model pair) are one Pair with one HumanLabel 
 judge. GPT-4's merged winner becomes a replayed verdict for both orders; `tie (inconsistent)`
 means its two orders disagreed, and which way each went is not in the data, so both orders are
 recorded as a tie with `orders_disagreed` in the provenance (Zheng et al. 2023 count it as a tie).
+Every verdict carries `orders_merged`: the audit computes no first-position rate from them.
 """
 
 from __future__ import annotations
@@ -81,7 +82,11 @@ def parse_mtbench_row(row: dict, loc: Location, max_chars: int) -> ImportRow:
     )
     recorded = str(row.get("gpt4_pair_winner", "")).strip().lower()
     choice = fields.label(recorded, "gpt4_pair_winner", GPT4_WINNERS)
-    detail = {"recorded_winner": recorded, "orders_disagreed": recorded == "tie (inconsistent)"}
+    detail = {
+        "recorded_winner": recorded,
+        "orders_disagreed": recorded == "tie (inconsistent)",
+        "orders_merged": True,  # one merged verdict, copied to both orders: no per-order data
+    }
     verdicts = tuple(
         RecordedVerdict(
             judge=JUDGE, order=order, status=VerdictStatus.OK, choice=choice,

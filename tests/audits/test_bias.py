@@ -73,3 +73,17 @@ def test_formatted_response_preference_judge_vs_humans():
     assert fmt["formatted_wins_ai"] == pytest.approx(1 / 2)
     assert fmt["formatted_wins_human"] == pytest.approx(0.0)
     assert fmt["n_ai"] == 2
+
+
+def test_recorded_disagreement_without_direction_is_inconsistent_and_has_no_first_rate():
+    """MT-Bench records one merged verdict; 'tie (inconsistent)' means the orders disagreed."""
+    judgments = judgments_frame(["a"] * 4, {"ab": ["a", "tie", "b", "tie"], "ba": ["a", "tie", "b", "tie"]},
+                                orders_disagree=[False, True, False, False],
+                                orders_merged=True)
+    report = build_report(judgments)
+    position = report["position"]
+    assert position["consistency"] == pytest.approx(3 / 4)
+    assert position["n_orders_disagree_direction_unknown"] == 1
+    assert position["first_rate"] is None
+    assert "merged" in report["reasons"]["position.first_rate"]
+    assert position["tie_rate"] == pytest.approx(4 / 8)
