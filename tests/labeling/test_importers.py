@@ -80,9 +80,7 @@ def test_csv_parquet_json_and_hf_dataset_read_the_same_pairs(tmp_path):
 
 
 def test_trl_rows_are_placed_at_random_but_stably_and_the_label_follows(tmp_path):
-    rows_in = [
-        {"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(200)
-    ]
+    rows_in = [{"prompt": f"q{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(200)]
     path = write_jsonl(tmp_path / "t.jsonl", rows_in)
     rows, issues = read_all(path, "trl")
     assert issues == []
@@ -158,14 +156,10 @@ def test_bad_rows_name_line_field_and_what_was_expected(tmp_path, content, line,
 
 def test_wrong_encoding_names_the_line(tmp_path):
     path = tmp_path / "latin1.jsonl"
-    path.write_bytes(
-        json.dumps(PAIR).encode() + b"\n" + '{"prompt": "café"}'.encode("latin-1") + b"\n"
-    )
+    path.write_bytes(json.dumps(PAIR).encode() + b"\n" + '{"prompt": "café"}'.encode("latin-1") + b"\n")
     rows, issues = read_all(path)
     assert len(rows) == 1
-    assert (
-        issues[0].line == 2 and "not valid UTF-8" in issues[0].message and "UTF-8" in str(issues[0])
-    )
+    assert issues[0].line == 2 and "not valid UTF-8" in issues[0].message and "UTF-8" in str(issues[0])
 
 
 def test_empty_file_is_an_error(tmp_path):

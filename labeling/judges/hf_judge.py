@@ -1,0 +1,273 @@
+"""The `hf` backend: a local transformers causal LM scored in batches.
+
+One left-padded, batched forward pass per batch gives the logits at the answer position; the
+verdict probability is the softmax over the allowed verdict tokens' logits only (Lee et al.
+2023). Spellings of one verdict that are single tokens (`1`, ` 1`) are pooled with logsumexp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from labeling import local_models
+from labeling.judges.base import (
+    Judge,
+    JudgeConfig,
+    JudgeError,
+    JudgeItem,
+    Provenance,
+    ShownChoice,
+    Verdict,
+    register_backend,
+)
+from labeling.judges.cache import CallCache, request_key
+from labeling.judges.messages import (
+    Messages,
+    allow_tie,
+    judge_template,
+    pairwise_messages,
+    score_messages,
+    verdict_followup,
+)
+from labeling.judges.parsing import VERDICT_TOKENS, allowed_choices, verdict_from_distribution
+from labeling.judges.scoring import SCORES, ScoreItem, ScoreVerdict, score_verdict
+from labeling.prompts import Template
+
+def smollm2_location() -> tuple[Path, str]:
+    """(directory, file name) of the offline SmolLM2 GGUF; raises JudgeError when missing."""
+    try:
+        return local_models.smollm2_location()
+    except local_models.ModelNotFound as exc:
+        raise JudgeError("judge.hf.smollm2", str(exc), setting="model") from exc
+
+
+def _label_token_ids(tokenizer, label: str) -> list[int]:
+    """Ids of the single-token spellings of `label` (`1`, ` 1`, `Tie`, ...)."""
+    ids: set[int] = set()
+    for variant in {label, " " + label, label.capitalize(), " " + label.capitalize()}:
+        encoded = tokenizer.encode(variant, add_special_tokens=False)
+        if len(encoded) == 1:
+            ids.add(encoded[0])
+    return sorted(ids)
+
+
+@register_backend("hf")
+class HFJudge(Judge):
+    """Params: gguf_file, device (cuda|cpu; default cuda when available), dtype, batch_size,
+    cot_max_tokens, tie, few_shot. `model` is a hub id or a local path;
+    `model` and `tokenizer` objects may be passed in directly (tests, shared models)."""
+
+    def __init__(
+        self,
+        config: JudgeConfig,
+        cache: CallCache | None = None,
+        model: Any = None,
+        tokenizer: Any = None,
+    ) -> None:
+        super().__init__(config, cache)
+        self._model, self._tokenizer = model, tokenizer
+        self.batch_size = int(config.params.get("batch_size", 8))
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._model is None or self._tokenizer is None:
+            # torch and transformers load lazily: importing labeling.judges stays cheap.
+            params = self.config.params
+            try:
+                model, tokenizer = local_models.load_causal_lm(
+                    self.config.model, params.get("gguf_file"), params.get("device")
+                )
+            except local_models.ModelNotFound as exc:
+                raise JudgeError("judge.hf.model", f"judge {self.config.name!r}: {exc}", setting="model") from exc
+            self._model, self._tokenizer = self._model or model, self._tokenizer or tokenizer
+        tokenizer = self._tokenizer
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return self._model, tokenizer
+
+    async def check(self) -> None:
+        """Load the model and check every verdict token is a single token of its vocabulary."""
+        _, tokenizer = await asyncio.to_thread(self._load)
+        for label in VERDICT_TOKENS:
+            if not _label_token_ids(tokenizer, label):
+                raise JudgeError(
+                    "judge.hf.tokens",
+                    f"verdict {label!r} is not a single token for model {self.config.model!r}",
+                    setting="model",
+                )
+
+    # -- the forward pass ----------------------------------------------------------------
+
+    def _encode(self, conversations: Sequence[Messages]) -> Any:
+        _, tokenizer = self._load()
+        texts = [
+            tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
+            for c in conversations
+        ]
+        return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+    def next_token_logprobs(
+        self, conversations: Sequence[Messages], suffix_token: int | None = None
+    ) -> tuple[Any, list[int]]:
+        """(log-softmax over the vocabulary at the answer position, prompt token counts), one
+        row per conversation, from ONE batched forward pass (left padding; position ids follow
+        the mask so a padded row scores as it would alone). `suffix_token` is appended first.
+        """
+        import torch
+
+        model, _ = self._load()
+        batch = self._encode(conversations)
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        if suffix_token is not None:
+            ids = torch.cat([ids, torch.full_like(ids[:, :1], suffix_token)], dim=1)
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = model(
+                input_ids=ids.to(model.device),
+                attention_mask=mask.to(model.device),
+                position_ids=positions.to(model.device),
+            )
+        self.stats.calls += 1
+        counts = [int(n) for n in batch["attention_mask"].sum(-1).tolist()]
+        return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu(), counts
+
+    def generate(self, conversations: Sequence[Messages], max_new_tokens: int) -> list[str]:
+        """Greedy continuations (the reasoning step of a cot template), batched."""
+        import torch
+
+        model, tokenizer = self._load()
+        batch = self._encode(conversations).to(model.device)
+        with torch.inference_mode():
+            out = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        self.stats.calls += 1
+        new = out[:, batch["input_ids"].shape[1] :]
+        return [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+    def label_distribution(self, logprobs: Any, labels: Sequence[str]) -> list[dict[str, float]]:
+        """Per row: softmax over `labels`, each label's spellings pooled with logsumexp."""
+        import torch
+
+        _, tokenizer = self._load()
+        pooled = torch.stack(
+            [torch.logsumexp(logprobs[:, _label_token_ids(tokenizer, lab)], -1) for lab in labels],
+            dim=-1,
+        )
+        probs = torch.softmax(pooled, dim=-1).tolist()
+        return [dict(zip(labels, row, strict=True)) for row in probs]
+
+    # -- judging -------------------------------------------------------------------------
+
+    async def judge_batch(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        template = judge_template(self.config, "pairwise")
+        conversations = [pairwise_messages(template, self.config, i) for i in items]
+        return await asyncio.to_thread(
+            self._run_batches, template, items, conversations, self._pairwise_batch
+        )
+
+    async def score_batch(self, items: Sequence[ScoreItem]) -> list[ScoreVerdict]:
+        """Direct 1-10 scores (d-RLAIF): the probability-weighted mean over the score tokens.
+        Where `10` is two tokens, a second pass with `1` appended splits P(`1`) into 1 and 10."""
+        template = judge_template(self.config, "score")
+        conversations = [score_messages(template, self.config, i) for i in items]
+        return await asyncio.to_thread(self._run_batches, template, items, conversations, self._score_batch)
+
+    def _run_batches(self, template: Template, items, conversations, scorer) -> list:
+        """Answer cached items from the cache, score the rest batch by batch."""
+        keys = [
+            request_key(
+                {
+                    "backend": "hf",
+                    "model": self.config.model,
+                    "gguf_file": self.config.params.get("gguf_file", ""),
+                    "kind": template.kind,
+                    "messages": c,
+                }
+            )
+            for c in conversations
+        ]
+        results: list[dict[str, Any] | None] = [self.cache.get(k) for k in keys]
+        self.stats.cache_hits += sum(r is not None for r in results)
+        todo = [i for i, r in enumerate(results) if r is None]
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start : start + self.batch_size]
+            started = time.perf_counter()
+            answers = scorer(template, [conversations[i] for i in chunk])
+            latency = time.perf_counter() - started
+            for i, answer in zip(chunk, answers, strict=True):
+                results[i] = answer | {"latency_s": latency, "fresh": True}
+                self.cache.put(keys[i], answer | {"latency_s": latency})
+        return [
+            self._to_verdict(template, item.key, key, result)
+            for item, key, result in zip(items, keys, results, strict=True)
+        ]
+
+    def _pairwise_batch(self, template: Template, conversations: list[Messages]) -> list[dict]:
+        rationales = [""] * len(conversations)
+        if template.is_cot:
+            max_new = int(self.config.params.get("cot_max_tokens", 256))
+            rationales = self.generate(conversations, max_new)
+            conversations = [
+                verdict_followup(template, self.config, c, r)
+                for c, r in zip(conversations, rationales, strict=True)
+            ]
+        labels = [c.value for c in allowed_choices(allow_tie(self.config))]
+        token_labels = {v.value: k for k, v in VERDICT_TOKENS.items()}
+        logprobs, prompt_tokens = self.next_token_logprobs(conversations)
+        dists = self.label_distribution(logprobs, [token_labels[lab] for lab in labels])
+        return [
+            {
+                "probs": {lab: d[token_labels[lab]] for lab in labels},
+                "rationale": r,
+                "prompt_tokens": int(n),
+            }
+            for d, r, n in zip(dists, rationales, prompt_tokens, strict=True)
+        ]
+
+    def _score_batch(self, template: Template, conversations: list[Messages]) -> list[dict]:
+        _, tokenizer = self._load()
+        logprobs, prompt_tokens = self.next_token_logprobs(conversations)
+        ten_is_token = bool(_label_token_ids(tokenizer, "10"))
+        labels = [str(s) for s in SCORES if s < 10 or ten_is_token]
+        dists = self.label_distribution(logprobs, labels)
+        if not ten_is_token:  # P(10) = P("1") * P("0" | "1")
+            one = _label_token_ids(tokenizer, "1")[0]
+            p_zero = self.label_distribution(self.next_token_logprobs(conversations, one)[0], ["0", "1"])
+            for d, z in zip(dists, p_zero, strict=True):
+                d["10"], d["1"] = d["1"] * z["0"], d["1"] * z["1"]
+        return [{"probs": d, "prompt_tokens": int(n)} for d, n in zip(dists, prompt_tokens, strict=True)]
+
+    def _to_verdict(self, template: Template, key: str, cache_key: str, result: dict):
+        provenance = Provenance(
+            backend="hf",
+            model=self.config.model,
+            template=template.name,
+            template_sha256=template.sha256,
+            params=dict(self.config.params),
+            prompt_tokens=int(result["prompt_tokens"]),
+            completion_tokens=0,
+            cost=0.0,
+            latency_s=float(result["latency_s"]),
+            cache_key=cache_key,
+            cached=not result.get("fresh"),
+            p_source="logprobs",
+            calls=int(bool(result.get("fresh"))),
+        )
+        if result.get("fresh"):
+            self.stats.add_usage(provenance.prompt_tokens, 0, 0.0)
+        if template.kind == "score":
+            dist = {int(k): v for k, v in result["probs"].items()}
+            return score_verdict(key, dist, provenance)
+        dist = {ShownChoice(k): v for k, v in result["probs"].items()}
+        return verdict_from_distribution(key, dist, provenance, result.get("rationale", ""))
