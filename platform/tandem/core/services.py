@@ -222,3 +222,30 @@ def _write_judgments(rows: list[ImportRow], pair_ids: list[int], existing_ids: s
             ))
     Judgment.objects.bulk_create(judgments, batch_size=1000)
     return len(judgments)
+
+
+def generate_candidates(
+    project: Project, prompts_path: str | Path, config, *, progress: Progress | None = None,
+    should_cancel: ShouldCancel | None = None,
+) -> dict:
+    """Sample `config.n` responses per prompt with a policy and import every pair of them.
+
+    Samples are kept under var/generated/ one prompt at a time, so a stopped run resumes and
+    never samples a prompt twice; the import is the ordinary all-or-nothing import.
+    """
+    from labeling import generation
+
+    try:
+        rows = generation.read_prompts(Path(prompts_path))
+    except (OSError, ValueError) as err:
+        raise ServiceError(str(err)) from err
+    folder = Path(settings.VAR_DIR) / "generated"
+    folder.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(repr((project.pk, str(Path(prompts_path).resolve()), config)).encode()).hexdigest()[:12]
+    samples, pairs = folder / f"{project.name}-{key}.samples.jsonl", folder / f"{project.name}-{key}.pairs.jsonl"
+    sampled = generation.generate_pairs(rows, samples, config, progress=progress, should_cancel=should_cancel)
+    if should_cancel is not None and should_cancel():
+        raise Cancelled(f"generation cancelled after {sampled} prompts; run it again to continue")
+    generation.flatten(samples, pairs)
+    summary = import_pairs(project, pairs, "pairs")
+    return {"prompts": len(rows), "sampled_now": sampled, "samples_file": str(samples), "import": summary.as_dict()}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make demo`: the main job on the embedded default, one stage per step. Every stage is
+# idempotent: run it again and it continues (nothing is sampled, imported or judged twice).
+#   DEMO_SERVE=0 make demo      run the stages and exit instead of serving the web app
+#   TANDEM_PORT=8000            where the web app listens (127.0.0.1 only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=.venv/bin/python
+export TANDEM_VAR_DIR=${TANDEM_VAR_DIR:-$PWD/var}
+PORT=${TANDEM_PORT:-8000}
+REDIS_PORT=${TANDEM_REDIS_PORT:-6389}
+SHARED=${TANDEM_SHARED_DATA:-$PWD/../shared/data}
+export CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:$REDIS_PORT/0}
+export CACHE_URL=${CACHE_URL:-rediscache://127.0.0.1:$REDIS_PORT/1}
+export DJANGO_SETTINGS_MODULE=tandem.settings.base
+DEMO=$TANDEM_VAR_DIR/demo
+mkdir -p "$DEMO"
+manage() { "$PY" manage.py "$@"; }
+stage() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+
+stop_services() {
+    [ -f "$DEMO/worker.pid" ] && kill "$(cat "$DEMO/worker.pid")" 2>/dev/null || true
+    rm -f "$DEMO/worker.pid"
+    "$PY" scripts/services.py redis stop --dir "$DEMO/redis" >/dev/null 2>&1 || true
+}
+trap stop_services EXIT
+
+stage "1/7 database ($TANDEM_VAR_DIR/tandem.sqlite3)"
+manage migrate -v0
+manage collectstatic --noinput -v0
+
+stage "2/7 users (saved in $DEMO/credentials.txt)"
+if [ ! -s "$DEMO/credentials.txt" ]; then
+    umask 077
+    for role in admin engineer auditor annotator; do
+        manage create_user "$role" --role "$role"
+    done > "$DEMO/credentials.txt"
+fi
+cat "$DEMO/credentials.txt"
+
+stage "3/7 background jobs (Redis on 127.0.0.1:$REDIS_PORT, a Celery worker)"
+"$PY" scripts/services.py redis start --port "$REDIS_PORT" --dir "$DEMO/redis"
+.venv/bin/celery -A tandem worker --workdir platform -Q default,gpu --pool solo --loglevel WARNING \
+    --logfile "$DEMO/worker.log" >/dev/null 2>&1 &
+echo $! > "$DEMO/worker.pid"
+echo "worker pid $(cat "$DEMO/worker.pid"), log $DEMO/worker.log"
+
+stage "4/7 project 'demo'"
+manage create_project demo --description "Tandem's own prompts, answered by SmolLM2-135M-Instruct" \
+    --rubric-file demo/rubric.md
+
+stage "5/7 pairs: 3 responses per prompt from the offline policy (SmolLM2-135M-Instruct), imported"
+manage generate --project demo --prompts demo/prompts.jsonl --n 3 --max-new-tokens 80
+
+stage "6/7 real data sets with human labels and recorded judge verdicts"
+if [ -d "$SHARED" ]; then
+    echo "real data found in $SHARED: importing LLMBar Natural and MT-Bench (human labels + recorded verdicts)"
+    manage import_pairs --project llmbar-natural --create-project --format llmbar "$SHARED/llmbar/LLMBar/Natural"
+    manage import_pairs --project mtbench --create-project --format mtbench \
+        "$SHARED/mtbench/mtbench_human_vs_gpt4pair.jsonl.gz"
+    manage audit --project mtbench --judge mtbench:gpt-4 | sed -n '1,12p'
+else
+    echo "not found ($SHARED): skipped; set TANDEM_SHARED_DATA to import them"
+fi
+
+stage "7/7 web app"
+cat <<EOF
+  pages      http://127.0.0.1:$PORT/            (sign in with a user above)
+  admin      http://127.0.0.1:$PORT/admin/      (user 'admin')
+  API docs   http://127.0.0.1:$PORT/api/docs/   (token auth: header 'Authorization: Token <api token>')
+  e.g.       curl -H 'Authorization: Token <engineer api token>' http://127.0.0.1:$PORT/api/projects/
+EOF
+if [ "${DEMO_SERVE:-1}" = "1" ]; then
+    echo "serving on 127.0.0.1:$PORT; Ctrl-C stops the app, the worker and Redis"
+    manage runserver "127.0.0.1:$PORT" --noreload
+fi
