@@ -13,7 +13,10 @@ ROLES = ["annotator", "auditor", "engineer", "admin"]
 @pytest.fixture
 def user_factory(db):
     def make(role: str | None, name: str | None = None):
-        user = get_user_model().objects.create_user(name or f"{role}-user", password="pw-123456")
+        user, created = get_user_model().objects.get_or_create(username=name or f"{role}-user")
+        if created:
+            user.set_password("pw-123456")
+            user.save()
         if role:
             grant_role(user, role)
         return user

@@ -101,3 +101,14 @@ def test_revoked_token_is_refused(api):
     assert client.get("/api/projects/").status_code == 200
     Token.objects.all().delete()
     assert client.get("/api/projects/").status_code == 401
+
+
+def test_judge_job_is_started_by_engineers_only_and_bad_names_are_400(api):
+    project = services.create_project("p1")
+    assert api("auditor").post(f"/api/projects/{project.pk}/judge/", {}, format="json").status_code == 403
+    bad = api("engineer").post(f"/api/projects/{project.pk}/judge/", {"judge": "nope"}, format="json")
+    assert bad.status_code == 400 and "smollm2" in bad.json()["message"]
+    ok = api("engineer").post(f"/api/projects/{project.pk}/judge/", {"limit": 5}, format="json")
+    assert ok.status_code == 202
+    job = Job.objects.get(pk=ok.json()["id"])
+    assert (job.kind, job.params) == ("judge", {"judge": "smollm2", "limit": 5})

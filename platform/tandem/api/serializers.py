@@ -83,3 +83,8 @@ class StatsSerializer(serializers.Serializer):
     human_labels = serializers.IntegerField()
     human_labeled_pairs = serializers.IntegerField()
     annotators = serializers.IntegerField()
+
+
+class JudgeRequestSerializer(serializers.Serializer):
+    judge = serializers.CharField(default="smollm2", help_text="built-in name or a judge of the project")
+    limit = serializers.IntegerField(required=False, min_value=1)

@@ -10,7 +10,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tandem.core import jobs, selectors
+from tandem.core import jobs, judging, selectors
 from tandem.core.models import Job, Pair, Project
 
 from . import serializers as s
@@ -54,6 +54,19 @@ class ProjectViewSet(
             params={"path": str(path), "format": form.validated_data["format"],
                     "skip_invalid": form.validated_data["skip_invalid"]},
         )
+        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+    @extend_schema(request=s.JudgeRequestSerializer, responses={202: s.JobSerializer})
+    @action(detail=True, methods=["post"], serializer_class=s.JudgeRequestSerializer,
+            permission_classes=[requires("core.add_judgment", "core.add_job")])
+    def judge(self, request, pk=None):
+        """Judge the project's pairs in both orders in a background job (poll the job)."""
+        project = get_object_or_404(Project, pk=pk)
+        form = s.JudgeRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        judging.resolve_config(project, form.validated_data["judge"])  # a bad name is a 400 now
+        job = jobs.start_job("judge", project=project, user=request.user, params=dict(form.validated_data))
         return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -125,3 +125,22 @@ def _import_pairs(job: Job, context: JobContext) -> dict:
         progress=context.progress, should_cancel=context.should_cancel,
     )
     return summary.as_dict()
+
+
+@job_kind("judge")
+def _judge(job: Job, context: JobContext) -> dict:
+    from . import judging
+
+    config = judging.resolve_config(job.project, job.params.get("judge", "smollm2"))
+    summary = judging.judge_pairs(job.project, config, limit=job.params.get("limit"),
+                                  progress=context.progress, should_cancel=context.should_cancel)
+    return summary.as_dict()
+
+
+@job_kind("generate")
+def _generate(job: Job, context: JobContext) -> dict:
+    from labeling.generation import GenerationConfig
+
+    config = GenerationConfig(**job.params.get("config", {}))
+    return services.generate_candidates(job.project, job.params["prompts"], config,
+                                        progress=context.progress, should_cancel=context.should_cancel)

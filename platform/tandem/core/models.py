@@ -173,3 +173,15 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.status})"
+
+
+class JudgeCall(models.Model):
+    """The judge call cache: one reply per full request (model, messages, params), so a re-run
+    never pays for the same call twice, whichever pair or project asked first."""
+
+    key = models.CharField(max_length=64, unique=True)
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,194 @@
+"""The judge service: judge a project's pairs in both orders, resumably, and store Judgments.
+
+Every pair is judged once per (judge config, order). Judgments are written batch by batch, each
+in its own transaction, so a run that is stopped or killed keeps what it finished and a re-run
+continues with the rest; `error` verdicts (timeouts, 5xx) are retried by a re-run, `unparsable`
+ones are kept (the same request gives the same reply, and the cache would answer it anyway).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from django.db import IntegrityError, connection, transaction
+
+from labeling.judges import JudgeConfig, JudgeError, JudgeItem, Verdict, build_judge, builtin_config
+from labeling.records import Order
+
+from .models import JudgeCall, Judgment, Pair, Project
+from .services import Cancelled, Progress, ServiceError, ShouldCancel
+
+CONFIG_FIELDS = {"name", "backend", "model", "template", "rubric", "params", "members"}
+
+
+class DbCallCache:
+    """The judges' CallCache protocol on the JudgeCall table (safe across workers).
+
+    Judges may call it from a thread pool (`asyncio.to_thread`); each such thread would keep a
+    database connection of its own, so calls off the main thread close theirs when done. A
+    stored reply is committed at once, outside the caller's transaction: a call that was paid
+    for stays paid for even if the batch that asked for it fails.
+    """
+
+    def get(self, key: str) -> dict | None:
+        try:
+            return JudgeCall.objects.filter(key=key).values_list("response", flat=True).first()
+        finally:
+            _release_thread_connection()
+
+    def put(self, key: str, response: dict) -> None:
+        try:
+            JudgeCall.objects.get_or_create(key=key, defaults={"response": response})
+        except IntegrityError:
+            pass  # another worker stored the same reply first
+        finally:
+            _release_thread_connection()
+
+
+def _release_thread_connection() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        connection.close()
+
+
+@dataclass
+class JudgeSummary:
+    judge: str
+    config_hash: str
+    pairs: int = 0
+    judged: int = 0
+    skipped: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    unparsable: int = 0
+    tokens: int = 0
+    cost: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def line(self) -> str:
+        return (
+            f"judge '{self.judge}': {self.judged} verdicts on {self.pairs} pairs ({self.skipped} already "
+            f"judged), {self.calls} calls, {self.cache_hits} cache hits, {self.errors} errors, "
+            f"{self.unparsable} unparsable, {self.tokens} tokens, cost {self.cost:.4f}"
+        )
+
+
+def resolve_config(project: Project, name: str) -> JudgeConfig:
+    """A judge config by name: a JSON file, one of the project's `judge_config["judges"]`, or a
+    built-in (`smollm2`). The project's rubric fills in a config without its own."""
+    path = Path(name)
+    if path.suffix == ".json" and path.is_file():
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ServiceError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from err
+    elif name in (project.judge_config or {}).get("judges", {}):
+        raw = {"name": name, **project.judge_config["judges"][name]}
+    else:
+        try:
+            config = builtin_config(name)
+        except JudgeError as err:
+            raise ServiceError(f"{err.message}, a project judge, or a .json config file") from err
+        raw = {k: v for k, v in asdict(config).items() if k != "members"}
+    unknown = set(raw) - CONFIG_FIELDS
+    if unknown or not raw.get("backend"):
+        raise ServiceError(
+            f"judge config '{name}': unknown keys {sorted(unknown)}" if unknown
+            else f"judge config '{name}' needs a 'backend' (openai, hf, ensemble)"
+        )
+    raw.setdefault("name", path.stem if path.suffix == ".json" else name)
+    raw["rubric"] = raw.get("rubric") or project.rubric
+    # An ensemble's members are names (resolved the same way) or inline configs.
+    raw["members"] = tuple(
+        resolve_config(project, m) if isinstance(m, str) else JudgeConfig(**{"rubric": project.rubric, **m})
+        for m in raw.get("members", ())
+    )
+    return JudgeConfig(**{k: v for k, v in raw.items() if k in CONFIG_FIELDS})
+
+
+def judge_pairs(
+    project: Project, config: JudgeConfig, *, limit: int | None = None, batch_pairs: int = 16,
+    progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
+) -> JudgeSummary:
+    """Judge the project's pairs (the first `limit` of them) in both orders with `config`.
+
+    Raises ServiceError when the judge cannot start (missing key, unknown model: the message
+    names the setting), Cancelled when asked to stop (finished batches are kept).
+    """
+    try:
+        judge = build_judge(config, cache=DbCallCache())
+        judge.check_sync()
+        config_hash = config.config_hash()
+    except JudgeError as err:
+        setting = f" (setting: {err.setting})" if err.setting else ""
+        raise ServiceError(f"judge '{config.name}' cannot start: {err.message}{setting}") from err
+    summary = JudgeSummary(judge=config.name, config_hash=config_hash)
+    pair_ids = list(Pair.objects.filter(project=project).order_by("id").values_list("id", flat=True)[:limit])
+    summary.pairs = len(pair_ids)
+    done = _finished(pair_ids, config.name, config_hash)
+    todo = [(pid, order) for pid in pair_ids for order in Order if (pid, order.value) not in done]
+    summary.skipped = 2 * len(pair_ids) - len(todo)
+    step = 2 * batch_pairs
+    for start in range(0, len(todo), step):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(f"judging stopped after {summary.judged} verdicts; run it again to continue")
+        batch = todo[start:start + step]
+        verdicts = judge.judge(_items(batch))
+        _store(batch, verdicts, config, config_hash, summary)
+        if progress is not None:
+            progress(summary.skipped + start + len(batch), 2 * len(pair_ids))
+    stats = judge.stats
+    summary.calls, summary.cache_hits = stats.calls, stats.cache_hits
+    summary.tokens, summary.cost = stats.prompt_tokens + stats.completion_tokens, round(stats.cost, 6)
+    return summary
+
+
+def _finished(pair_ids: list[int], name: str, config_hash: str) -> set[tuple[int, str]]:
+    rows = Judgment.objects.filter(pair_id__in=pair_ids, judge=name, config_hash=config_hash).exclude(
+        status=Judgment.Status.ERROR
+    )
+    return set(rows.values_list("pair_id", "order"))
+
+
+def _items(batch: list[tuple[int, Order]]) -> list[JudgeItem]:
+    pairs = Pair.objects.in_bulk([pid for pid, _ in batch])
+    items = []
+    for pid, order in batch:
+        pair = pairs[pid]
+        first, second = (
+            (pair.response_a, pair.response_b) if order is Order.AB else (pair.response_b, pair.response_a)
+        )
+        items.append(JudgeItem(key=f"{pid}:{order.value}", prompt=pair.prompt, first=first, second=second))
+    return items
+
+
+def _store(batch, verdicts: list[Verdict], config: JudgeConfig, config_hash: str, summary) -> None:
+    rows = []
+    for (pid, order), verdict in zip(batch, verdicts, strict=True):
+        prov = verdict.provenance
+        choice = verdict.pair_choice(order)
+        rows.append(Judgment(
+            pair_id=pid, judge=config.name, config_hash=config_hash, backend=prov.backend,
+            model=prov.model or config.model, template=prov.template, template_hash=prov.template_sha256,
+            order=order.value, p_first=verdict.p_first, choice=choice.value if choice else "",
+            rationale=verdict.rationale, status=verdict.status.value, error_message=verdict.error,
+            params=dict(prov.params), prompt_tokens=prov.prompt_tokens,
+            completion_tokens=prov.completion_tokens, cost=prov.cost or 0,
+            latency_ms=round(prov.latency_s * 1000), cache_key=prov.cache_key,
+            detail={"p_source": prov.p_source, "cached": prov.cached, "calls": prov.calls},
+        ))
+        summary.judged += 1
+        summary.errors += verdict.status.value == "error"
+        summary.unparsable += verdict.status.value == "unparsable"
+    with transaction.atomic():
+        # A verdict that failed with an error last time is replaced by this run's.
+        Judgment.objects.filter(
+            judge=config.name, config_hash=config_hash, status=Judgment.Status.ERROR,
+            pair_id__in=[pid for pid, _ in batch],
+        ).delete()
+        Judgment.objects.bulk_create(rows, batch_size=500)

@@ -1,0 +1,40 @@
+"""`manage.py judge --project NAME [--judge CONFIG] [--limit N] [--json]`."""
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from tandem.core import judging, services
+from tandem.core.management.commands.import_pairs import _project
+
+
+class Command(BaseCommand):
+    help = "Judge every pair of a project in both orders (resumable; nothing is paid for twice)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True)
+        parser.add_argument("--judge", default="smollm2",
+                            help="a built-in (smollm2), a judge of the project, or a .json config file")
+        parser.add_argument("--limit", type=int, help="judge only the first N pairs")
+        parser.add_argument("--batch-pairs", type=int, default=16)
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        project = _project(opts["project"], create=False)
+        bar = tqdm(unit="verdicts", desc="judge", disable=True if opts["json"] else None, file=sys.stderr)
+
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            config = judging.resolve_config(project, opts["judge"])
+            summary = judging.judge_pairs(project, config, limit=opts["limit"],
+                                          batch_pairs=opts["batch_pairs"], progress=progress)
+        except services.ServiceError as err:
+            raise CommandError(err.message) from err
+        finally:
+            bar.close()
+        self.stdout.write(json.dumps(summary.as_dict()) if opts["json"] else summary.line())

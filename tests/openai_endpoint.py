@@ -1,0 +1,161 @@
+"""A real HTTP server that speaks the OpenAI chat API, with faults on demand (judge tests).
+
+The behaviour is chosen per request by a `SCENARIO=name` marker in the prompt: logprobs,
+no-logprobs, rate-limited (429 with Retry-After), server-error (500), slow, delay=S,
+truncated JSON, no verdict. Only the HTTP transport is fake; the judge's SDK client is real.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MODEL = "judge-model"
+API_KEY = "sk-test"
+VOTE_PATTERN = ["1", "1", "2", "1", "tie"]
+
+
+def _logprob_entry(token: str, top: dict[str, float]) -> dict:
+    return {
+        "token": token,
+        "logprob": math.log(top.get(token, 1e-6)),
+        "top_logprobs": [{"token": t, "logprob": math.log(p)} for t, p in top.items()],
+    }
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible endpoint whose behaviour is chosen by a `SCENARIO=name` marker
+    in the prompt. It records every request it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.attempts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.in_flight: Counter[str] = Counter()  # requests being answered, per scenario
+        self.max_in_flight: Counter[str] = Counter()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def calls(self, scenario: str = "") -> int:
+        """Chat requests received (for one scenario, when given)."""
+        with self.lock:
+            chats = [r for r in self.requests if "messages" in r]
+        return sum(scenario in json.dumps(r["messages"]) for r in chats)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+                    return self._json(401, {"error": {"message": "bad key"}})
+                return self._json(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "test"}],
+                    },
+                )
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with fake.lock:
+                    fake.requests.append(body)
+                    text = json.dumps(body["messages"])
+                    fake.attempts[text] += 1
+                    attempt = fake.attempts[text]
+                    match = re.search(r"SCENARIO=([\w.=-]+)", text)
+                    scenario = match.group(1) if match else "logprobs"
+                    fake.in_flight[scenario] += 1
+                    fake.max_in_flight[scenario] = max(fake.max_in_flight[scenario], fake.in_flight[scenario])
+                try:
+                    fake.respond(self, scenario, body, attempt)
+                finally:
+                    with fake.lock:
+                        fake.in_flight[scenario] -= 1
+
+            def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        return Handler
+
+    def respond(self, handler, scenario: str, body: dict, attempt: int) -> None:
+        if scenario == "rate-limited" and attempt == 1:
+            return handler._json(429, {"error": {"message": "slow down"}}, {"Retry-After": "0.3"})
+        if scenario == "server-error":
+            return handler._json(500, {"error": {"message": "boom"}})
+        if scenario == "slow":
+            time.sleep(2.0)
+        if scenario.startswith("delay="):
+            time.sleep(float(scenario.split("=")[1]))
+        if scenario == "truncated" and attempt == 1:
+            raw = b'{"id": "x", "choices": [{"index": 0, "mess'
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(raw)))
+            handler.end_headers()
+            handler.wfile.write(raw)
+            return None
+        return handler._json(200, self.completion(scenario, body))
+
+    def completion(self, scenario: str, body: dict) -> dict:
+        n = int(body.get("n") or 1)
+        if scenario in {"no-logprobs", "ignore-n"}:
+            contents = VOTE_PATTERN[:n] if scenario == "no-logprobs" else ["2"]
+            logprobs = [None] * len(contents)
+        else:
+            contents, logprobs = self._with_logprobs(scenario, body)
+        choices = [
+            {
+                "index": i,
+                "finish_reason": "stop",
+                "logprobs": lp,
+                "message": {"role": "assistant", "content": c},
+            }
+            for i, (c, lp) in enumerate(zip(contents, logprobs, strict=True))
+        ]
+        return {
+            "id": "cmpl-1",
+            "object": "chat.completion",
+            "created": 0,
+            "model": MODEL,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": 100,
+                "completion_tokens": len(choices),
+                "total_tokens": 100 + len(choices),
+            },
+        }
+
+    def _with_logprobs(self, scenario: str, body: dict) -> tuple[list[str], list]:
+        if body["max_tokens"] > 4:  # the reasoning step of a cot template
+            return ["Response 1 answers the question; response 2 does not."], [None]
+        if scenario == "no-verdict":
+            top = {"I": 0.6, "The": 0.4}
+            return ["I think"], [{"content": [_logprob_entry("I", top)]}]
+        if scenario == "score":
+            top = {"7": 0.5, "8": 0.3, "Score": 0.2}
+            return ["7"], [{"content": [_logprob_entry("7", top)]}]
+        if scenario == "score-ten":
+            first = _logprob_entry("1", {"1": 0.6, "9": 0.4})
+            second = _logprob_entry("0", {"0": 0.5, "\n": 0.5})
+            return ["10"], [{"content": [first, second]}]
+        top = {"1": 0.7, "2": 0.2, "tie": 0.05, "The": 0.05}
+        return ["1"], [{"content": [_logprob_entry("1", top)]}]
