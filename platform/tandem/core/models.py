@@ -185,3 +185,40 @@ class JudgeCall(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class RoutingPolicyVersion(models.Model):
+    """A routing policy as it was used; a version never changes once decisions cite it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="routing_policies")
+    version = models.PositiveIntegerField()
+    policy = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="routing_policy_unique_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"routing policy v{self.version} of {self.project_id}"
+
+
+class RoutingDecision(models.Model):
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="routing_decisions")
+    policy = models.ForeignKey(RoutingPolicyVersion, on_delete=models.PROTECT, related_name="decisions")
+    judges = models.JSONField(default=list, help_text="The judges whose verdicts were routed on.")
+    human = models.BooleanField(db_index=True)
+    reasons = models.JSONField(default=list)
+    priority = models.FloatField(default=0.0)
+    blind = models.BooleanField(default=False, help_text="Audit item: the AI suggestion is hidden.")
+    over_budget = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pair", "policy"], name="routing_decision_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"pair {self.pair_id}: {'human' if self.human else 'AI only'} {self.reasons}"

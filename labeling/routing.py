@@ -1,0 +1,208 @@
+"""The routing policy: for each judged pair, human review or the AI label alone, and why.
+
+Pure Python and deterministic: the same signals, policy and seed give the same decisions. A pair
+goes to a human for every reason that applies (its verdict flips when the responses swap, its
+debiased probability is near 0.5, several judges disagree, the judge failed on it, its category
+is high-stakes, or it falls in the random blind audit sample). A human budget (items, or money
+at a price per label) caps the queue: audit items always go (they are the unbiased estimate of
+the judge's accuracy and never the ones dropped), the rest fill the budget by priority.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from pathlib import Path
+
+
+class Reason(StrEnum):
+    AUDIT = "audit"
+    HIGH_STAKES = "high_stakes"
+    ERROR = "judge_error"
+    FLIP = "flip"
+    DISAGREE = "judges_disagree"
+    UNCERTAIN = "uncertain"
+
+
+# Earlier reasons are more urgent when the budget cannot take every routed pair.
+PRIORITY = [Reason.AUDIT, Reason.HIGH_STAKES, Reason.ERROR, Reason.FLIP, Reason.DISAGREE, Reason.UNCERTAIN]
+
+
+class PolicyError(ValueError):
+    """A routing policy that cannot be used; the message names the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    """Version it whenever it changes: decisions are stored with the version that made them."""
+
+    version: int = 1
+    seed: int = 0
+    uncertainty: float = 0.1  # route when |p(a) - 0.5| < uncertainty
+    route_flips: bool = True
+    route_errors: bool = True
+    disagreement: float = 0.3  # route when judges' p(a) spread (max - min) reaches this
+    high_stakes: tuple[str, ...] = ()
+    audit_rate: float = 0.05
+    budget_items: int | None = None
+    budget_money: float | None = None
+    price_per_label: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("uncertainty", "audit_rate", "disagreement"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise PolicyError(f"routing policy '{name}' is {value}; it must be between 0 and 1")
+        if self.budget_money is not None and self.price_per_label <= 0:
+            raise PolicyError("routing policy 'budget_money' needs a positive 'price_per_label'")
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> RoutingPolicy:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise PolicyError(f"unknown routing policy keys {unknown}; valid keys: {sorted(known)}")
+        values = dict(raw)
+        if "high_stakes" in values:
+            values["high_stakes"] = tuple(values["high_stakes"])
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: Path) -> RoutingPolicy:
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as err:
+            raise PolicyError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from err
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "high_stakes": list(self.high_stakes)}
+
+    @property
+    def capacity(self) -> float:
+        """How many human labels the budget buys (infinite without a budget)."""
+        limits = [math.inf]
+        if self.budget_items is not None:
+            limits.append(self.budget_items)
+        if self.budget_money is not None:
+            limits.append(math.floor(self.budget_money / self.price_per_label))
+        return min(limits)
+
+
+@dataclass(frozen=True)
+class PairSignals:
+    """What the judges said about one pair. `p_a` is the debiased P(response a is better)
+    (None when no verdict was usable); `spread` is the max - min of several judges' p_a."""
+
+    pair_id: int
+    category: str = ""
+    p_a: float | None = None
+    flipped: bool = False
+    failed: bool = False
+    spread: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    pair_id: int
+    human: bool
+    reasons: tuple[Reason, ...]
+    priority: float
+    blind: bool  # an audit item: the annotator does not see the AI's suggestion
+    over_budget: bool = False
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "reasons": [r.value for r in self.reasons]}
+
+
+@dataclass
+class RoutingSummary:
+    pairs: int = 0
+    human: int = 0
+    ai_only: int = 0
+    over_budget: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def _unit_hash(seed: int, key: int | str) -> float:
+    """A stable uniform number in [0, 1) per (seed, key): the same pair is always drawn alike
+    (unlike Python's hash(), which changes from process to process)."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def audit_sample(signals: Iterable[PairSignals], rate: float, seed: int) -> set[int]:
+    """A random sample of `rate` of the pairs in each category (stratified, seeded).
+
+    Within a category the pairs are ordered by their stable hash and the first round(rate * n)
+    are taken; the fractional part is settled by one more seeded draw, so small categories are
+    sampled at the right rate on average.
+    """
+    by_category: dict[str, list[int]] = defaultdict(list)
+    for s in signals:
+        by_category[s.category].append(s.pair_id)
+    chosen: set[int] = set()
+    for category, ids in by_category.items():
+        exact = rate * len(ids)
+        count = math.floor(exact)
+        if _unit_hash(seed, f"category:{category}") < exact - count:
+            count += 1
+        chosen.update(sorted(ids, key=lambda pid: _unit_hash(seed, pid))[:count])
+    return chosen
+
+
+def reasons_for(s: PairSignals, policy: RoutingPolicy, audited: bool) -> tuple[Reason, ...]:
+    found = []
+    if audited:
+        found.append(Reason.AUDIT)
+    if s.category and s.category in policy.high_stakes:
+        found.append(Reason.HIGH_STAKES)
+    if policy.route_errors and (s.failed or s.p_a is None):
+        found.append(Reason.ERROR)
+    if policy.route_flips and s.flipped:
+        found.append(Reason.FLIP)
+    if s.spread is not None and s.spread >= policy.disagreement > 0:
+        found.append(Reason.DISAGREE)
+    if s.p_a is not None and abs(s.p_a - 0.5) < policy.uncertainty:
+        found.append(Reason.UNCERTAIN)
+    return tuple(found)
+
+
+def _priority(reasons: tuple[Reason, ...], s: PairSignals) -> float:
+    """Higher first: the most urgent reason, then the closer to 0.5, then a stable tie-break."""
+    if not reasons:
+        return 0.0
+    rank = len(PRIORITY) - min(PRIORITY.index(r) for r in reasons)
+    closeness = 1.0 - 2 * abs(s.p_a - 0.5) if s.p_a is not None else 1.0
+    return rank + 0.5 * closeness + 0.01 * len(reasons)
+
+
+def route(signals: list[PairSignals], policy: RoutingPolicy) -> tuple[list[Decision], RoutingSummary]:
+    """Decide every pair; returns decisions in input order and the counts by reason."""
+    audited = audit_sample(signals, policy.audit_rate, policy.seed)
+    staged = []
+    for s in signals:
+        reasons = reasons_for(s, policy, s.pair_id in audited)
+        staged.append((s, reasons, _priority(reasons, s)))
+    capacity = policy.capacity - sum(1 for _, r, _ in staged if Reason.AUDIT in r)
+    queue = sorted(
+        (i for i, (_, r, _) in enumerate(staged) if r and Reason.AUDIT not in r),
+        key=lambda i: (-staged[i][2], _unit_hash(policy.seed, staged[i][0].pair_id)),
+    )
+    admitted = set(queue[: max(int(capacity), 0)] if capacity != math.inf else queue)
+    decisions, summary = [], RoutingSummary(pairs=len(signals))
+    for i, (s, reasons, priority) in enumerate(staged):
+        audit = Reason.AUDIT in reasons
+        human = audit or i in admitted
+        over = bool(reasons) and not human
+        decisions.append(Decision(s.pair_id, human, reasons, round(priority, 6), blind=audit, over_budget=over))
+        summary.human += human
+        summary.over_budget += over
+        for reason in reasons:
+            summary.by_reason[reason.value] = summary.by_reason.get(reason.value, 0) + 1
+    summary.ai_only = summary.pairs - summary.human
+    return decisions, summary

@@ -1,0 +1,116 @@
+"""Routing replay: simulate routing policies on pairs that already have human labels.
+
+For each policy: the share of pairs sent to humans, and the accuracy of the blended labels (the
+human label where routed, the AI label elsewhere) against held-out human labels. Where a pair
+has several human votes, each vote in turn is held out as the gold label and the majority of the
+others is what the routed human would have said (leave-one-annotator-out); a pair with one vote
+(an expert gold label) is taken as answered correctly when routed. The same number of randomly
+chosen pairs is routed as a baseline: a policy is only worth its thresholds if it removes more
+of the AI's errors than random routing at the same human budget.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from labeling.records import Choice
+from labeling.routing import PairSignals, RoutingPolicy, route
+
+
+@dataclass(frozen=True)
+class ReplayItem:
+    signals: PairSignals
+    ai_choice: Choice | None  # the judge's combined verdict (None: no usable verdict)
+    votes: tuple[Choice, ...]  # every human vote on the pair
+
+
+@dataclass(frozen=True)
+class ReplayRow:
+    policy: RoutingPolicy
+    human_share: float
+    accuracy: float  # blended labels vs held-out humans
+    ai_only_accuracy: float
+    random_accuracy: float  # the same number of pairs routed at random
+    errors_removed: float  # share of the AI-only errors the policy's routing removes
+    random_errors_removed: float
+
+    @property
+    def gain_over_random(self) -> float | None:
+        if self.random_errors_removed <= 0:
+            return None
+        return self.errors_removed / self.random_errors_removed
+
+
+def ai_choice(p_a: float | None, tie_margin: float = 0.0) -> Choice | None:
+    if p_a is None:
+        return None
+    if abs(p_a - 0.5) <= tie_margin:
+        return Choice.TIE
+    return Choice.A if p_a > 0.5 else Choice.B
+
+
+def _trials(item: ReplayItem) -> list[tuple[Choice, Choice]]:
+    """(gold, what a routed human says) for each held-out vote."""
+    if len(item.votes) == 1:
+        return [(item.votes[0], item.votes[0])]
+    out = []
+    for i, gold in enumerate(item.votes):
+        others = Counter(item.votes[:i] + item.votes[i + 1:]).most_common()
+        top = [c for c, n in others if n == others[0][1]]
+        out.append((gold, top[0] if len(top) == 1 else Choice.TIE))
+    return out
+
+
+def _accuracy(items: Sequence[ReplayItem], routed: set[int]) -> float:
+    hits = total = 0
+    for item in items:
+        for gold, human in _trials(item):
+            label = human if item.signals.pair_id in routed else item.ai_choice
+            hits += label == gold
+            total += 1
+    return hits / total if total else float("nan")
+
+
+def replay(items: Sequence[ReplayItem], policies: Sequence[RoutingPolicy], draws: int = 20) -> list[ReplayRow]:
+    signals = [item.signals for item in items]
+    ai_only = _accuracy(items, set())
+    rows = []
+    for policy in policies:
+        decisions, _ = route(signals, policy)
+        routed = {d.pair_id for d in decisions if d.human}
+        rng = random.Random(policy.seed)
+        ids = [s.pair_id for s in signals]
+        random_acc = sum(_accuracy(items, set(rng.sample(ids, len(routed)))) for _ in range(draws)) / draws
+        accuracy = _accuracy(items, routed)
+        errors = 1 - ai_only
+        rows.append(ReplayRow(
+            policy=policy, human_share=len(routed) / len(items), accuracy=accuracy,
+            ai_only_accuracy=ai_only, random_accuracy=random_acc,
+            errors_removed=(accuracy - ai_only) / errors if errors else 0.0,
+            random_errors_removed=(random_acc - ai_only) / errors if errors else 0.0,
+        ))
+    return rows
+
+
+def default_grid(seed: int = 0) -> list[RoutingPolicy]:
+    """Uncertainty thresholds x audit rates, flips routed; no budget (the share is the output)."""
+    return [
+        RoutingPolicy(seed=seed, uncertainty=u, audit_rate=a)
+        for u in (0.0, 0.1, 0.2, 0.3) for a in (0.0, 0.05, 0.1)
+    ]
+
+
+def format_table(rows: list[ReplayRow]) -> str:
+    lines = [f"{'uncertainty':>11} {'audit':>6} {'human':>6} {'accuracy':>9} {'random':>7} "
+             f"{'AI only':>8} {'errors removed':>15} {'random':>7} {'gain':>5}"]
+    for r in rows:
+        gain = f"{r.gain_over_random:.1f}x" if r.gain_over_random else "-"
+        lines.append(
+            f"{r.policy.uncertainty:>11.2f} {r.policy.audit_rate:>6.2f} {r.human_share:>6.1%} "
+            f"{r.accuracy:>9.1%} {r.random_accuracy:>7.1%} {r.ai_only_accuracy:>8.1%} "
+            f"{r.errors_removed:>15.1%} {r.random_errors_removed:>7.1%} {gain:>5}"
+        )
+    return "\n".join(lines)

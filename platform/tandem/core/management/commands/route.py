@@ -1,0 +1,56 @@
+"""`manage.py route --project NAME [--policy FILE] [--judge NAME ...] [--json] [--replay]`."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from labeling.routing_replay import default_grid, format_table, replay
+from tandem.core import routing, services
+from tandem.core.management.commands.import_pairs import _project
+
+
+class Command(BaseCommand):
+    help = "Route judged pairs to human review or AI-only labels (or replay policies on labeled data)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True)
+        parser.add_argument("--policy", help="a JSON routing policy (default: the project's)")
+        parser.add_argument("--judge", action="append", help="judge(s) to route on (repeatable)")
+        parser.add_argument("--replay", action="store_true",
+                            help="simulate a grid of policies on human-labeled pairs; decide nothing")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        project = _project(opts["project"], create=False)
+        try:
+            if opts["replay"]:
+                return self._replay(project, opts)
+            result = routing.route_pairs(project, routing.project_policy(project, opts["policy"]), opts["judge"])
+        except services.ServiceError as err:
+            raise CommandError(err.message) from err
+        if opts["json"]:
+            self.stdout.write(json.dumps(result))
+            return None
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(result["routed_by_reason"].items())) or "none"
+        self.stdout.write(
+            f"policy v{result['policy_version']} on {', '.join(result['judges'])}: {result['pairs']} pairs "
+            f"decided ({result['already_decided']} before): {result['human']} to humans, "
+            f"{result['ai_only']} AI only, {result['over_budget']} over budget; reasons: {reasons}"
+        )
+        return None
+
+    def _replay(self, project, opts):
+        judges = routing.project_judges(project, opts["judge"])
+        items = routing.replay_items(project, judges)
+        if not items:
+            raise CommandError("no judged pair has a human label: replay needs labeled data")
+        rows = replay(items, default_grid())
+        if opts["json"]:
+            self.stdout.write(json.dumps([{**r.policy.as_dict(), "human_share": r.human_share,
+                                           "accuracy": r.accuracy, "random_accuracy": r.random_accuracy,
+                                           "ai_only_accuracy": r.ai_only_accuracy,
+                                           "errors_removed": r.errors_removed,
+                                           "random_errors_removed": r.random_errors_removed} for r in rows]))
+        else:
+            self.stdout.write(f"routing replay on {len(items)} labeled pairs, judges {', '.join(judges)}")
+            self.stdout.write(format_table(rows))

@@ -1,0 +1,127 @@
+"""The routing service: turn a project's judgments into routing signals and decisions.
+
+The policy lives in the project's `routing_config["policy"]` (or a file); the judges routed on
+in `routing_config["judges"]` (default: every non-replay judge, else every judge). Each run
+decides only the judged pairs that have no decision under the current policy version, so
+re-running after new pairs arrive never re-draws the audit sample of pairs already decided.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from django.db import transaction
+
+from labeling.records import Choice
+from labeling.routing import PairSignals, PolicyError, RoutingPolicy, route
+from labeling.routing_replay import ReplayItem, ai_choice
+
+from .models import HumanLabel, Judgment, Pair, Project, RoutingDecision, RoutingPolicyVersion
+from .services import ServiceError
+
+
+def project_policy(project: Project, path: str | None = None) -> RoutingPolicy:
+    try:
+        if path:
+            return RoutingPolicy.from_file(Path(path))
+        return RoutingPolicy.from_dict((project.routing_config or {}).get("policy", {}))
+    except (PolicyError, OSError) as err:
+        raise ServiceError(str(err)) from err
+
+
+def project_judges(project: Project, judges: list[str] | None = None) -> list[str]:
+    names = judges or (project.routing_config or {}).get("judges")
+    found = list(Judgment.objects.filter(pair__project=project).values_list("judge", flat=True).distinct())
+    if names:
+        missing = sorted(set(names) - set(found))
+        if missing:
+            raise ServiceError(f"no judgments from {missing}; judges with judgments: {sorted(found)}")
+        return list(names)
+    own = sorted(set(Judgment.objects.filter(pair__project=project).exclude(backend="replay")
+                     .values_list("judge", flat=True)))
+    if not (own or found):
+        raise ServiceError(f"project '{project.name}' has no judgments yet: run `manage.py judge` first")
+    return own or sorted(set(found))
+
+
+def signals(project: Project, judges: list[str]) -> list[PairSignals]:
+    """One PairSignals per pair judged (in both orders, or failed) by every judge in `judges`."""
+    rows = Judgment.objects.filter(pair__project=project, judge__in=judges).values_list(
+        "pair_id", "pair__category", "judge", "order", "status", "p_first", "choice", "detail")
+    per_pair: dict[int, dict] = defaultdict(lambda: {"category": "", "judges": defaultdict(dict)})
+    for pair_id, category, judge, order, status, p_first, choice, detail in rows.iterator():
+        entry = per_pair[pair_id]
+        entry["category"] = category
+        entry["judges"][judge][order] = (status, p_first, choice, detail or {})
+    out = []
+    for pair_id in sorted(per_pair):
+        entry = per_pair[pair_id]
+        if set(entry["judges"]) != set(judges):
+            continue  # not judged by every judge yet
+        out.append(_pair_signals(pair_id, entry["category"], [entry["judges"][j] for j in judges]))
+    return out
+
+
+def _pair_signals(pair_id: int, category: str, per_judge: list[dict]) -> PairSignals:
+    p_values, flipped, failed = [], False, False
+    for orders in per_judge:
+        ok = {o: v for o, v in orders.items() if v[0] == Judgment.Status.OK}
+        failed |= len(ok) < len(orders) or not ok
+        if "ab" in ok and "ba" in ok:
+            flipped |= ok["ab"][2] != ok["ba"][2] or bool(ok["ab"][3].get("orders_disagreed"))
+        sides = [ok["ab"][1]] if "ab" in ok and ok["ab"][1] is not None else []
+        sides += [1 - ok["ba"][1]] if "ba" in ok and ok["ba"][1] is not None else []
+        if sides:
+            p_values.append(sum(sides) / len(sides))
+    p_a = p_values[0] if p_values else None
+    spread = max(p_values) - min(p_values) if len(p_values) > 1 else None
+    return PairSignals(pair_id, category, p_a, flipped, failed, spread)
+
+
+def _policy_version(project: Project, policy: RoutingPolicy) -> RoutingPolicyVersion:
+    stored, created = RoutingPolicyVersion.objects.get_or_create(
+        project=project, version=policy.version, defaults={"policy": policy.as_dict()})
+    if not created and stored.policy != policy.as_dict():
+        raise ServiceError(
+            f"routing policy version {policy.version} was already used with different settings "
+            f"({stored.policy}); give the changed policy a new 'version'"
+        )
+    return stored
+
+
+def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | None = None) -> dict:
+    """Decide every judged pair without a decision under this policy version; returns counts."""
+    judges = project_judges(project, judges)
+    version = _policy_version(project, policy)
+    decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
+    pending = [s for s in signals(project, judges) if s.pair_id not in decided]
+    decisions, summary = route(pending, policy)
+    with transaction.atomic():
+        RoutingDecision.objects.bulk_create([
+            RoutingDecision(pair_id=d.pair_id, policy=version, judges=judges, human=d.human,
+                            reasons=[r.value for r in d.reasons], priority=d.priority, blind=d.blind,
+                            over_budget=d.over_budget)
+            for d in decisions
+        ], batch_size=1000)
+    return {
+        "policy_version": policy.version, "judges": judges, "pairs": summary.pairs,
+        "already_decided": len(decided), "human": summary.human, "ai_only": summary.ai_only,
+        "over_budget": summary.over_budget, "routed_by_reason": summary.by_reason,
+    }
+
+
+def replay_items(project: Project, judges: list[str]) -> list[ReplayItem]:
+    """The project's judged pairs that have human votes, for routing replay."""
+    votes: dict[int, list[Choice]] = defaultdict(list)
+    for pair_id, choice in HumanLabel.objects.filter(pair__project=project).values_list("pair_id", "choice"):
+        votes[pair_id].append(Choice(choice))
+    return [
+        ReplayItem(s, ai_choice(s.p_a), tuple(votes[s.pair_id]))
+        for s in signals(project, judges) if votes.get(s.pair_id)
+    ]
+
+
+def pairs_for_humans(project: Project, version: int):
+    return Pair.objects.filter(routing_decisions__policy__project=project,
+                               routing_decisions__policy__version=version, routing_decisions__human=True)

@@ -1,0 +1,104 @@
+"""The routing policy on its own: reasons, the audit sample, the budget, reproducibility."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from labeling.records import Choice
+from labeling.routing import PairSignals, PolicyError, Reason, RoutingPolicy, audit_sample, route
+from labeling.routing_replay import ReplayItem, replay
+
+
+def signals(n=1000, seed=1):
+    rng = random.Random(seed)
+    return [PairSignals(i, category=rng.choice(["math", "chat", "code"]), p_a=rng.random(),
+                        flipped=rng.random() < 0.1, failed=rng.random() < 0.02) for i in range(n)]
+
+
+def test_every_applicable_reason_is_given():
+    policy = RoutingPolicy(uncertainty=0.1, high_stakes=("medical",), audit_rate=0.0, disagreement=0.3)
+    s = PairSignals(7, "medical", p_a=0.55, flipped=True, failed=True, spread=0.4)
+    (decision,), _ = route([s], policy)
+    assert decision.human
+    assert set(decision.reasons) == {Reason.HIGH_STAKES, Reason.ERROR, Reason.FLIP, Reason.DISAGREE,
+                                     Reason.UNCERTAIN}
+    confident = PairSignals(8, "chat", p_a=0.97)
+    (decision,), _ = route([confident], policy)
+    assert (decision.human, decision.reasons) == (False, ())
+
+
+def test_same_inputs_and_seed_give_the_same_decisions_and_another_seed_another_sample():
+    policy = RoutingPolicy(audit_rate=0.1, seed=3)
+    first, _ = route(signals(), policy)
+    again, _ = route(list(reversed(signals())), policy)
+    assert {d.pair_id: d for d in first} == {d.pair_id: d for d in again}
+    other, _ = route(signals(), RoutingPolicy(audit_rate=0.1, seed=4))
+    assert {d.pair_id for d in first if d.blind} != {d.pair_id for d in other if d.blind}
+
+
+def test_audit_sample_is_stratified_by_category():
+    data = [PairSignals(i, category="big" if i < 900 else "small", p_a=0.9) for i in range(1000)]
+    chosen = audit_sample(data, 0.1, seed=0)
+    assert sum(1 for i in chosen if i < 900) == 90
+    assert sum(1 for i in chosen if i >= 900) == 10
+
+
+def test_budget_caps_the_queue_by_priority_and_never_drops_audit_items():
+    policy = RoutingPolicy(audit_rate=0.05, uncertainty=0.2, budget_items=100, seed=0)
+    decisions, summary = route(signals(), policy)
+    audit = [d for d in decisions if Reason.AUDIT in d.reasons]
+    assert audit and all(d.human and d.blind for d in audit)
+    assert summary.human == 100
+    assert summary.over_budget == sum(1 for d in decisions if d.reasons and not d.human)
+    admitted = [d for d in decisions if d.human and not d.blind]
+    dropped = [d for d in decisions if d.over_budget]
+    assert min(d.priority for d in admitted) >= max(d.priority for d in dropped)
+    assert all(Reason.ERROR in d.reasons or Reason.FLIP in d.reasons for d in admitted[:10])
+
+
+def test_money_budget_buys_whole_labels():
+    policy = RoutingPolicy(audit_rate=0.0, uncertainty=0.5, budget_money=10.0, price_per_label=0.75)
+    _, summary = route(signals(100), policy)
+    assert summary.human == 13
+
+
+def test_audit_items_alone_can_exceed_the_budget():
+    _, summary = route(signals(), RoutingPolicy(audit_rate=0.2, uncertainty=0.0, route_flips=False,
+                                                route_errors=False, budget_items=10))
+    assert summary.human == 200 and summary.by_reason == {"audit": 200}
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"uncertainity": 0.1}, "unknown routing policy keys ['uncertainity']"),
+    ({"audit_rate": 2}, "'audit_rate' is 2"),
+    ({"budget_money": 5}, "price_per_label"),
+])
+def test_bad_policies_name_the_key(raw, message):
+    with pytest.raises(PolicyError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        RoutingPolicy.from_dict(raw)
+
+
+def test_replay_shows_routing_flips_beats_random_routing():
+    """A judge that is wrong exactly where it flips: routing flips removes its errors."""
+    rng = random.Random(0)
+    items = []
+    for i in range(400):
+        flipped = rng.random() < 0.2
+        gold = rng.choice([Choice.A, Choice.B])
+        wrong = Choice.B if gold is Choice.A else Choice.A
+        items.append(ReplayItem(PairSignals(i, p_a=0.9, flipped=flipped), wrong if flipped else gold, (gold,)))
+    (row,) = replay(items, [RoutingPolicy(uncertainty=0.0, audit_rate=0.0)])
+    assert row.errors_removed == pytest.approx(1.0)
+    assert row.accuracy == pytest.approx(1.0)
+    assert row.random_errors_removed == pytest.approx(row.human_share, abs=0.05)
+    assert row.gain_over_random > 3
+
+
+def test_leave_one_annotator_out_uses_the_others_majority():
+    item = ReplayItem(PairSignals(1, p_a=0.9, flipped=True), Choice.A, (Choice.A, Choice.A, Choice.B))
+    (routed,) = replay([item], [RoutingPolicy(uncertainty=0.0, audit_rate=0.0)])
+    # held out A: others A,B -> tie (wrong); held out A: tie (wrong); held out B: others A,A -> A (wrong)
+    assert routed.accuracy == pytest.approx(0.0)
+    assert routed.ai_only_accuracy == pytest.approx(2 / 3)

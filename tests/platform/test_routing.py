@@ -1,0 +1,76 @@
+"""`manage.py route` on judged pairs: decisions stored once per policy version."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tandem.core import routing, services
+from tandem.core.models import Judgment, RoutingDecision
+
+pytestmark = pytest.mark.django_db
+
+
+def judged_project(tmp_path, n=40):
+    project = services.create_project("r")
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b",
+                                        "category": "math" if i % 4 == 0 else "chat"}) + "\n"
+                            for i in range(n)))
+    services.import_pairs(project, path, "pairs")
+    rows = []
+    for i, pair in enumerate(project.pairs.order_by("id")):
+        p = [0.95, 0.55, 0.9][i % 3]  # confident, uncertain, confident
+        flip = i % 5 == 0
+        for order, p_first in (("ab", p), ("ba", p if flip else 1 - p)):
+            choice = ("a" if p_first > 0.5 else "b") if order == "ab" else ("b" if p_first > 0.5 else "a")
+            rows.append(Judgment(pair=pair, judge="j", config_hash="h", backend="hf", order=order,
+                                 p_first=p_first, choice=choice, status="ok"))
+    Judgment.objects.bulk_create(rows)
+    return project
+
+
+def test_route_stores_decisions_with_reasons_and_is_idempotent(tmp_path, capsys):
+    project = judged_project(tmp_path)
+    project.routing_config = {"policy": {"uncertainty": 0.1, "audit_rate": 0.1, "high_stakes": ["math"]}}
+    project.save()
+    call_command("route", project="r", json=True)
+    result = json.loads(capsys.readouterr().out)
+    assert result["pairs"] == 40 and result["human"] + result["ai_only"] == 40
+    assert result["routed_by_reason"]["high_stakes"] == 10
+    assert result["routed_by_reason"]["flip"] == 8
+    assert RoutingDecision.objects.count() == 40
+    blind = RoutingDecision.objects.filter(blind=True)
+    assert blind.count() == result["routed_by_reason"]["audit"] and all("audit" in d.reasons for d in blind)
+    call_command("route", project="r", json=True)
+    again = json.loads(capsys.readouterr().out)
+    assert (again["pairs"], again["already_decided"]) == (0, 40)
+    assert RoutingDecision.objects.count() == 40
+
+
+def test_a_changed_policy_needs_a_new_version(tmp_path):
+    project = judged_project(tmp_path, 8)
+    routing.route_pairs(project, routing.project_policy(project))
+    changed = routing.RoutingPolicy(audit_rate=0.5)
+    with pytest.raises(services.ServiceError, match="new 'version'"):
+        routing.route_pairs(project, changed)
+    routing.route_pairs(project, routing.RoutingPolicy(audit_rate=0.5, version=2))
+    assert RoutingDecision.objects.count() == 16
+
+
+def test_route_needs_judgments_first():
+    services.create_project("empty")
+    with pytest.raises(CommandError, match="run `manage.py judge` first"):
+        call_command("route", project="empty")
+
+
+def test_replay_on_mtbench_routes_flips_better_than_random(shared_data, capsys):
+    project = services.create_project("mt")
+    services.import_pairs(project, shared_data / "mtbench/mtbench_human_vs_gpt4pair.jsonl.gz", "mtbench")
+    call_command("route", project="mt", replay=True, json=True)
+    rows = json.loads(capsys.readouterr().out)
+    flips_only = next(r for r in rows if r["uncertainty"] == 0.0 and r["audit_rate"] == 0.0)
+    assert flips_only["human_share"] == pytest.approx(194 / 1232, abs=1e-6)
+    assert flips_only["errors_removed"] > 1.5 * flips_only["random_errors_removed"]
