@@ -102,8 +102,9 @@ def intervals(stats: np.ndarray, config: AuditConfig, reasons: Reasons, names=No
     if stats.shape[0] < config.min_pairs_for_ci:
         why = f"{stats.shape[0]} pair(s): an interval needs at least {config.min_pairs_for_ci}"
         return {name: reasons.null(f"ci95.{name}", why) for name in names}
-    cis = bootstrap_cis(stats, {n: _STATISTICS[n] for n in names}, config.n_boot, config.seed,
-                        config.ci_level)
+    cis = bootstrap_cis(
+        stats, {n: _STATISTICS[n] for n in names}, config.n_boot, config.seed, config.ci_level
+    )
     for name, ci in cis.items():
         if ci is None:
             reasons.null(f"ci95.{name}", "undefined in every resample")
@@ -178,8 +179,12 @@ def _pairs_agreeing(counts: np.ndarray) -> tuple[np.ndarray, ...]:
     choose2 = counts * (counts - 1) / 2
     total = counts.sum(axis=1)
     no_tie = counts[:, 0] + counts[:, 1]
-    return (choose2.sum(axis=1), total * (total - 1) / 2,
-            choose2[:, 0] + choose2[:, 1], no_tie * (no_tie - 1) / 2)
+    return (
+        choose2.sum(axis=1),
+        total * (total - 1) / 2,
+        choose2[:, 0] + choose2[:, 1],
+        no_tie * (no_tie - 1) / 2,
+    )
 
 
 def krippendorff_alpha_nominal(counts: np.ndarray) -> float:
@@ -213,11 +218,17 @@ def human_human(votes: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> d
     agree, total, agree_nt, total_nt = _pairs_agreeing(counts)
     for key, num, den in (("agreement", agree, total), ("agreement_without_ties", agree_nt, total_nt)):
         value = fraction(num.sum(), den.sum())
-        out[key] = value if value is not None else reasons.null(
-            key, why if not len(counts) else "no two votes on a pair without a tie")
+        out[key] = (
+            value
+            if value is not None
+            else reasons.null(key, why if not len(counts) else "no two votes on a pair without a tie")
+        )
     alpha = number(krippendorff_alpha_nominal(counts)) if len(counts) else None
-    out["krippendorff_alpha"] = alpha if alpha is not None else reasons.null(
-        "krippendorff_alpha", why if not len(counts) else "all votes fall in one category")
+    out["krippendorff_alpha"] = (
+        alpha
+        if alpha is not None
+        else reasons.null("krippendorff_alpha", why if not len(counts) else "all votes fall in one category")
+    )
     stats = np.column_stack([agree, total])
     if len(counts) >= config.min_pairs_for_ci:
         out["ci95"] = bootstrap_ci(stats, ratio(0, 1), config.n_boot, config.seed, config.ci_level)

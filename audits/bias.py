@@ -52,8 +52,11 @@ def position(units: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict
         (both & (c_ab == c_ba) & ~disagree, both),
         (both & (c_ab != TIE) & (c_ba != TIE) & (c_ab != c_ba), both),
     ]
-    out = {"n_units_both_orders": int(both.sum()), "n_verdicts": len(choice),
-           "n_orders_disagree_direction_unknown": int(np.sum(both & disagree))}
+    out = {
+        "n_units_both_orders": int(both.sum()),
+        "n_verdicts": len(choice),
+        "n_orders_disagree_direction_unknown": int(np.sum(both & disagree)),
+    }
     for key, (num, den) in zip(("consistency", "flip_rate"), cols, strict=True):
         out[key] = fraction(num.sum(), den.sum())
         if out[key] is None:
@@ -81,12 +84,19 @@ def _position_intervals(units, both, cols, idx, first, decided, config, reasons)
     pair_code, uniques = pd.factorize(units["pair_id"])
     n = len(uniques)
     per_unit = np.column_stack([cols[0][0], both])
-    stats = np.hstack([
-        pair_sums(pair_code, per_unit, n),
-        pair_sums(pair_code[idx], np.column_stack([first, decided]), n),
-    ])
-    cis = bootstrap_cis(stats, {"consistency": ratio(0, 1), "first_rate": ratio(2, 3)},
-                        config.n_boot, config.seed, config.ci_level)
+    stats = np.hstack(
+        [
+            pair_sums(pair_code, per_unit, n),
+            pair_sums(pair_code[idx], np.column_stack([first, decided]), n),
+        ]
+    )
+    cis = bootstrap_cis(
+        stats,
+        {"consistency": ratio(0, 1), "first_rate": ratio(2, 3)},
+        config.n_boot,
+        config.seed,
+        config.ci_level,
+    )
     for key, den in (("consistency", 1), ("first_rate", 3)):
         if (stats[:, den] > 0).sum() < config.min_pairs_for_ci:
             cis[key] = reasons.null(f"ci95.{key}", f"fewer than {config.min_pairs_for_ci} pairs")
@@ -122,15 +132,19 @@ def side_preference(units, votes, side_a: np.ndarray, side_b: np.ndarray) -> dic
     labeled = units["pair_id"].isin(fair["pair_id"].to_numpy()[hkeep]).to_numpy()
     on_labeled = labeled[idx[keep]]
     return {
-        "ai": fraction(ai_wins.sum(), len(ai_wins)), "n_ai": len(ai_wins),
-        "human": fraction(human_wins.sum(), len(human_wins)), "n_human": len(human_wins),
+        "ai": fraction(ai_wins.sum(), len(ai_wins)),
+        "n_ai": len(ai_wins),
+        "human": fraction(human_wins.sum(), len(human_wins)),
+        "n_human": len(human_wins),
         "ai_on_labeled": fraction(ai_wins[on_labeled].sum(), on_labeled.sum()),
     }
 
 
 def _lengths(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    return (pd.to_numeric(units["len_a"], errors="coerce").to_numpy(dtype=float),
-            pd.to_numeric(units["len_b"], errors="coerce").to_numpy(dtype=float))
+    return (
+        pd.to_numeric(units["len_a"], errors="coerce").to_numpy(dtype=float),
+        pd.to_numeric(units["len_b"], errors="coerce").to_numpy(dtype=float),
+    )
 
 
 def verbosity(units: pd.DataFrame, votes: pd.DataFrame, reasons: Reasons) -> dict:
@@ -139,13 +153,16 @@ def verbosity(units: pd.DataFrame, votes: pd.DataFrame, reasons: Reasons) -> dic
     known = ~(np.isnan(len_a) | np.isnan(len_b))
     if not known.any():
         why = "response lengths (len_a, len_b) unknown"
-        keys = ("longer_wins_ai", "longer_wins_human", "longer_wins_ai_on_labeled",
-                "regression", "curve")
+        keys = ("longer_wins_ai", "longer_wins_human", "longer_wins_ai_on_labeled", "regression", "curve")
         return {k: reasons.null(k, why) for k in keys}
     pref = side_preference(units, votes, known & (len_a > len_b), known & (len_b > len_a))
-    out = {"longer_wins_ai": pref["ai"], "n_ai": pref["n_ai"],
-           "longer_wins_human": pref["human"], "n_human": pref["n_human"],
-           "longer_wins_ai_on_labeled": pref["ai_on_labeled"]}
+    out = {
+        "longer_wins_ai": pref["ai"],
+        "n_ai": pref["n_ai"],
+        "longer_wins_human": pref["human"],
+        "n_human": pref["n_human"],
+        "longer_wins_ai_on_labeled": pref["ai_on_labeled"],
+    }
     _explain_side_nulls(out, reasons, "longer_wins", "no usable verdict on a pair of unequal lengths")
     x = np.log2((len_a + 1.0) / (len_b + 1.0))
     out["regression"] = _length_regression(units, votes, x, known, reasons)
@@ -184,8 +201,12 @@ def _length_regression(units, votes, x, known, reasons: Reasons) -> dict:
             out[who] = reasons.null(f"regression.{who}", "fewer than two verdicts with varying length")
             continue
         b0, b1 = fit_logistic(xs, ys.astype(float))
-        out[who] = {"intercept": number(b0), "slope": number(b1),
-                    "odds_ratio_per_doubling": number(np.exp(b1)), "n": len(xs)}
+        out[who] = {
+            "intercept": number(b0),
+            "slope": number(b1),
+            "odds_ratio_per_doubling": number(np.exp(b1)),
+            "n": len(xs),
+        }
     return out
 
 
@@ -200,18 +221,17 @@ def _length_curve(units, votes, x, known) -> dict:
         sx = np.bincount(bins, weights=xs, minlength=k)
         out[who] = [
             {"x": number(sx[i] / n[i]), "a_wins": number(wins[i] / n[i]), "n": int(n[i])}
-            for i in range(k) if n[i] > 0
+            for i in range(k)
+            if n[i] > 0
         ]
     return out
 
 
 def _family_match(families: pd.Series, models: pd.Series) -> np.ndarray:
     """True where the judge's family name appears in the model name (case-insensitive)."""
-    combos = pd.MultiIndex.from_arrays([families.fillna("").astype(str),
-                                        models.fillna("").astype(str)])
+    combos = pd.MultiIndex.from_arrays([families.fillna("").astype(str), models.fillna("").astype(str)])
     codes, uniques = combos.factorize()
-    hits = np.array([bool(f) and bool(m) and f.lower() in m.lower() for f, m in uniques],
-                    dtype=bool)
+    hits = np.array([bool(f) and bool(m) and f.lower() in m.lower() for f, m in uniques], dtype=bool)
     return hits[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
@@ -227,10 +247,19 @@ def self_preference(units: pd.DataFrame, votes: pd.DataFrame, reasons: Reasons) 
     own_a = _family_match(family, units["model_a"])
     own_b = _family_match(family, units["model_b"])
     pref = side_preference(units, votes, own_a, own_b)
-    out = {"self_wins_ai": pref["ai"], "n_ai": pref["n_ai"], "self_wins_human": pref["human"],
-           "n_human": pref["n_human"], "self_wins_ai_on_labeled": pref["ai_on_labeled"]}
-    _explain_side_nulls(out, reasons, "self_wins",
-                        "no usable verdict on a pair with exactly one response from the judge's family")
+    out = {
+        "self_wins_ai": pref["ai"],
+        "n_ai": pref["n_ai"],
+        "self_wins_human": pref["human"],
+        "n_human": pref["n_human"],
+        "self_wins_ai_on_labeled": pref["ai_on_labeled"],
+    }
+    _explain_side_nulls(
+        out,
+        reasons,
+        "self_wins",
+        "no usable verdict on a pair with exactly one response from the judge's family",
+    )
     return out
 
 
@@ -243,10 +272,14 @@ def formatting(units: pd.DataFrame, votes: pd.DataFrame, reasons: Reasons) -> di
     if not known.any():
         return {k: reasons.null(k, "formatting flags (fmt_a, fmt_b) unknown") for k in keys}
     pref = side_preference(units, votes, known & (fa > 0), known & (fb > 0))
-    out = {"formatted_wins_ai": pref["ai"], "n_ai": pref["n_ai"],
-           "formatted_wins_human": pref["human"], "n_human": pref["n_human"],
-           "formatted_wins_ai_on_labeled": pref["ai_on_labeled"]}
-    _explain_side_nulls(out, reasons, "formatted_wins",
-                        "no usable verdict on a pair where exactly one response is formatted")
+    out = {
+        "formatted_wins_ai": pref["ai"],
+        "n_ai": pref["n_ai"],
+        "formatted_wins_human": pref["human"],
+        "n_human": pref["n_human"],
+        "formatted_wins_ai_on_labeled": pref["ai_on_labeled"],
+    }
+    _explain_side_nulls(
+        out, reasons, "formatted_wins", "no usable verdict on a pair where exactly one response is formatted"
+    )
     return out
-

@@ -52,8 +52,13 @@ class CalibrationMap:
     @classmethod
     def from_dict(cls, data: dict) -> CalibrationMap:
         """Rebuild from `to_dict()` output; unknown keys (e.g. temperature) are ignored."""
-        return cls(method=data["method"], scale=float(data["scale"]), bias=float(data["bias"]),
-                   eps=float(data.get("eps", 1e-3)), n=int(data.get("n", 0)))
+        return cls(
+            method=data["method"],
+            scale=float(data["scale"]),
+            bias=float(data["bias"]),
+            eps=float(data.get("eps", 1e-3)),
+            n=int(data.get("n", 0)),
+        )
 
 
 def apply_calibration(params: dict, p) -> np.ndarray:
@@ -61,8 +66,9 @@ def apply_calibration(params: dict, p) -> np.ndarray:
     return CalibrationMap.from_dict(params).apply(p)
 
 
-def fit_calibration(p: np.ndarray, y: np.ndarray, method: str = "temperature",
-                    eps: float = 1e-3) -> CalibrationMap:
+def fit_calibration(
+    p: np.ndarray, y: np.ndarray, method: str = "temperature", eps: float = 1e-3
+) -> CalibrationMap:
     """Fit the map on probabilities `p` and outcomes `y` (1 = a better, 0 = b better).
 
     Raises ValueError on an unknown method or empty input.
@@ -87,8 +93,12 @@ def reliability(p: np.ndarray, y: np.ndarray, n_bins: int) -> tuple[list[dict], 
     ece = float(gap.sum() / len(p))
     brier = float(np.mean((p - y) ** 2))
     curve = [
-        {"bin": [i / n_bins, (i + 1) / n_bins], "mean_p": number(sum_p[i] / n[i]),
-         "observed": number(sum_y[i] / n[i]), "n": int(n[i])}
+        {
+            "bin": [i / n_bins, (i + 1) / n_bins],
+            "mean_p": number(sum_p[i] / n[i]),
+            "observed": number(sum_y[i] / n[i]),
+            "n": int(n[i]),
+        }
         for i in np.flatnonzero(filled)
     ]
     return curve, ece, brier
@@ -103,21 +113,28 @@ def calibration_pairs(units: pd.DataFrame, votes: pd.DataFrame) -> tuple[np.ndar
     return merged["p"].to_numpy(), (merged["code"].to_numpy() == A).astype(float)
 
 
-def calibration(units: pd.DataFrame, votes: pd.DataFrame, config: AuditConfig,
-                reasons: Reasons) -> dict:
+def calibration(units: pd.DataFrame, votes: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict:
     """The `calibration` section: curve, ECE, Brier, and the fitted map (with in-sample ECE)."""
     has_p = ~(units["p_ab"].isna() & units["p_ba"].isna()).to_numpy()
     p, y = calibration_pairs(units, votes)
     if not len(p):
-        why = ("no judge probability (p_first) on any usable verdict" if not has_p.any()
-               else "no non-tie human vote (audit or imported) on a pair with a judge probability")
+        why = (
+            "no judge probability (p_first) on any usable verdict"
+            if not has_p.any()
+            else "no non-tie human vote (audit or imported) on a pair with a judge probability"
+        )
         keys = ("ece", "brier", "curve", "map", "ece_after_map")
         return {"n": 0, **{k: reasons.null(k, why) for k in keys}}
     curve, ece, brier = reliability(p, y, config.calibration_bins)
     fitted = fit_calibration(p, y, config.calibration_method)
     _, ece_after, brier_after = reliability(fitted.apply(p), y, config.calibration_bins)
     return {
-        "n": len(p), "ece": number(ece), "brier": number(brier), "curve": curve,
-        "map": fitted.to_dict(), "ece_after_map": number(ece_after),
-        "brier_after_map": number(brier_after), "note": "after-map numbers are in-sample",
+        "n": len(p),
+        "ece": number(ece),
+        "brier": number(brier),
+        "curve": curve,
+        "map": fitted.to_dict(),
+        "ece_after_map": number(ece_after),
+        "brier_after_map": number(brier_after),
+        "note": "after-map numbers are in-sample",
     }

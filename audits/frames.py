@@ -99,8 +99,7 @@ class AuditFrames:
 
 
 # Bullets, numbered items, headings, bold, code fences, table rows: what judges are said to favour.
-_FORMAT_RE = re.compile(
-    r"^\s*(?:[-*+]|\d+[.)])\s+\S|^\s{0,3}#{1,6}\s|\*\*\S|```|^\s*\|.*\|", re.MULTILINE)
+_FORMAT_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S|^\s{0,3}#{1,6}\s|\*\*\S|```|^\s*\|.*\|", re.MULTILINE)
 
 
 def formatting_flags(texts: pd.Series) -> np.ndarray:
@@ -129,17 +128,13 @@ def choice_codes(values: pd.Series) -> np.ndarray:
 def _check_columns(frame: pd.DataFrame, required: tuple, name: str) -> None:
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise AuditInputError(
-            f"{name} is missing columns {missing}; required columns are {list(required)}"
-        )
+        raise AuditInputError(f"{name} is missing columns {missing}; required columns are {list(required)}")
 
 
 def _raise_on_bad(values: pd.Series, bad: np.ndarray, allowed: tuple, column: str) -> None:
     if bad.any():
         examples = sorted({str(v) for v in values[bad].head(5)})
-        raise AuditInputError(
-            f"column {column!r} has values {examples}; valid values are {list(allowed)}"
-        )
+        raise AuditInputError(f"column {column!r} has values {examples}; valid values are {list(allowed)}")
 
 
 def _check_values(values: pd.Series, allowed: tuple, column: str) -> None:
@@ -213,8 +208,11 @@ def _build_units(frame: pd.DataFrame, coded: dict, unit: np.ndarray, n_units: in
 
 def _coded_judgments(frame: pd.DataFrame) -> dict:
     """order, status and choice as integer codes, each checked against its valid values."""
-    coded = {"order": codes_of(frame["order"], ORDERS), "status": codes_of(frame["status"], STATUSES),
-             "choice": codes_of(frame["choice"], CHOICES)}
+    coded = {
+        "order": codes_of(frame["order"], ORDERS),
+        "status": codes_of(frame["status"], STATUSES),
+        "choice": codes_of(frame["choice"], CHOICES),
+    }
     for column, allowed in (("order", ORDERS), ("status", STATUSES)):
         _raise_on_bad(frame[column], coded[column] < 0, allowed, column)
     bad_choice = (coded["status"] == 0) & (coded["choice"] < 0)
@@ -240,10 +238,14 @@ def prepare_judgments(judgments: pd.DataFrame, judge: str | None = None) -> Audi
 
 
 def _empty_votes() -> pd.DataFrame:
-    return pd.DataFrame({"pair_id": pd.Series([], dtype=object),
-                         "annotator": pd.Series([], dtype=object),
-                         "code": pd.Series([], dtype=np.int8),
-                         "sample": pd.Series([], dtype=object)})
+    return pd.DataFrame(
+        {
+            "pair_id": pd.Series([], dtype=object),
+            "annotator": pd.Series([], dtype=object),
+            "code": pd.Series([], dtype=np.int8),
+            "sample": pd.Series([], dtype=object),
+        }
+    )
 
 
 def prepare_labels(labels: pd.DataFrame | None, pair_ids: pd.Series) -> pd.DataFrame:
@@ -255,16 +257,17 @@ def prepare_labels(labels: pd.DataFrame | None, pair_ids: pd.Series) -> pd.DataF
     _check_values(labels["sample"], SAMPLES, "sample")
     votes = labels[labels["pair_id"].isin(pair_ids.unique())]
     votes = votes.drop_duplicates(["pair_id", "annotator"], keep="last")
-    return pd.DataFrame({
-        "pair_id": votes["pair_id"].to_numpy(),
-        "annotator": votes["annotator"].astype(str).to_numpy(),
-        "code": choice_codes(votes["choice"]),
-        "sample": votes["sample"].astype(str).to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "pair_id": votes["pair_id"].to_numpy(),
+            "annotator": votes["annotator"].astype(str).to_numpy(),
+            "code": choice_codes(votes["choice"]),
+            "sample": votes["sample"].astype(str).to_numpy(),
+        }
+    )
 
 
-def prepare(judgments: pd.DataFrame, labels: pd.DataFrame | None,
-            judge: str | None = None) -> AuditFrames:
+def prepare(judgments: pd.DataFrame, labels: pd.DataFrame | None, judge: str | None = None) -> AuditFrames:
     """Both frames, coded and restricted to the judge (if given) and the judged pairs."""
     frames = prepare_judgments(judgments, judge)
     votes = prepare_labels(labels, frames.units["pair_id"])

@@ -30,11 +30,20 @@ NO_VERDICT = "no usable verdict"
 
 # Keys that dashboards and CI read; the tests pin that each is present (value or null).
 REQUIRED_KEYS = (
-    "n_pairs", "agreement.with_ties", "agreement.without_ties", "agreement.by_order",
-    "agreement.mean_over_orders", "agreement.cohen_kappa", "agreement.ci95",
-    "position.consistency", "position.first_rate", "human_human.agreement",
-    "human_human.krippendorff_alpha", "verbosity.longer_wins_ai",
-    "verbosity.longer_wins_human", "calibration.ece",
+    "n_pairs",
+    "agreement.with_ties",
+    "agreement.without_ties",
+    "agreement.by_order",
+    "agreement.mean_over_orders",
+    "agreement.cohen_kappa",
+    "agreement.ci95",
+    "position.consistency",
+    "position.first_rate",
+    "human_human.agreement",
+    "human_human.krippendorff_alpha",
+    "verbosity.longer_wins_ai",
+    "verbosity.longer_wins_human",
+    "calibration.ece",
 )
 
 
@@ -51,8 +60,10 @@ def _why_no_agreement(frames: AuditFrames, samples, kind: str) -> str:
     if frames.n_judgments == 0:
         return "no judgments"
     if statuses["ok"] == 0:
-        return (f"no usable verdict: all {frames.n_judgments} judgments failed "
-                f"({statuses['error']} error, {statuses['unparsable']} unparsable)")
+        return (
+            f"no usable verdict: all {frames.n_judgments} judgments failed "
+            f"({statuses['error']} error, {statuses['unparsable']} unparsable)"
+        )
     votes = frames.votes
     if not votes["sample"].isin(list(samples)).any():
         return f"no human labels ({kind})"
@@ -73,11 +84,16 @@ def _sample_summary(votes: pd.DataFrame) -> dict:
 def _alignment_sections(frames, units, config, reasons) -> dict:
     fair = comparisons(units, frames.votes, UNBIASED_SAMPLES)
     routed = comparisons(units, frames.votes, ("routed",))
-    agreement = alignment(fair, config, reasons.scoped("agreement"),
-                          _why_no_agreement(frames, UNBIASED_SAMPLES, "audit or imported sample"))
+    agreement = alignment(
+        fair,
+        config,
+        reasons.scoped("agreement"),
+        _why_no_agreement(frames, UNBIASED_SAMPLES, "audit or imported sample"),
+    )
     agreement["sample"] = "unbiased: random audit sample and imported labels"
-    selected = alignment(routed, config, reasons.scoped("selected"),
-                         _why_no_agreement(frames, ("routed",), "routed sample"))
+    selected = alignment(
+        routed, config, reasons.scoped("selected"), _why_no_agreement(frames, ("routed",), "routed sample")
+    )
     selected["sample"] = "selected: routed to humans for uncertainty; not an unbiased estimate"
     return {"agreement": agreement, "selected": selected, "_fair": fair}
 
@@ -93,8 +109,10 @@ def _header(frames: AuditFrames, judge: str | None) -> dict:
         "n_pairs": int(units["pair_id"].nunique()),
         "n_units": len(units),
         "n_judgments": frames.n_judgments,
-        "status": {**statuses, "ok_rate": (round(statuses["ok"] / frames.n_judgments, 6)
-                                           if frames.n_judgments else None)},
+        "status": {
+            **statuses,
+            "ok_rate": (round(statuses["ok"] / frames.n_judgments, 6) if frames.n_judgments else None),
+        },
         "samples": _sample_summary(frames.votes),
     }
 
@@ -116,7 +134,8 @@ def build_report(
         raise AuditInputError(f"judge {judge!r} has no judgments; judges with judgments: {known}")
     frames = prepare(judgments, labels, judge)
     units = frames.units.assign(
-        c_comb=combined_choice(frames.units["c_ab"].to_numpy(), frames.units["c_ba"].to_numpy()))
+        c_comb=combined_choice(frames.units["c_ab"].to_numpy(), frames.units["c_ba"].to_numpy())
+    )
     reasons = Reasons()
     report = _header(frames, judge)
     aligned = _alignment_sections(frames, units, config, reasons)
@@ -124,8 +143,7 @@ def build_report(
     report["human_human"] = human_human(frames.votes, config, reasons.scoped("human_human"))
     report["position"] = bias.position(units, config, reasons.scoped("position"))
     report["verbosity"] = bias.verbosity(units, frames.votes, reasons.scoped("verbosity"))
-    report["self_preference"] = bias.self_preference(units, frames.votes,
-                                                     reasons.scoped("self_preference"))
+    report["self_preference"] = bias.self_preference(units, frames.votes, reasons.scoped("self_preference"))
     report["formatting"] = bias.formatting(units, frames.votes, reasons.scoped("formatting"))
     report["calibration"] = calibration(units, frames.votes, config, reasons.scoped("calibration"))
     report["slices"] = slices(units, aligned["_fair"], config)

@@ -24,8 +24,9 @@ _HEADLINE = ("with_ties", "without_ties")
 
 def length_labels(units: pd.DataFrame, edges: tuple[int, ...]) -> np.ndarray:
     """Bucket of the mean response length, e.g. "500-1000" or "4000+" (characters)."""
-    mean_len = (pd.to_numeric(units["len_a"], errors="coerce")
-                + pd.to_numeric(units["len_b"], errors="coerce")).to_numpy(dtype=float) / 2
+    mean_len = (
+        pd.to_numeric(units["len_a"], errors="coerce") + pd.to_numeric(units["len_b"], errors="coerce")
+    ).to_numpy(dtype=float) / 2
     names = [f"{lo}-{hi}" for lo, hi in itertools.pairwise(edges)]
     names.append(f"{edges[-1]}+")
     idx = np.clip(np.digitize(mean_len, edges[1:]), 0, len(names) - 1)
@@ -49,6 +50,7 @@ def _time_labels(units: pd.DataFrame, freq: str) -> np.ndarray:
 
 def slice_keys(units: pd.DataFrame, config: AuditConfig) -> dict[str, np.ndarray]:
     """One label per unit for each dimension; blanks become "(none)" / "(unknown)"."""
+
     def text(column: str, blank: str) -> np.ndarray:
         values = units[column].fillna("").astype(str).to_numpy(dtype=object)
         return np.where(values == "", blank, values)
@@ -67,9 +69,12 @@ def _slice_row(label, unit_rows, comp_rows, cols, pair_code, units, config) -> d
     reasons = Reasons()
     c_ab, c_ba = units["c_ab"].to_numpy()[unit_rows], units["c_ba"].to_numpy()[unit_rows]
     both = (c_ab >= 0) & (c_ba >= 0)
-    row = {"slice": str(label), "n_units": len(unit_rows),
-           "n_pairs": int(units["pair_id"].iloc[unit_rows].nunique()),
-           "consistency": fraction((both & (c_ab == c_ba)).sum(), both.sum())}
+    row = {
+        "slice": str(label),
+        "n_units": len(unit_rows),
+        "n_pairs": int(units["pair_id"].iloc[unit_rows].nunique()),
+        "consistency": fraction((both & (c_ab == c_ba)).sum(), both.sum()),
+    }
     if row["consistency"] is None:
         reasons.null("consistency", "no pair with usable verdicts in both orders")
     _, inverse = np.unique(pair_code[comp_rows], return_inverse=True)
@@ -79,8 +84,12 @@ def _slice_row(label, unit_rows, comp_rows, cols, pair_code, units, config) -> d
     for name in _HEADLINE:
         row[name] = points[name]
         if row[name] is None:
-            reasons.null(name, "no human-labeled comparison in this slice" if not len(stats)
-                         else "undefined on this slice's comparisons")
+            reasons.null(
+                name,
+                "no human-labeled comparison in this slice"
+                if not len(stats)
+                else "undefined on this slice's comparisons",
+            )
     if len(stats):
         row["ci95"] = intervals(stats, config, reasons, list(_HEADLINE))
     else:
@@ -103,8 +112,15 @@ def slice_dimension(keys, units, comp, cols, pair_code, config) -> dict:
     comp_order, comp_bounds = _grouping(comp_codes, len(labels))
     chosen = np.argsort(-np.diff(unit_bounds), kind="stable")[: config.max_slice_rows]
     rows = [
-        _slice_row(labels[i], unit_order[unit_bounds[i]:unit_bounds[i + 1]],
-                   comp_order[comp_bounds[i]:comp_bounds[i + 1]], cols, pair_code, units, config)
+        _slice_row(
+            labels[i],
+            unit_order[unit_bounds[i] : unit_bounds[i + 1]],
+            comp_order[comp_bounds[i] : comp_bounds[i + 1]],
+            cols,
+            pair_code,
+            units,
+            config,
+        )
         for i in chosen
     ]
     return {"rows": rows, "n_slices": len(labels), "omitted": int(len(labels) - len(chosen))}

@@ -43,4 +43,3 @@ def fraction(num, den):
     """num / den as a rounded float, None when den is zero."""
     den = float(den)
     return number(float(num) / den) if den > 0 else None
-

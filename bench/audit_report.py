@@ -41,18 +41,31 @@ def generate(n_judgments: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         pick = np.where(rng.random(n_units) < 0.08, 2, pick)
         status = np.where(rng.random(n_units) < 0.02, "error", "ok")
         choice = np.where(status == "ok", np.array(["a", "b", "tie"], dtype=object)[pick], None)
-        p_first = np.clip(np.where(pick == first, 0.8, np.where(pick == 2, 0.5, 0.2))
-                          + rng.normal(0, 0.1, n_units), 0, 1)
-        frames.append(pd.DataFrame({
-            "pair_id": pair, "judge": judge, "template": "v1", "order": order,
-            "status": status, "choice": choice,
-            "p_first": np.where(status == "ok", p_first, np.nan),
-            "created_at": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 90, n_units), "D"),
-            "category": rng.choice(["coding", "math", "writing", "chat"], n_units),
-            "model_a": rng.choice(["m1", "m2", "m3"], n_units), "model_b": "m4",
-            "len_a": rng.integers(20, 5000, n_units), "len_b": rng.integers(20, 5000, n_units),
-            "fmt_a": rng.random(n_units) < 0.4, "fmt_b": rng.random(n_units) < 0.4,
-        }))
+        p_first = np.clip(
+            np.where(pick == first, 0.8, np.where(pick == 2, 0.5, 0.2)) + rng.normal(0, 0.1, n_units), 0, 1
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "pair_id": pair,
+                    "judge": judge,
+                    "template": "v1",
+                    "order": order,
+                    "status": status,
+                    "choice": choice,
+                    "p_first": np.where(status == "ok", p_first, np.nan),
+                    "created_at": pd.Timestamp("2025-01-01")
+                    + pd.to_timedelta(rng.integers(0, 90, n_units), "D"),
+                    "category": rng.choice(["coding", "math", "writing", "chat"], n_units),
+                    "model_a": rng.choice(["m1", "m2", "m3"], n_units),
+                    "model_b": "m4",
+                    "len_a": rng.integers(20, 5000, n_units),
+                    "len_b": rng.integers(20, 5000, n_units),
+                    "fmt_a": rng.random(n_units) < 0.4,
+                    "fmt_b": rng.random(n_units) < 0.4,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True), _labels(rng, truth, n_pairs)
 
 
@@ -64,9 +77,14 @@ def _labels(rng, truth, n_pairs) -> pd.DataFrame:
     code = np.where(agree, truth[pair], np.where(rng.random(len(pair)) < 0.5, 2, 1 - truth[pair]))
     sample = np.where(rng.random(len(pair)) < 0.85, "audit", "routed")
     annotator = np.concatenate([np.full(len(labeled), "h1"), np.full(len(second), "h2")])
-    return pd.DataFrame({"pair_id": pair, "annotator": annotator,
-                         "choice": np.array(["a", "b", "tie"], dtype=object)[code],
-                         "sample": sample})
+    return pd.DataFrame(
+        {
+            "pair_id": pair,
+            "annotator": annotator,
+            "choice": np.array(["a", "b", "tie"], dtype=object)[code],
+            "sample": sample,
+        }
+    )
 
 
 def core_vectorized(judgments: pd.DataFrame, labels: pd.DataFrame) -> dict:
@@ -80,18 +98,24 @@ def core_vectorized(judgments: pd.DataFrame, labels: pd.DataFrame) -> dict:
     decided_ab, decided_ba = (c_ab >= 0) & (c_ab != 2), (c_ba >= 0) & (c_ba != 2)
     first = (decided_ab & (c_ab == 0)).sum() + (decided_ba & (c_ba == 1)).sum()
     p, y = calibration_pairs(units, frames.votes)
-    return {"agreement": totals[AGREE] / totals[N],
-            "first_rate": first / (decided_ab.sum() + decided_ba.sum()),
-            "consistency": (both & (c_ab == c_ba)).sum() / both.sum(),
-            "ece": reliability(p, y, 10)[1]}
+    return {
+        "agreement": totals[AGREE] / totals[N],
+        "first_rate": first / (decided_ab.sum() + decided_ba.sum()),
+        "consistency": (both & (c_ab == c_ba)).sum() / both.sum(),
+        "ece": reliability(p, y, 10)[1],
+    }
 
 
 def core_loop(judgments: pd.DataFrame, labels: pd.DataFrame) -> dict:
     """The same four numbers, one Python iteration per judgment row and per vote."""
     verdicts, probs = {}, {}
     for pair, judge, template, order, status, choice, p_first in zip(
-            *(judgments[c].tolist() for c in ("pair_id", "judge", "template", "order",
-                                                "status", "choice", "p_first")), strict=True):
+        *(
+            judgments[c].tolist()
+            for c in ("pair_id", "judge", "template", "order", "status", "choice", "p_first")
+        ),
+        strict=True,
+    ):
         unit = (pair, judge, template)
         verdicts.setdefault(unit, {})
         if status == "ok":
@@ -99,9 +123,9 @@ def core_loop(judgments: pd.DataFrame, labels: pd.DataFrame) -> dict:
             if p_first == p_first:  # not NaN
                 probs.setdefault(unit, []).append(p_first if order == "ab" else 1 - p_first)
     votes = {}
-    for pair, annotator, choice, sample in zip(*(labels[c].tolist() for c in
-                                                  ("pair_id", "annotator", "choice", "sample")),
-                                               strict=True):
+    for pair, annotator, choice, sample in zip(
+        *(labels[c].tolist() for c in ("pair_id", "annotator", "choice", "sample")), strict=True
+    ):
         votes[(pair, annotator)] = (choice, sample)
     by_pair = defaultdict(list)
     for (pair, _), (choice, sample) in votes.items():
@@ -137,8 +161,12 @@ def _loop_numbers(verdicts, probs, by_pair) -> dict:
                 cell[2] += vote == "a"
     total = sum(b[0] for b in bins)
     ece = sum(abs(b[1] - b[2]) for b in bins) / total
-    return {"agreement": agree / n, "first_rate": first / decided,
-            "consistency": consistent / both, "ece": ece}
+    return {
+        "agreement": agree / n,
+        "first_rate": first / decided,
+        "consistency": consistent / both,
+        "ece": ece,
+    }
 
 
 def _timed(fn, *args):
@@ -153,8 +181,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     judgments, labels = generate(args.judgments, args.seed)
-    print(f"{len(judgments):,} judgments, {len(labels):,} human votes "
-          f"on {labels['pair_id'].nunique():,} pairs")
+    print(
+        f"{len(judgments):,} judgments, {len(labels):,} human votes on {labels['pair_id'].nunique():,} pairs"
+    )
     report, t_report = _timed(build_report, judgments, labels)
     _, t_render = _timed(lambda r: (render_text(r), render_html(r)), report)
     print(f"full report (build_report): {t_report:.2f} s   (+ text and HTML rendering {t_render:.3f} s)")

@@ -46,10 +46,19 @@ def read_prompts(path: Path) -> list[PromptRow]:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path}, line {number}: not valid JSON ({err.msg})") from err
-            if not isinstance(record, dict) or not isinstance(record.get("prompt"), str) or not record["prompt"]:
+            if (
+                not isinstance(record, dict)
+                or not isinstance(record.get("prompt"), str)
+                or not record["prompt"]
+            ):
                 raise ValueError(f"{path}, line {number}, field 'prompt': must be non-empty text")
-            rows.append(PromptRow(record["prompt"], str(record.get("category", "")),
-                                  {k: v for k, v in record.items() if k not in {"prompt", "category"}}))
+            rows.append(
+                PromptRow(
+                    record["prompt"],
+                    str(record.get("category", "")),
+                    {k: v for k, v in record.items() if k not in {"prompt", "category"}},
+                )
+            )
     return rows
 
 
@@ -59,18 +68,28 @@ def sample(prompts: list[str], config: GenerationConfig) -> list[list[str]]:
 
     model, tokenizer = load_causal_lm(config.model, device=config.device)
     tokenizer.padding_side = "left"
-    texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                           add_generation_prompt=True) for p in prompts]
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+        )
+        for p in prompts
+    ]
     batch = tokenizer(texts, return_tensors="pt", padding=True).to(model.device)
     torch.manual_seed(config.seed)
     with torch.no_grad():
         out = model.generate(
-            **batch, do_sample=True, temperature=config.temperature, top_p=config.top_p,
-            max_new_tokens=config.max_new_tokens, num_return_sequences=config.n,
+            **batch,
+            do_sample=True,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_new_tokens=config.max_new_tokens,
+            num_return_sequences=config.n,
             pad_token_id=tokenizer.pad_token_id,
         )
-    decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-    return [[text.strip() for text in decoded[i * config.n:(i + 1) * config.n]] for i in range(len(prompts))]
+    decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    return [
+        [text.strip() for text in decoded[i * config.n : (i + 1) * config.n]] for i in range(len(prompts))
+    ]
 
 
 def pairs_for(row: PromptRow, responses: list[str], model_name: str) -> Iterator[dict]:
@@ -78,14 +97,20 @@ def pairs_for(row: PromptRow, responses: list[str], model_name: str) -> Iterator
     distinct = list(dict.fromkeys(r for r in responses if r))
     for (i, a), (j, b) in itertools.combinations(enumerate(distinct), 2):
         yield {
-            "prompt": row.prompt, "response_a": a, "response_b": b,
-            "model_a": model_name, "model_b": model_name, "category": row.category,
+            "prompt": row.prompt,
+            "response_a": a,
+            "response_b": b,
+            "model_a": model_name,
+            "model_b": model_name,
+            "category": row.category,
             "metadata": {**row.metadata, "samples": [i, j], "generated": True},
         }
 
 
 def generate_pairs(
-    rows: Iterable[PromptRow], out: Path, config: GenerationConfig,
+    rows: Iterable[PromptRow],
+    out: Path,
+    config: GenerationConfig,
     progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> int:
@@ -98,7 +123,7 @@ def generate_pairs(
     for start in range(0, len(todo), config.batch_prompts):
         if should_cancel is not None and should_cancel():
             break
-        chunk = todo[start:start + config.batch_prompts]
+        chunk = todo[start : start + config.batch_prompts]
         responses = sample([r.prompt for r in chunk], config)
         with out.open("a", encoding="utf-8") as fh:
             for row, answers in zip(chunk, responses, strict=True):

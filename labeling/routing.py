@@ -199,7 +199,9 @@ def route(signals: list[PairSignals], policy: RoutingPolicy) -> tuple[list[Decis
         audit = Reason.AUDIT in reasons
         human = audit or i in admitted
         over = bool(reasons) and not human
-        decisions.append(Decision(s.pair_id, human, reasons, round(priority, 6), blind=audit, over_budget=over))
+        decisions.append(
+            Decision(s.pair_id, human, reasons, round(priority, 6), blind=audit, over_budget=over)
+        )
         summary.human += human
         summary.over_budget += over
         for reason in reasons:

@@ -58,7 +58,7 @@ def _trials(item: ReplayItem) -> list[tuple[Choice, Choice]]:
         return [(item.votes[0], item.votes[0])]
     out = []
     for i, gold in enumerate(item.votes):
-        others = Counter(item.votes[:i] + item.votes[i + 1:]).most_common()
+        others = Counter(item.votes[:i] + item.votes[i + 1 :]).most_common()
         top = [c for c, n in others if n == others[0][1]]
         out.append((gold, top[0] if len(top) == 1 else Choice.TIE))
     return out
@@ -74,7 +74,9 @@ def _accuracy(items: Sequence[ReplayItem], routed: set[int]) -> float:
     return hits / total if total else float("nan")
 
 
-def replay(items: Sequence[ReplayItem], policies: Sequence[RoutingPolicy], draws: int = 20) -> list[ReplayRow]:
+def replay(
+    items: Sequence[ReplayItem], policies: Sequence[RoutingPolicy], draws: int = 20
+) -> list[ReplayRow]:
     signals = [item.signals for item in items]
     ai_only = _accuracy(items, set())
     rows = []
@@ -86,12 +88,17 @@ def replay(items: Sequence[ReplayItem], policies: Sequence[RoutingPolicy], draws
         random_acc = sum(_accuracy(items, set(rng.sample(ids, len(routed)))) for _ in range(draws)) / draws
         accuracy = _accuracy(items, routed)
         errors = 1 - ai_only
-        rows.append(ReplayRow(
-            policy=policy, human_share=len(routed) / len(items), accuracy=accuracy,
-            ai_only_accuracy=ai_only, random_accuracy=random_acc,
-            errors_removed=(accuracy - ai_only) / errors if errors else 0.0,
-            random_errors_removed=(random_acc - ai_only) / errors if errors else 0.0,
-        ))
+        rows.append(
+            ReplayRow(
+                policy=policy,
+                human_share=len(routed) / len(items),
+                accuracy=accuracy,
+                ai_only_accuracy=ai_only,
+                random_accuracy=random_acc,
+                errors_removed=(accuracy - ai_only) / errors if errors else 0.0,
+                random_errors_removed=(random_acc - ai_only) / errors if errors else 0.0,
+            )
+        )
     return rows
 
 
@@ -99,13 +106,16 @@ def default_grid(seed: int = 0) -> list[RoutingPolicy]:
     """Uncertainty thresholds x audit rates, flips routed; no budget (the share is the output)."""
     return [
         RoutingPolicy(seed=seed, uncertainty=u, audit_rate=a)
-        for u in (0.0, 0.1, 0.2, 0.3) for a in (0.0, 0.05, 0.1)
+        for u in (0.0, 0.1, 0.2, 0.3)
+        for a in (0.0, 0.05, 0.1)
     ]
 
 
 def format_table(rows: list[ReplayRow]) -> str:
-    lines = [f"{'uncertainty':>11} {'audit':>6} {'human':>6} {'accuracy':>9} {'random':>7} "
-             f"{'AI only':>8} {'errors removed':>15} {'random':>7} {'gain':>5}"]
+    lines = [
+        f"{'uncertainty':>11} {'audit':>6} {'human':>6} {'accuracy':>9} {'random':>7} "
+        f"{'AI only':>8} {'errors removed':>15} {'random':>7} {'gain':>5}"
+    ]
     for r in rows:
         gain = f"{r.gain_over_random:.1f}x" if r.gain_over_random else "-"
         lines.append(

@@ -88,15 +88,46 @@ def start_postgres(*, durable: bool = False, port: int | None = None) -> Postgre
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
     run = {"check": True, "capture_output": True}
-    subprocess.run(_as_postgres([str(binaries / "initdb"), "-D", f"{directory}/data", "-A", "trust",
-                                 "-U", "postgres", "--no-sync"]), **run)
+    subprocess.run(
+        _as_postgres(
+            [
+                str(binaries / "initdb"),
+                "-D",
+                f"{directory}/data",
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ]
+        ),
+        **run,
+    )
     options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1"
     if not durable:  # a throwaway test cluster: no need to survive a power cut
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run(_as_postgres([str(binaries / "pg_ctl"), "-D", f"{directory}/data", "-o", options,
-                                 "-l", f"{directory}/log", "-w", "start"]), **run)
-    subprocess.run(_as_postgres([str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-                                 "-U", "postgres", "tandem"]), **run)
+    subprocess.run(
+        _as_postgres(
+            [
+                str(binaries / "pg_ctl"),
+                "-D",
+                f"{directory}/data",
+                "-o",
+                options,
+                "-l",
+                f"{directory}/log",
+                "-w",
+                "start",
+            ]
+        ),
+        **run,
+    )
+    subprocess.run(
+        _as_postgres(
+            [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "tandem"]
+        ),
+        **run,
+    )
     return PostgresServer(directory, port)
 
 
@@ -135,10 +166,27 @@ def start_redis(directory: Path | None = None, port: int | None = None) -> Redis
     directory.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     subprocess.run(
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--daemonize", "yes", "--dir", str(directory),
-         "--pidfile", str(directory / "redis.pid"), "--logfile", str(directory / "redis.log")],
-        check=True, capture_output=True,
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(directory),
+            "--pidfile",
+            str(directory / "redis.pid"),
+            "--logfile",
+            str(directory / "redis.log"),
+        ],
+        check=True,
+        capture_output=True,
     )
     _wait_for_port(port, 10, "redis-server")
     return RedisServer(directory, port)

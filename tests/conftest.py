@@ -28,8 +28,13 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 
     server = start_postgres()
     settings.DATABASES["default"].update(
-        ENGINE="django.db.backends.postgresql", NAME="tandem", USER="postgres", PASSWORD="",
-        HOST="127.0.0.1", PORT=str(server.port), OPTIONS={},
+        ENGINE="django.db.backends.postgresql",
+        NAME="tandem",
+        USER="postgres",
+        PASSWORD="",
+        HOST="127.0.0.1",
+        PORT=str(server.port),
+        OPTIONS={},
     )
     del connections["default"]  # a wrapper made from the old settings may already be cached
     assert connections["default"].vendor == "postgresql"

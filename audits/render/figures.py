@@ -14,8 +14,10 @@ def reliability_series(report: dict) -> list[tuple[str, list]]:
 
 def length_series(report: dict) -> list[tuple[str, list]]:
     curve = lookup(report, "verbosity.curve") or {}
-    return [(who, [(b["x"], b["a_wins"]) for b in curve.get(key) or []])
-            for who, key in (("judge", "ai"), ("humans", "human"))]
+    return [
+        (who, [(b["x"], b["a_wins"]) for b in curve.get(key) or []])
+        for who, key in (("judge", "ai"), ("humans", "human"))
+    ]
 
 
 def trend_series(report: dict) -> tuple[list[tuple[str, list]], list[tuple[int, str]]]:
@@ -33,5 +35,4 @@ def trend_series(report: dict) -> tuple[list[tuple[str, list]], list[tuple[int, 
 def slice_intervals(report: dict, name: str) -> list[tuple]:
     """(label, agreement with ties, its interval, labeled pairs) per slice of a dimension."""
     rows = lookup(report, f"slices.{name}.rows") or []
-    return [(r["slice"], r["with_ties"], r["ci95"].get("with_ties"), r["n_labeled_pairs"])
-            for r in rows]
+    return [(r["slice"], r["with_ties"], r["ci95"].get("with_ties"), r["n_labeled_pairs"]) for r in rows]

@@ -20,9 +20,9 @@ td.reason{color:#a33}figure{display:inline-block;margin:0.5em}h2{margin-top:1.5e
 
 def _summary_table(report: dict) -> str:
     rows = "".join(
-        f"<tr><td>{escape(label)}</td><td>{escape(text)}</td>"
-        f'<td class="reason">{escape(reason)}</td></tr>'
-        for label, text, reason in summary_rows(report))
+        f'<tr><td>{escape(label)}</td><td>{escape(text)}</td><td class="reason">{escape(reason)}</td></tr>'
+        for label, text, reason in summary_rows(report)
+    )
     return f"<table><tr><th>measure</th><th>value [95% CI]</th><th>why missing</th></tr>{rows}</table>"
 
 
@@ -30,29 +30,44 @@ def _confusion_table(report: dict) -> str:
     matrix = lookup(report, "agreement.confusion.matrix") or []
     labels = ["a", "b", "tie"]
     head = "".join(f"<th>human {lab}</th>" for lab in labels)
-    body = "".join(f"<tr><th>judge {lab}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
-                   for lab, row in zip(labels, matrix, strict=False))
+    body = "".join(
+        f"<tr><th>judge {lab}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
+        for lab, row in zip(labels, matrix, strict=False)
+    )
     return f"<table><tr><th></th>{head}</tr>{body}</table>"
 
 
 def _plots(report: dict) -> str:
     series, ticks = figures.trend_series(report)
     svgs = [
-        line_chart("Reliability (calibration)", figures.reliability_series(report),
-                   "judge P(a better), debiased", "human rate of a", (0.0, 1.0), diagonal=True),
-        line_chart("Length difference vs verdict", figures.length_series(report),
-                   "log2 length ratio (a / b)", "share a wins", (-4.0, 4.0)),
+        line_chart(
+            "Reliability (calibration)",
+            figures.reliability_series(report),
+            "judge P(a better), debiased",
+            "human rate of a",
+            (0.0, 1.0),
+            diagonal=True,
+        ),
+        line_chart(
+            "Length difference vs verdict",
+            figures.length_series(report),
+            "log2 length ratio (a / b)",
+            "share a wins",
+            (-4.0, 4.0),
+        ),
         line_chart("Trend over time", series, "period start", "rate", x_ticks=ticks),
     ]
-    svgs += [interval_chart(f"Agreement with humans by {name}",
-                            figures.slice_intervals(report, name))
-             for name in figures.SLICE_PLOTS]
+    svgs += [
+        interval_chart(f"Agreement with humans by {name}", figures.slice_intervals(report, name))
+        for name in figures.SLICE_PLOTS
+    ]
     return "".join(f"<figure>{svg}</figure>" for svg in svgs)
 
 
 def _reasons_list(report: dict) -> str:
-    items = "".join(f"<li><code>{escape(k)}</code>: {escape(v)}</li>"
-                    for k, v in report.get("reasons", {}).items())
+    items = "".join(
+        f"<li><code>{escape(k)}</code>: {escape(v)}</li>" for k, v in report.get("reasons", {}).items()
+    )
     return f"<ul>{items}</ul>" if items else "<p>Every value was computed.</p>"
 
 

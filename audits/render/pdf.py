@@ -26,8 +26,8 @@ def _pyplot():
         from matplotlib import pyplot
     except ImportError as exc:
         raise PdfUnavailableError(
-            "PDF output needs matplotlib: pip install 'matplotlib>=3.8,<4' "
-            "(or use --format html)") from exc
+            "PDF output needs matplotlib: pip install 'matplotlib>=3.8,<4' (or use --format html)"
+        ) from exc
     return pyplot
 
 
@@ -66,14 +66,18 @@ def render_pdf(report: dict) -> bytes:
         pdf.savefig(page)
         plt.close(page)
         fig, axes = plt.subplots(2, 2, figsize=(11.69, 8.27))
-        _draw_lines(axes[0][0], figures.reliability_series(report), "Reliability",
-                    "judge P(a better)", diagonal=True)
-        _draw_lines(axes[0][1], figures.length_series(report), "Length difference vs verdict",
-                    "log2 length ratio (a / b)")
+        _draw_lines(
+            axes[0][0], figures.reliability_series(report), "Reliability", "judge P(a better)", diagonal=True
+        )
+        _draw_lines(
+            axes[0][1],
+            figures.length_series(report),
+            "Length difference vs verdict",
+            "log2 length ratio (a / b)",
+        )
         trend, _ = figures.trend_series(report)
         _draw_lines(axes[1][0], trend, "Trend over time", "period")
-        _draw_intervals(axes[1][1], figures.slice_intervals(report, "category"),
-                        "Agreement by category")
+        _draw_intervals(axes[1][1], figures.slice_intervals(report, "category"), "Agreement by category")
         fig.tight_layout()
         pdf.savefig(fig)
         plt.close(fig)

@@ -10,27 +10,32 @@ from __future__ import annotations
 SUMMARY = (
     ("Pairs judged", "n_pairs", None, "count"),
     ("Usable verdicts (ok rate)", "status.ok_rate", None, "pct"),
-    ("Agreement with humans, ties (combined verdict)", "agreement.with_ties",
-     "agreement.ci95.with_ties", "pct"),
-    ("Agreement with humans, no ties", "agreement.without_ties",
-     "agreement.ci95.without_ties", "pct"),
+    (
+        "Agreement with humans, ties (combined verdict)",
+        "agreement.with_ties",
+        "agreement.ci95.with_ties",
+        "pct",
+    ),
+    ("Agreement with humans, no ties", "agreement.without_ties", "agreement.ci95.without_ties", "pct"),
     ("Agreement, order ab", "agreement.by_order.ab", None, "pct"),
     ("Agreement, order ba", "agreement.by_order.ba", None, "pct"),
-    ("Agreement, mean over orders", "agreement.mean_over_orders",
-     "agreement.ci95.mean_over_orders", "pct"),
+    ("Agreement, mean over orders", "agreement.mean_over_orders", "agreement.ci95.mean_over_orders", "pct"),
     ("Cohen's kappa", "agreement.cohen_kappa", "agreement.ci95.cohen_kappa", "num"),
     ("Selected (routed) agreement, ties", "selected.with_ties", "selected.ci95.with_ties", "pct"),
     ("Human-human agreement, ties (ceiling)", "human_human.agreement", "human_human.ci95", "pct"),
     ("Human-human agreement, no ties", "human_human.agreement_without_ties", None, "pct"),
     ("Krippendorff's alpha (humans)", "human_human.krippendorff_alpha", None, "num"),
     ("Positional consistency", "position.consistency", "position.ci95.consistency", "pct"),
-    ("First-position rate (non-tie verdicts)", "position.first_rate",
-     "position.ci95.first_rate", "pct"),
+    ("First-position rate (non-tie verdicts)", "position.first_rate", "position.ci95.first_rate", "pct"),
     ("Flip rate", "position.flip_rate", None, "pct"),
     ("Tie rate", "position.tie_rate", None, "pct"),
     ("Longer response wins: judge", "verbosity.longer_wins_ai", None, "pct"),
-    ("Longer response wins: judge on human-labeled pairs",
-     "verbosity.longer_wins_ai_on_labeled", None, "pct"),
+    (
+        "Longer response wins: judge on human-labeled pairs",
+        "verbosity.longer_wins_ai_on_labeled",
+        None,
+        "pct",
+    ),
     ("Longer response wins: humans", "verbosity.longer_wins_human", None, "pct"),
     ("Own-family response wins: judge", "self_preference.self_wins_ai", None, "pct"),
     ("Own-family response wins: humans", "self_preference.self_wins_human", None, "pct"),
@@ -79,8 +84,10 @@ def summary_rows(report: dict) -> list[tuple[str, str, str]]:
 def _slice_lines(report: dict) -> list[str]:
     lines = []
     for name, table in report.get("slices", {}).items():
-        lines.append(f"\nBy {name} ({table['n_slices']} slices"
-                     + (f", {table['omitted']} smallest omitted)" if table["omitted"] else ")"))
+        lines.append(
+            f"\nBy {name} ({table['n_slices']} slices"
+            + (f", {table['omitted']} smallest omitted)" if table["omitted"] else ")")
+        )
         for row in table["rows"]:
             ci = row["ci95"].get("with_ties")
             ci_text = f" [{format_value(ci[0], 'pct')}, {format_value(ci[1], 'pct')}]" if ci else ""
@@ -88,7 +95,8 @@ def _slice_lines(report: dict) -> list[str]:
                 f"  {row['slice'][:40]:<40} units={row['n_units']:<7} "
                 f"labeled={row['n_labeled_pairs']:<6} "
                 f"agree={format_value(row['with_ties'], 'pct')}{ci_text} "
-                f"consistency={format_value(row['consistency'], 'pct')}")
+                f"consistency={format_value(row['consistency'], 'pct')}"
+            )
     return lines
 
 

@@ -70,6 +70,6 @@ def _check_depth(value: Any, name: str, depth: int = 0) -> None:
 
 
 def _kind(value: Any) -> str:
-    return {
-        dict: "an object", list: "a list", int: "a number", float: "a number", bool: "true/false"
-    }.get(type(value), type(value).__name__)
+    return {dict: "an object", list: "a list", int: "a number", float: "a number", bool: "true/false"}.get(
+        type(value), type(value).__name__
+    )

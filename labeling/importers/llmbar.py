@@ -102,12 +102,17 @@ def _verdicts(judge: str, path: Path, number: int, record: dict, result) -> list
             continue
         choice = WINNERS.get(str(run.get("winner")))
         completion = run.get("completion") or ["", ""]
-        out.append(RecordedVerdict(
-            judge=judge, order=order,
-            status=VerdictStatus.OK if choice else VerdictStatus.UNPARSABLE,
-            choice=choice, p_first=hard_p_first(choice, order),
-            rationale=str(completion[0] or ""), model=judge.split(":", 1)[1].split("/")[0],
-            template=judge.rsplit("/", 1)[1],
-            detail={"finish_reason": str(completion[1]) if len(completion) > 1 else ""},
-        ))
+        out.append(
+            RecordedVerdict(
+                judge=judge,
+                order=order,
+                status=VerdictStatus.OK if choice else VerdictStatus.UNPARSABLE,
+                choice=choice,
+                p_first=hard_p_first(choice, order),
+                rationale=str(completion[0] or ""),
+                model=judge.split(":", 1)[1].split("/")[0],
+                template=judge.rsplit("/", 1)[1],
+                detail={"finish_reason": str(completion[1]) if len(completion) > 1 else ""},
+            )
+        )
     return out

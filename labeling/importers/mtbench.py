@@ -69,7 +69,8 @@ def parse_mtbench_row(row: dict, loc: Location, max_chars: int) -> ImportRow:
         prompt=_render(conv_a, "user", turn),
         response_a=_render(conv_a, "assistant", turn),
         response_b=_render(conv_b, "assistant", turn),
-        model_a=model_a, model_b=model_b,
+        model_a=model_a,
+        model_b=model_b,
         category=fields.text(row, "category", max_chars=100, required=False),
         external_id=f"mtbench:{qid}:{turn}:{model_a}:{model_b}",
         metadata={"question_id": qid, "turn": turn},
@@ -89,8 +90,13 @@ def parse_mtbench_row(row: dict, loc: Location, max_chars: int) -> ImportRow:
     }
     verdicts = tuple(
         RecordedVerdict(
-            judge=JUDGE, order=order, status=VerdictStatus.OK, choice=choice,
-            p_first=hard_p_first(choice, order), model="gpt-4", detail=detail,
+            judge=JUDGE,
+            order=order,
+            status=VerdictStatus.OK,
+            choice=choice,
+            p_first=hard_p_first(choice, order),
+            model="gpt-4",
+            detail=detail,
         )
         for order in Order
     )

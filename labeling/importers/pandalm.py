@@ -30,11 +30,16 @@ from .readers import read_json_array
 HUMAN = {"0": Choice.TIE, "1": Choice.A, "2": Choice.B}
 JUDGES = {  # file stem: (judge name, result key, reason key, {recorded value: choice})
     "gpt-3.5-turbo-testset-v1": (
-        "pandalm:gpt-3.5-turbo", "gpt_result", "gpt_reason",
+        "pandalm:gpt-3.5-turbo",
+        "gpt_result",
+        "gpt_reason",
         {"1": Choice.A, "2": Choice.B, "tie": Choice.TIE},
     ),
     "pandalm-7b-testset-v1": (
-        "pandalm:pandalm-7b", "pandalm_result", "pandalm_reason", HUMAN,
+        "pandalm:pandalm-7b",
+        "pandalm_result",
+        "pandalm_reason",
+        HUMAN,
     ),
 }
 
@@ -87,8 +92,7 @@ def _row(record, loc, max_chars, judges, results) -> ImportRow:
         for name in ("annotator1", "annotator2", "annotator3")
     )
     verdicts = tuple(
-        _verdict(spec, path, idx, result)
-        for (spec, path), result in zip(judges, results, strict=True)
+        _verdict(spec, path, idx, result) for (spec, path), result in zip(judges, results, strict=True)
     )
     return ImportRow(loc, pair, votes, verdicts)
 
@@ -112,9 +116,12 @@ def _verdict(spec, path: Path, idx: str, result) -> RecordedVerdict:
     recorded = str(entry.get(result_key, "")).strip().lower()
     choice = mapping.get(recorded)
     return RecordedVerdict(
-        judge=judge, order=Order.AB,
+        judge=judge,
+        order=Order.AB,
         status=VerdictStatus.OK if choice else VerdictStatus.UNPARSABLE,
-        choice=choice, p_first=hard_p_first(choice, Order.AB),
-        rationale=str(entry.get(reason_key, "")), model=judge.split(":", 1)[1],
+        choice=choice,
+        p_first=hard_p_first(choice, Order.AB),
+        rationale=str(entry.get(reason_key, "")),
+        model=judge.split(":", 1)[1],
         detail={"recorded": recorded},
     )

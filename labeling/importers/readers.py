@@ -40,7 +40,9 @@ def base_suffix(path: Path) -> str:
 
 def _encoding_issue(path: Path, line: int, err: UnicodeDecodeError) -> ImportIssue:
     return ImportIssue(
-        str(path), line, "",
+        str(path),
+        line,
+        "",
         f"is not valid UTF-8 (byte 0x{err.object[err.start]:02x} at column {err.start + 1}); "
         "re-save the file as UTF-8",
         fatal=True,
@@ -61,9 +63,10 @@ def read_jsonl(path: Path) -> Iterator[Row | ImportIssue]:
                 yield number, json.loads(text)
             except json.JSONDecodeError as err:
                 yield ImportIssue(
-                    str(path), number, "",
-                    f"is not valid JSON ({err.msg} at column {err.colno}); "
-                    "each line must be one JSON object",
+                    str(path),
+                    number,
+                    "",
+                    f"is not valid JSON ({err.msg} at column {err.colno}); each line must be one JSON object",
                 )
             except RecursionError:
                 yield ImportIssue(str(path), number, "", "is nested too deeply to be a pair row")
@@ -77,7 +80,9 @@ def read_csv(path: Path) -> Iterator[Row | ImportIssue]:
             for record in reader:
                 if None in record:  # more cells than header columns
                     yield ImportIssue(
-                        str(path), reader.line_num, "",
+                        str(path),
+                        reader.line_num,
+                        "",
                         f"has {len(record) - 1 + len(record[None])} cells but the header has "
                         f"{len(reader.fieldnames or [])} columns; quote cells that contain commas",
                     )
@@ -113,9 +118,7 @@ def read_hf_dataset(path: Path) -> Iterator[Row | ImportIssue]:
             str(path), f"is not a Hugging Face dataset saved with save_to_disk ({err})"
         ) from err
     if isinstance(data, datasets.DatasetDict):
-        raise FormatError(
-            str(path), f"holds several splits ({', '.join(data)}); point at one split's folder"
-        )
+        raise FormatError(str(path), f"holds several splits ({', '.join(data)}); point at one split's folder")
     yield from enumerate(data, start=1)
 
 
@@ -132,7 +135,9 @@ def read_json_array(path: Path) -> Iterator[Row | ImportIssue]:
             yield _encoding_issue(path, number + 1, err)
         except ijson.JSONError as err:
             yield ImportIssue(
-                str(path), number + 1, "",
+                str(path),
+                number + 1,
+                "",
                 f"is not valid JSON after item {number} ({err}); the file must be one JSON array",
                 fatal=True,
             )
@@ -144,8 +149,11 @@ def read_table(path: Path) -> Iterator[Row | ImportIssue]:
         return read_hf_dataset(path)
     suffix = base_suffix(path)
     readers = {
-        ".jsonl": read_jsonl, ".ndjson": read_jsonl, ".csv": read_csv,
-        ".parquet": read_parquet, ".json": read_json_array,
+        ".jsonl": read_jsonl,
+        ".ndjson": read_jsonl,
+        ".csv": read_csv,
+        ".parquet": read_parquet,
+        ".json": read_json_array,
     }
     if suffix not in readers:
         raise FormatError(

@@ -15,12 +15,26 @@ from .errors import ImportIssue, RowError
 from .readers import Row, read_jsonl, read_table
 
 PAIR_LABELS = {
-    "a": Choice.A, "b": Choice.B, "tie": Choice.TIE,
-    "1": Choice.A, "2": Choice.B, "0": Choice.TIE,
+    "a": Choice.A,
+    "b": Choice.B,
+    "tie": Choice.TIE,
+    "1": Choice.A,
+    "2": Choice.B,
+    "0": Choice.TIE,
 }
 KNOWN_PAIR_FIELDS = {
-    "prompt", "response_a", "response_b", "model_a", "model_b", "category", "external_id",
-    "id", "metadata", "label", "annotator", "rationale",
+    "prompt",
+    "response_a",
+    "response_b",
+    "model_a",
+    "model_b",
+    "category",
+    "external_id",
+    "id",
+    "metadata",
+    "label",
+    "annotator",
+    "rationale",
 }
 
 ParseRow = Callable[[dict, Location, int], ImportRow]
@@ -118,7 +132,9 @@ def preference_row(
     chosen_first = placement(prompt, chosen, rejected)
     a, b = (chosen, rejected) if chosen_first else (rejected, chosen)
     pair = PairRecord(
-        prompt=prompt, response_a=a, response_b=b,
+        prompt=prompt,
+        response_a=a,
+        response_b=b,
         metadata={**meta, "chosen": "a" if chosen_first else "b"},
     )
     vote = HumanVote(annotator=annotator, choice=Choice.A if chosen_first else Choice.B)
@@ -153,8 +169,8 @@ def parse_hh_row(row: dict, loc: Location, max_chars: int) -> ImportRow:
     if cut < 0:
         raise RowError("rejected", "shares no '\\n\\nAssistant:' turn with 'chosen'")
     prompt = chosen[:cut].strip()
-    reply_c = chosen[cut + len(HH_TURN):].strip()
-    reply_r = rejected[cut + len(HH_TURN):].strip()
+    reply_c = chosen[cut + len(HH_TURN) :].strip()
+    reply_r = rejected[cut + len(HH_TURN) :].strip()
     return preference_row(loc, prompt, reply_c, reply_r, "hh-rlhf", {})
 
 

@@ -37,6 +37,7 @@ from labeling.judges.parsing import VERDICT_TOKENS, allowed_choices, verdict_fro
 from labeling.judges.scoring import SCORES, ScoreItem, ScoreVerdict, score_verdict
 from labeling.prompts import Template
 
+
 def smollm2_location() -> tuple[Path, str]:
     """(directory, file name) of the offline SmolLM2 GGUF; raises JudgeError when missing."""
     try:
@@ -83,7 +84,9 @@ class HFJudge(Judge):
                     self.config.model, params.get("gguf_file"), params.get("device")
                 )
             except local_models.ModelNotFound as exc:
-                raise JudgeError("judge.hf.model", f"judge {self.config.name!r}: {exc}", setting="model") from exc
+                raise JudgeError(
+                    "judge.hf.model", f"judge {self.config.name!r}: {exc}", setting="model"
+                ) from exc
             self._model, self._tokenizer = self._model or model, self._tokenizer or tokenizer
         tokenizer = self._tokenizer
         tokenizer.padding_side = "left"

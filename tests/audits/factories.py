@@ -11,14 +11,23 @@ def judgments_frame(truth, verdicts_by_order, judge="j", **pair_columns) -> pd.D
     frames = []
     for order, choices in verdicts_by_order.items():
         status = ["ok" if c is not None else "error" for c in choices]
-        frames.append(pd.DataFrame({
-            "pair_id": np.arange(len(truth)), "judge": judge, "order": order,
-            "status": status, "choice": list(choices), **pair_columns,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "pair_id": np.arange(len(truth)),
+                    "judge": judge,
+                    "order": order,
+                    "status": status,
+                    "choice": list(choices),
+                    **pair_columns,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 def labels_frame(choices, sample="audit", annotator="h1", pair_ids=None) -> pd.DataFrame:
     pair_ids = np.arange(len(choices)) if pair_ids is None else pair_ids
-    return pd.DataFrame({"pair_id": pair_ids, "annotator": annotator, "choice": list(choices),
-                         "sample": sample})
+    return pd.DataFrame(
+        {"pair_id": pair_ids, "annotator": annotator, "choice": list(choices), "sample": sample}
+    )

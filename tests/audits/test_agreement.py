@@ -36,8 +36,9 @@ def test_always_first_judge_agrees_only_where_first_is_right(truth, always_first
 def test_each_human_vote_counts_and_ties_split_the_two_rates():
     truth = ["a", "b", "a", "b"]
     judgments = judgments_frame(truth, {"ab": ["a", "b", "tie", "a"], "ba": ["a", "b", "tie", "a"]})
-    labels = pd.concat([labels_frame(truth, annotator="h1"),
-                        labels_frame(["a", "tie"], annotator="h2", pair_ids=[0, 1])])
+    labels = pd.concat(
+        [labels_frame(truth, annotator="h1"), labels_frame(["a", "tie"], annotator="h2", pair_ids=[0, 1])]
+    )
     agreement = build_report(judgments, labels)["agreement"]
     # 6 comparisons: pair0 a/a (x2 agree), pair1 b/b agree, b/tie no, pair2 tie/a no, pair3 a/b no.
     assert agreement["n_comparisons"] == 6
@@ -81,12 +82,14 @@ def test_krippendorff_alpha_matches_krippendorffs_worked_example():
 
 
 def test_human_human_agreement_counts_vote_pairs():
-    labels = pd.DataFrame({
-        "pair_id": [0, 0, 0, 1, 1, 2],
-        "annotator": ["x", "y", "z", "x", "y", "x"],
-        "choice": ["a", "a", "tie", "b", "a", "a"],
-        "sample": "audit",
-    })
+    labels = pd.DataFrame(
+        {
+            "pair_id": [0, 0, 0, 1, 1, 2],
+            "annotator": ["x", "y", "z", "x", "y", "x"],
+            "choice": ["a", "a", "tie", "b", "a", "a"],
+            "sample": "audit",
+        }
+    )
     judgments = judgments_frame(["a"] * 3, {"ab": ["a"] * 3})
     hh = build_report(judgments, labels)["human_human"]
     # Pair 0: 3 vote pairs, 1 agreeing; pair 1: 1 pair, 0 agreeing; pair 2 has one vote.
@@ -94,16 +97,20 @@ def test_human_human_agreement_counts_vote_pairs():
     assert hh["agreement"] == pytest.approx(1 / 4)
     # Without ties: pair 0 keeps (a, a) -> 1 of 1; pair 1 (b, a) -> 0 of 1.
     assert hh["agreement_without_ties"] == pytest.approx(1 / 2)
-    counts = vote_counts(pd.DataFrame({"pair_id": [0, 0, 0, 1, 1],
-                                       "code": [0, 0, 2, 1, 0]}))
+    counts = vote_counts(pd.DataFrame({"pair_id": [0, 0, 0, 1, 1], "code": [0, 0, 2, 1, 0]}))
     # Alpha itself is pinned by the worked example above; here it must use the same votes.
     assert hh["krippendorff_alpha"] == pytest.approx(krippendorff_alpha_nominal(counts), abs=1e-6)
 
 
 def test_routed_votes_are_reported_apart_as_selected(truth, perfect):
-    labels = pd.concat([labels_frame(truth[:20], pair_ids=range(20)),
-                        labels_frame(["b" if t == "a" else "a" for t in truth[20:]],
-                                     sample="routed", pair_ids=range(20, 40))])
+    labels = pd.concat(
+        [
+            labels_frame(truth[:20], pair_ids=range(20)),
+            labels_frame(
+                ["b" if t == "a" else "a" for t in truth[20:]], sample="routed", pair_ids=range(20, 40)
+            ),
+        ]
+    )
     report = build_report(perfect, labels)
     assert report["agreement"]["with_ties"] == 1.0
     assert report["selected"]["with_ties"] == 0.0

@@ -26,8 +26,7 @@ def test_perfect_judge_is_consistent_and_unbiased_in_position(truth, perfect):
 
 
 def test_tie_in_one_order_is_inconsistent_but_not_a_flip():
-    judgments = judgments_frame(["a"] * 4, {"ab": ["a", "a", "tie", "b"],
-                                            "ba": ["a", "tie", "tie", "a"]})
+    judgments = judgments_frame(["a"] * 4, {"ab": ["a", "a", "tie", "b"], "ba": ["a", "tie", "tie", "a"]})
     position = build_report(judgments)["position"]
     assert position["consistency"] == pytest.approx(2 / 4)
     assert position["flip_rate"] == pytest.approx(1 / 4)
@@ -51,9 +50,13 @@ def test_longer_always_wins_for_the_judge_but_not_for_humans():
 
 def test_self_preference_uses_the_judge_family_in_model_names():
     truth = ["a", "b", "a", "b"]
-    judgments = judgments_frame(truth, {"ab": ["a", "a", "a", "b"]}, judge_family="gpt-4",
-                                model_a=["GPT-4-0613", "gpt-4", "llama", "mistral"],
-                                model_b=["llama", "claude", "gpt-4-turbo", "gpt-4"])
+    judgments = judgments_frame(
+        truth,
+        {"ab": ["a", "a", "a", "b"]},
+        judge_family="gpt-4",
+        model_a=["GPT-4-0613", "gpt-4", "llama", "mistral"],
+        model_b=["llama", "claude", "gpt-4-turbo", "gpt-4"],
+    )
     pref = build_report(judgments, labels_frame(truth))["self_preference"]
     # Own side chosen: pair0 yes, pair1 yes, pair2 no (chose llama), pair3 yes.
     assert pref["self_wins_ai"] == pytest.approx(3 / 4)
@@ -61,14 +64,25 @@ def test_self_preference_uses_the_judge_family_in_model_names():
 
 
 def test_formatting_flags_detect_lists_and_markdown():
-    texts = pd.Series(["Plain answer.", "- one\n- two", "1. first", "## Title", "a **bold** b",
-                       None, "```code```", "5 - 3 = 2"])
+    texts = pd.Series(
+        [
+            "Plain answer.",
+            "- one\n- two",
+            "1. first",
+            "## Title",
+            "a **bold** b",
+            None,
+            "```code```",
+            "5 - 3 = 2",
+        ]
+    )
     assert formatting_flags(texts).tolist() == [False, True, True, True, True, False, True, False]
 
 
 def test_formatted_response_preference_judge_vs_humans():
-    judgments = judgments_frame(["a"] * 3, {"ab": ["a", "b", "a"]},
-                                fmt_a=[True, True, False], fmt_b=[False, False, False])
+    judgments = judgments_frame(
+        ["a"] * 3, {"ab": ["a", "b", "a"]}, fmt_a=[True, True, False], fmt_b=[False, False, False]
+    )
     fmt = build_report(judgments, labels_frame(["b", "b", "a"]))["formatting"]
     assert fmt["formatted_wins_ai"] == pytest.approx(1 / 2)
     assert fmt["formatted_wins_human"] == pytest.approx(0.0)
@@ -77,9 +91,12 @@ def test_formatted_response_preference_judge_vs_humans():
 
 def test_recorded_disagreement_without_direction_is_inconsistent_and_has_no_first_rate():
     """MT-Bench records one merged verdict; 'tie (inconsistent)' means the orders disagreed."""
-    judgments = judgments_frame(["a"] * 4, {"ab": ["a", "tie", "b", "tie"], "ba": ["a", "tie", "b", "tie"]},
-                                orders_disagree=[False, True, False, False],
-                                orders_merged=True)
+    judgments = judgments_frame(
+        ["a"] * 4,
+        {"ab": ["a", "tie", "b", "tie"], "ba": ["a", "tie", "b", "tie"]},
+        orders_disagree=[False, True, False, False],
+        orders_merged=True,
+    )
     report = build_report(judgments)
     position = report["position"]
     assert position["consistency"] == pytest.approx(3 / 4)

@@ -20,8 +20,7 @@ from audits import build_report
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "llmbar" / "LLMBar" / "Natural"
 pytestmark = [
     pytest.mark.shared_data,
-    pytest.mark.skipif(not DATA.exists(),
-                       reason=f"real data not found at {DATA} (../shared/data is absent)"),
+    pytest.mark.skipif(not DATA.exists(), reason=f"real data not found at {DATA} (../shared/data is absent)"),
 ]
 WINNER = {"1": "a", "2": "b"}
 
@@ -34,11 +33,25 @@ def load_llmbar(folder: Path, judge: str, prompt: str) -> tuple[pd.DataFrame, pd
     for pair_id, item in enumerate(results):
         for swap, order in (("swap = False", "ab"), ("swap = True", "ba")):
             choice = WINNER.get(item["results"][0][swap]["winner"])
-            rows.append({"pair_id": pair_id, "judge": f"llmbar:{judge}/{prompt}", "order": order,
-                         "status": "ok" if choice else "unparsable", "choice": choice,
-                         "len_a": len(item["output_1"]), "len_b": len(item["output_2"])})
-        labels.append({"pair_id": pair_id, "annotator": "llmbar-expert",
-                       "choice": WINNER[str(item["label"])], "sample": "imported"})
+            rows.append(
+                {
+                    "pair_id": pair_id,
+                    "judge": f"llmbar:{judge}/{prompt}",
+                    "order": order,
+                    "status": "ok" if choice else "unparsable",
+                    "choice": choice,
+                    "len_a": len(item["output_1"]),
+                    "len_b": len(item["output_2"]),
+                }
+            )
+        labels.append(
+            {
+                "pair_id": pair_id,
+                "annotator": "llmbar-expert",
+                "choice": WINNER[str(item["label"])],
+                "sample": "imported",
+            }
+        )
     return pd.DataFrame(rows), pd.DataFrame(labels)
 
 

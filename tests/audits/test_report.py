@@ -93,8 +93,12 @@ def test_missing_column_is_named(perfect):
 def test_latest_rerun_replaces_an_earlier_verdict(truth):
     judgments = judgments_frame(truth[:1], {"ab": ["b"]})
     rerun = judgments.assign(choice=truth[0])
-    frame = pd.concat([judgments.assign(created_at=pd.Timestamp("2024-01-01")),
-                       rerun.assign(created_at=pd.Timestamp("2024-02-01"))])
+    frame = pd.concat(
+        [
+            judgments.assign(created_at=pd.Timestamp("2024-01-01")),
+            rerun.assign(created_at=pd.Timestamp("2024-02-01")),
+        ]
+    )
     report = build_report(frame, labels_frame(truth[:1]))
     assert report["n_judgments"] == 1
     assert report["agreement"]["by_order"]["ab"] == 1.0

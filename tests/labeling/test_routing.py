@@ -13,8 +13,16 @@ from labeling.routing_replay import ReplayItem, replay
 
 def signals(n=1000, seed=1):
     rng = random.Random(seed)
-    return [PairSignals(i, category=rng.choice(["math", "chat", "code"]), p_a=rng.random(),
-                        flipped=rng.random() < 0.1, failed=rng.random() < 0.02) for i in range(n)]
+    return [
+        PairSignals(
+            i,
+            category=rng.choice(["math", "chat", "code"]),
+            p_a=rng.random(),
+            flipped=rng.random() < 0.1,
+            failed=rng.random() < 0.02,
+        )
+        for i in range(n)
+    ]
 
 
 def test_every_applicable_reason_is_given():
@@ -22,8 +30,13 @@ def test_every_applicable_reason_is_given():
     s = PairSignals(7, "medical", p_a=0.55, flipped=True, failed=True, spread=0.4)
     (decision,), _ = route([s], policy)
     assert decision.human
-    assert set(decision.reasons) == {Reason.HIGH_STAKES, Reason.ERROR, Reason.FLIP, Reason.DISAGREE,
-                                     Reason.UNCERTAIN}
+    assert set(decision.reasons) == {
+        Reason.HIGH_STAKES,
+        Reason.ERROR,
+        Reason.FLIP,
+        Reason.DISAGREE,
+        Reason.UNCERTAIN,
+    }
     confident = PairSignals(8, "chat", p_a=0.97)
     (decision,), _ = route([confident], policy)
     assert (decision.human, decision.reasons) == (False, ())
@@ -65,16 +78,23 @@ def test_money_budget_buys_whole_labels():
 
 
 def test_audit_items_alone_can_exceed_the_budget():
-    _, summary = route(signals(), RoutingPolicy(audit_rate=0.2, uncertainty=0.0, route_flips=False,
-                                                route_errors=False, budget_items=10))
+    _, summary = route(
+        signals(),
+        RoutingPolicy(
+            audit_rate=0.2, uncertainty=0.0, route_flips=False, route_errors=False, budget_items=10
+        ),
+    )
     assert summary.human == 200 and summary.by_reason == {"audit": 200}
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    ({"uncertainity": 0.1}, "unknown routing policy keys ['uncertainity']"),
-    ({"audit_rate": 2}, "'audit_rate' is 2"),
-    ({"budget_money": 5}, "price_per_label"),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"uncertainity": 0.1}, "unknown routing policy keys ['uncertainity']"),
+        ({"audit_rate": 2}, "'audit_rate' is 2"),
+        ({"budget_money": 5}, "price_per_label"),
+    ],
+)
 def test_bad_policies_name_the_key(raw, message):
     with pytest.raises(PolicyError, match=message.replace("[", r"\[").replace("]", r"\]")):
         RoutingPolicy.from_dict(raw)
@@ -88,7 +108,9 @@ def test_replay_shows_routing_flips_beats_random_routing():
         flipped = rng.random() < 0.2
         gold = rng.choice([Choice.A, Choice.B])
         wrong = Choice.B if gold is Choice.A else Choice.A
-        items.append(ReplayItem(PairSignals(i, p_a=0.9, flipped=flipped), wrong if flipped else gold, (gold,)))
+        items.append(
+            ReplayItem(PairSignals(i, p_a=0.9, flipped=flipped), wrong if flipped else gold, (gold,))
+        )
     (row,) = replay(items, [RoutingPolicy(uncertainty=0.0, audit_rate=0.0)])
     assert row.errors_removed == pytest.approx(1.0)
     assert row.accuracy == pytest.approx(1.0)

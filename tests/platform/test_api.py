@@ -12,11 +12,19 @@ from tandem.core.models import Job, Pair, Project
 
 pytestmark = pytest.mark.django_db
 
-READ = [("get", "/api/projects/"), ("get", "/api/projects/{p}/"), ("get", "/api/projects/{p}/stats/"),
-        ("get", "/api/projects/{p}/pairs/"), ("get", "/api/jobs/")]
+READ = [
+    ("get", "/api/projects/"),
+    ("get", "/api/projects/{p}/"),
+    ("get", "/api/projects/{p}/stats/"),
+    ("get", "/api/projects/{p}/pairs/"),
+    ("get", "/api/jobs/"),
+]
 WRITE = [("post", "/api/projects/"), ("patch", "/api/projects/{p}/"), ("post", "/api/projects/{p}/imports/")]
 EXPECTED = {  # role: (may read, may write)
-    None: (401, 401), "annotator": (403, 403), "auditor": (200, 403), "engineer": (200, "ok"),
+    None: (401, 401),
+    "annotator": (403, 403),
+    "auditor": (200, 403),
+    "engineer": (200, "ok"),
     "admin": (200, "ok"),
 }
 
@@ -57,9 +65,12 @@ def test_engineer_creates_a_project_and_reads_its_pairs(api, tmp_path):
     assert created.status_code == 201
     project = Project.objects.get(name="demo")
     path = tmp_path / "p.jsonl"
-    path.write_text("".join(
-        json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b", "category": c}) + "\n"
-        for i, c in enumerate(["x", "y", "x"])))
+    path.write_text(
+        "".join(
+            json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b", "category": c}) + "\n"
+            for i, c in enumerate(["x", "y", "x"])
+        )
+    )
     services.import_pairs(project, path, "pairs")
     listed = client.get(f"/api/projects/{project.pk}/pairs/?category=x").json()
     assert listed["count"] == 2
@@ -81,8 +92,9 @@ def test_upload_of_a_folder_format_is_refused_with_the_choices(api):
     project = services.create_project("p1")
     upload = io.BytesIO(b"[]")
     upload.name = "d.json"
-    response = api("engineer").post(f"/api/projects/{project.pk}/imports/",
-                                    {"file": upload, "format": "llmbar"}, format="multipart")
+    response = api("engineer").post(
+        f"/api/projects/{project.pk}/imports/", {"file": upload, "format": "llmbar"}, format="multipart"
+    )
     assert response.status_code == 400
     assert "llmbar" in response.json()["format"][0]
 

@@ -60,7 +60,12 @@ def test_command_line_exit_status(tmp_path):
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{oops\n")
-    run = subprocess.run([*manage, "import_pairs", "--project", "x", "--create-project", str(bad)],
-                         env=env, cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [*manage, "import_pairs", "--project", "x", "--create-project", str(bad)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 1
     assert "bad.jsonl, line 1: is not valid JSON" in run.stderr

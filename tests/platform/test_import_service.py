@@ -56,10 +56,14 @@ def test_a_bad_row_keeps_nothing_from_the_file(tmp_path, project):
     assert counts() == before
     summary = failed.value.summary
     assert summary.kept is False and summary.invalid == 1
-    assert summary.errors == [{
-        "file": str(tmp_path / "bad.jsonl"), "line": 2101, "field": "response_a",
-        "message": "is missing; every row needs it",
-    }]
+    assert summary.errors == [
+        {
+            "file": str(tmp_path / "bad.jsonl"),
+            "line": 2101,
+            "field": "response_a",
+            "message": "is missing; every row needs it",
+        }
+    ]
     assert "line 2101, field 'response_a'" in failed.value.message
 
 

@@ -42,8 +42,9 @@ def upload(rows: list[dict]) -> io.BytesIO:
 def test_api_upload_is_imported_by_the_worker(worker, api):
     project = services.create_project("jobs")
     rows = [{"prompt": f"q{i}", "response_a": "a", "response_b": "b"} for i in range(1500)]
-    response = api("engineer").post(f"/api/projects/{project.pk}/imports/",
-                                    {"file": upload(rows), "format": "pairs"}, format="multipart")
+    response = api("engineer").post(
+        f"/api/projects/{project.pk}/imports/", {"file": upload(rows), "format": "pairs"}, format="multipart"
+    )
     assert response.status_code == 202
     job = wait_for(response.json()["id"])
     assert job.status == Job.Status.SUCCEEDED, job.error
@@ -57,8 +58,9 @@ def test_api_upload_is_imported_by_the_worker(worker, api):
 def test_a_failed_import_job_keeps_nothing_and_says_why(worker, api):
     project = services.create_project("jobs")
     rows = [{"prompt": "q", "response_a": "a", "response_b": "b"}, {"prompt": "only"}]
-    response = api("engineer").post(f"/api/projects/{project.pk}/imports/",
-                                    {"file": upload(rows), "format": "pairs"}, format="multipart")
+    response = api("engineer").post(
+        f"/api/projects/{project.pk}/imports/", {"file": upload(rows), "format": "pairs"}, format="multipart"
+    )
     job = wait_for(response.json()["id"])
     assert job.status == Job.Status.FAILED
     assert "line 2, field 'response_a': is missing" in job.error
@@ -71,14 +73,19 @@ def test_cancel_stops_the_job_and_keeps_nothing(tmp_path, redis_url):
 
     project = services.create_project("jobs")
     path = tmp_path / "p.jsonl"
-    path.write_text("".join(
-        json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b"}) + "\n" for i in range(5000)))
-    job = Job.objects.create(kind="import_pairs", project=project,
-                             params={"path": str(path), "format": "pairs"})
+    path.write_text(
+        "".join(
+            json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b"}) + "\n" for i in range(5000)
+        )
+    )
+    job = Job.objects.create(
+        kind="import_pairs", project=project, params={"path": str(path), "format": "pairs"}
+    )
     jobs.request_cancel(job)  # a queued job is cancelled at once and never starts
     assert Job.objects.get(pk=job.pk).status == Job.Status.CANCELLED
-    running = Job.objects.create(kind="import_pairs", project=project,
-                                 params={"path": str(path), "format": "pairs"})
+    running = Job.objects.create(
+        kind="import_pairs", project=project, params={"path": str(path), "format": "pairs"}
+    )
     cache.set(f"tandem:job:{running.pk}:cancel", True)  # what request_cancel does for a running job
     finished = jobs.execute(running.pk)
     assert finished.status == Job.Status.CANCELLED

@@ -15,9 +15,16 @@ from tests.openai_endpoint import API_KEY, MODEL, FakeOpenAI
 # run in real transactions and the tables are emptied after each test.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-JUDGE = {"backend": "openai", "model": MODEL,
-         "params": {"max_retries": 1, "backoff_base_s": 0.01, "timeout_s": 5.0,
-                    "prices": {MODEL: {"input": 1.0, "output": 2.0}}}}
+JUDGE = {
+    "backend": "openai",
+    "model": MODEL,
+    "params": {
+        "max_retries": 1,
+        "backoff_base_s": 0.01,
+        "timeout_s": 5.0,
+        "prices": {MODEL: {"input": 1.0, "output": 2.0}},
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +48,15 @@ def make_project(tmp_path, name, scenarios):
     project.judge_config = {"judges": {"api": JUDGE}}
     project.save()
     path = tmp_path / f"{name}.jsonl"
-    path.write_text("".join(
-        json.dumps({"prompt": f"SCENARIO={s} question {name}{i}", "response_a": "Paris.", "response_b": "Lyon."})
-        + "\n" for i, s in enumerate(scenarios)))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"prompt": f"SCENARIO={s} question {name}{i}", "response_a": "Paris.", "response_b": "Lyon."}
+            )
+            + "\n"
+            for i, s in enumerate(scenarios)
+        )
+    )
     services.import_pairs(project, path, "pairs")
     return project
 
@@ -75,7 +88,9 @@ def test_every_pair_is_judged_in_both_orders_with_soft_labels_and_provenance(env
     assert ab.p_first == pytest.approx(0.7 / 0.95 + 0.5 * 0.05 / 0.95, abs=1e-3)  # 1, 2, tie renormalized
     assert ab.choice == "a"
     assert rows.filter(order="ba").first().choice == "b"  # "1" means the first shown: response b
-    assert ab.detail["p_source"] == "logprobs" and ab.template == "pairwise_v1" and len(ab.template_hash) == 64
+    assert (
+        ab.detail["p_source"] == "logprobs" and ab.template == "pairwise_v1" and len(ab.template_hash) == 64
+    )
     assert ab.prompt_tokens > 0 and ab.cost > 0 and ab.cache_key
     again = run_judge(project)
     assert (again["judged"], again["skipped"], again["calls"]) == (0, 6, 0)
@@ -86,7 +101,9 @@ def test_failures_are_stored_with_reasons_and_a_rerun_retries_only_them(env, tmp
     first = run_judge(project)
     assert (first["judged"], first["errors"], first["unparsable"]) == (6, 2, 2)
     failed = Judgment.objects.filter(status="error")
-    assert failed.count() == 2 and all("500" in m or "boom" in m for m in failed.values_list("error_message", flat=True))
+    assert failed.count() == 2 and all(
+        "500" in m or "boom" in m for m in failed.values_list("error_message", flat=True)
+    )
     assert Judgment.objects.filter(status="unparsable").exclude(error_message="").count() == 2
     calls_before = env.calls()
     second = run_judge(project)
@@ -124,7 +141,9 @@ def test_cancel_keeps_finished_batches_and_a_rerun_finishes(env, tmp_path):
     config = judging.resolve_config(project, "api")
     asked = []
     with pytest.raises(services.Cancelled):
-        judging.judge_pairs(project, config, batch_pairs=1, should_cancel=lambda: len(asked.append(1) or asked) > 2)
+        judging.judge_pairs(
+            project, config, batch_pairs=1, should_cancel=lambda: len(asked.append(1) or asked) > 2
+        )
     assert Judgment.objects.count() == 4  # two batches of one pair, both orders
     summary = judging.judge_pairs(project, config, batch_pairs=1)
     assert (summary.skipped, summary.judged) == (4, 4)
@@ -133,10 +152,15 @@ def test_cancel_keeps_finished_batches_and_a_rerun_finishes(env, tmp_path):
 def test_builtin_smollm2_judge_runs_offline_and_shows_its_position_bias(tmp_path):
     project = services.create_project("smol")
     path = tmp_path / "p.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in [
-        {"prompt": "What is the capital of France?", "response_a": "Paris.", "response_b": "Berlin."},
-        {"prompt": "What is 2 + 2?", "response_a": "5", "response_b": "4"},
-    ]))
+    path.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"prompt": "What is the capital of France?", "response_a": "Paris.", "response_b": "Berlin."},
+                {"prompt": "What is 2 + 2?", "response_a": "5", "response_b": "4"},
+            ]
+        )
+    )
     services.import_pairs(project, path, "pairs")
     summary = judging.judge_pairs(project, judging.resolve_config(project, "smollm2"))
     assert (summary.judged, summary.errors, summary.unparsable) == (4, 0, 0)

@@ -17,7 +17,10 @@ def test_standard_library_platform_still_works_from_the_repo_root():
     code = "import platform, uuid; print(platform.system(), uuid.uuid4().version)"
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert out.split() == ["Linux", "4"]
 

@@ -17,10 +17,15 @@ def load(project_name, path, fmt):
     return project, summary
 
 
-@pytest.mark.parametrize(("folder", "pairs"), [
-    ("LLMBar/Natural", 100), ("Processed/MT-Bench", 200), ("Processed/FairEval", 66),
-    ("Processed/LLMEval2", 200),
-])
+@pytest.mark.parametrize(
+    ("folder", "pairs"),
+    [
+        ("LLMBar/Natural", 100),
+        ("Processed/MT-Bench", 200),
+        ("Processed/FairEval", 66),
+        ("Processed/LLMEval2", 200),
+    ],
+)
 def test_llmbar_sets(shared_data, folder, pairs):
     project, summary = load("llmbar", shared_data / "llmbar" / folder, "llmbar")
     assert (summary.created, summary.invalid) == (pairs, 0)

@@ -16,9 +16,20 @@ pytestmark = pytest.mark.django_db
 def judged_project(tmp_path, n=40):
     project = services.create_project("r")
     path = tmp_path / "p.jsonl"
-    path.write_text("".join(json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b",
-                                        "category": "math" if i % 4 == 0 else "chat"}) + "\n"
-                            for i in range(n)))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "prompt": f"q{i}",
+                    "response_a": "a",
+                    "response_b": "b",
+                    "category": "math" if i % 4 == 0 else "chat",
+                }
+            )
+            + "\n"
+            for i in range(n)
+        )
+    )
     services.import_pairs(project, path, "pairs")
     rows = []
     for i, pair in enumerate(project.pairs.order_by("id")):
@@ -26,8 +37,18 @@ def judged_project(tmp_path, n=40):
         flip = i % 5 == 0
         for order, p_first in (("ab", p), ("ba", p if flip else 1 - p)):
             choice = ("a" if p_first > 0.5 else "b") if order == "ab" else ("b" if p_first > 0.5 else "a")
-            rows.append(Judgment(pair=pair, judge="j", config_hash="h", backend="hf", order=order,
-                                 p_first=p_first, choice=choice, status="ok"))
+            rows.append(
+                Judgment(
+                    pair=pair,
+                    judge="j",
+                    config_hash="h",
+                    backend="hf",
+                    order=order,
+                    p_first=p_first,
+                    choice=choice,
+                    status="ok",
+                )
+            )
     Judgment.objects.bulk_create(rows)
     return project
 
@@ -62,7 +83,7 @@ def test_a_changed_policy_needs_a_new_version(tmp_path):
 
 def test_route_needs_judgments_first():
     services.create_project("empty")
-    with pytest.raises(CommandError, match="run `manage.py judge` first"):
+    with pytest.raises(CommandError, match=r"run `manage\.py judge` first"):
         call_command("route", project="empty")
 
 

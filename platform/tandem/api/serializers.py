@@ -42,8 +42,18 @@ class PairSerializer(serializers.ModelSerializer):
     class Meta:
         model = Pair
         fields = [
-            "id", "prompt", "response_a", "response_b", "model_a", "model_b", "category",
-            "metadata", "source", "external_id", "content_hash", "created_at",
+            "id",
+            "prompt",
+            "response_a",
+            "response_b",
+            "model_a",
+            "model_b",
+            "category",
+            "metadata",
+            "source",
+            "external_id",
+            "content_hash",
+            "created_at",
         ]
 
 
@@ -67,8 +77,17 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = [
-            "id", "kind", "project", "status", "progress", "result", "error",
-            "cancel_requested", "created_at", "started_at", "finished_at",
+            "id",
+            "kind",
+            "project",
+            "status",
+            "progress",
+            "result",
+            "error",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
 
     def get_progress(self, job) -> dict:

@@ -18,8 +18,11 @@ from .permissions import requires
 
 
 class ProjectViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-    mixins.UpdateModelMixin, viewsets.GenericViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
 ):
     queryset = Project.objects.order_by("name")
     serializer_class = s.ProjectSerializer
@@ -35,8 +38,12 @@ class ProjectViewSet(
     @extend_schema(
         request={"multipart/form-data": s.ImportRequestSerializer}, responses={202: s.JobSerializer}
     )
-    @action(detail=True, methods=["post"], serializer_class=s.ImportRequestSerializer,
-            permission_classes=[requires("core.add_pair", "core.add_job")])
+    @action(
+        detail=True,
+        methods=["post"],
+        serializer_class=s.ImportRequestSerializer,
+        permission_classes=[requires("core.add_pair", "core.add_job")],
+    )
     def imports(self, request, pk=None):
         """Upload a file of pairs; it is imported by a background job (poll the job)."""
         project = get_object_or_404(Project, pk=pk)
@@ -50,16 +57,24 @@ class ProjectViewSet(
             for chunk in upload.chunks():
                 out.write(chunk)
         job = jobs.start_job(
-            "import_pairs", project=project, user=request.user,
-            params={"path": str(path), "format": form.validated_data["format"],
-                    "skip_invalid": form.validated_data["skip_invalid"]},
+            "import_pairs",
+            project=project,
+            user=request.user,
+            params={
+                "path": str(path),
+                "format": form.validated_data["format"],
+                "skip_invalid": form.validated_data["skip_invalid"],
+            },
         )
         return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-
     @extend_schema(request=s.JudgeRequestSerializer, responses={202: s.JobSerializer})
-    @action(detail=True, methods=["post"], serializer_class=s.JudgeRequestSerializer,
-            permission_classes=[requires("core.add_judgment", "core.add_job")])
+    @action(
+        detail=True,
+        methods=["post"],
+        serializer_class=s.JudgeRequestSerializer,
+        permission_classes=[requires("core.add_judgment", "core.add_job")],
+    )
     def judge(self, request, pk=None):
         """Judge the project's pairs in both orders in a background job (poll the job)."""
         project = get_object_or_404(Project, pk=pk)

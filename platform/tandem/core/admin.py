@@ -38,8 +38,12 @@ class ProjectAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             self._import(request, project, form.cleaned_data)
             return redirect(reverse("admin:core_project_change", args=[pk]))
-        context = {**self.admin_site.each_context(request), "form": form, "project": project,
-                   "title": f"Import pairs into {project.name}"}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "project": project,
+            "title": f"Import pairs into {project.name}",
+        }
         return render(request, "admin/core/project/import.html", context)
 
     def _import(self, request, project, data):
@@ -50,8 +54,9 @@ class ProjectAdmin(admin.ModelAdmin):
                 for chunk in upload.chunks():
                     out.write(chunk)
             try:
-                summary = services.import_pairs(project, target, data["format"],
-                                                skip_invalid=data["skip_invalid"])
+                summary = services.import_pairs(
+                    project, target, data["format"], skip_invalid=data["skip_invalid"]
+                )
             except services.ImportFailed as err:
                 messages.error(request, err.message)
                 return

@@ -120,9 +120,12 @@ def execute(job_id: int) -> Job:
 def _import_pairs(job: Job, context: JobContext) -> dict:
     params = job.params
     summary = services.import_pairs(
-        job.project, Path(params["path"]), params["format"],
+        job.project,
+        Path(params["path"]),
+        params["format"],
         skip_invalid=bool(params.get("skip_invalid")),
-        progress=context.progress, should_cancel=context.should_cancel,
+        progress=context.progress,
+        should_cancel=context.should_cancel,
     )
     return summary.as_dict()
 
@@ -132,8 +135,13 @@ def _judge(job: Job, context: JobContext) -> dict:
     from . import judging
 
     config = judging.resolve_config(job.project, job.params.get("judge", "smollm2"))
-    summary = judging.judge_pairs(job.project, config, limit=job.params.get("limit"),
-                                  progress=context.progress, should_cancel=context.should_cancel)
+    summary = judging.judge_pairs(
+        job.project,
+        config,
+        limit=job.params.get("limit"),
+        progress=context.progress,
+        should_cancel=context.should_cancel,
+    )
     return summary.as_dict()
 
 
@@ -142,5 +150,10 @@ def _generate(job: Job, context: JobContext) -> dict:
     from labeling.generation import GenerationConfig
 
     config = GenerationConfig(**job.params.get("config", {}))
-    return services.generate_candidates(job.project, job.params["prompts"], config,
-                                        progress=context.progress, should_cancel=context.should_cancel)
+    return services.generate_candidates(
+        job.project,
+        job.params["prompts"],
+        config,
+        progress=context.progress,
+        should_cancel=context.should_cancel,
+    )

@@ -98,7 +98,8 @@ def resolve_config(project: Project, name: str) -> JudgeConfig:
     unknown = set(raw) - CONFIG_FIELDS
     if unknown or not raw.get("backend"):
         raise ServiceError(
-            f"judge config '{name}': unknown keys {sorted(unknown)}" if unknown
+            f"judge config '{name}': unknown keys {sorted(unknown)}"
+            if unknown
             else f"judge config '{name}' needs a 'backend' (openai, hf, ensemble)"
         )
     raw.setdefault("name", path.stem if path.suffix == ".json" else name)
@@ -112,8 +113,13 @@ def resolve_config(project: Project, name: str) -> JudgeConfig:
 
 
 def judge_pairs(
-    project: Project, config: JudgeConfig, *, limit: int | None = None, batch_pairs: int = 16,
-    progress: Progress | None = None, should_cancel: ShouldCancel | None = None,
+    project: Project,
+    config: JudgeConfig,
+    *,
+    limit: int | None = None,
+    batch_pairs: int = 16,
+    progress: Progress | None = None,
+    should_cancel: ShouldCancel | None = None,
 ) -> JudgeSummary:
     """Judge the project's pairs (the first `limit` of them) in both orders with `config`.
 
@@ -137,7 +143,7 @@ def judge_pairs(
     for start in range(0, len(todo), step):
         if should_cancel is not None and should_cancel():
             raise Cancelled(f"judging stopped after {summary.judged} verdicts; run it again to continue")
-        batch = todo[start:start + step]
+        batch = todo[start : start + step]
         verdicts = judge.judge(_items(batch))
         _store(batch, verdicts, config, config_hash, summary)
         if progress is not None:
@@ -172,23 +178,39 @@ def _store(batch, verdicts: list[Verdict], config: JudgeConfig, config_hash: str
     for (pid, order), verdict in zip(batch, verdicts, strict=True):
         prov = verdict.provenance
         choice = verdict.pair_choice(order)
-        rows.append(Judgment(
-            pair_id=pid, judge=config.name, config_hash=config_hash, backend=prov.backend,
-            model=prov.model or config.model, template=prov.template, template_hash=prov.template_sha256,
-            order=order.value, p_first=verdict.p_first, choice=choice.value if choice else "",
-            rationale=verdict.rationale, status=verdict.status.value, error_message=verdict.error,
-            params=dict(prov.params), prompt_tokens=prov.prompt_tokens,
-            completion_tokens=prov.completion_tokens, cost=prov.cost or 0,
-            latency_ms=round(prov.latency_s * 1000), cache_key=prov.cache_key,
-            detail={"p_source": prov.p_source, "cached": prov.cached, "calls": prov.calls},
-        ))
+        rows.append(
+            Judgment(
+                pair_id=pid,
+                judge=config.name,
+                config_hash=config_hash,
+                backend=prov.backend,
+                model=prov.model or config.model,
+                template=prov.template,
+                template_hash=prov.template_sha256,
+                order=order.value,
+                p_first=verdict.p_first,
+                choice=choice.value if choice else "",
+                rationale=verdict.rationale,
+                status=verdict.status.value,
+                error_message=verdict.error,
+                params=dict(prov.params),
+                prompt_tokens=prov.prompt_tokens,
+                completion_tokens=prov.completion_tokens,
+                cost=prov.cost or 0,
+                latency_ms=round(prov.latency_s * 1000),
+                cache_key=prov.cache_key,
+                detail={"p_source": prov.p_source, "cached": prov.cached, "calls": prov.calls},
+            )
+        )
         summary.judged += 1
         summary.errors += verdict.status.value == "error"
         summary.unparsable += verdict.status.value == "unparsable"
     with transaction.atomic():
         # A verdict that failed with an error last time is replaced by this run's.
         Judgment.objects.filter(
-            judge=config.name, config_hash=config_hash, status=Judgment.Status.ERROR,
+            judge=config.name,
+            config_hash=config_hash,
+            status=Judgment.Status.ERROR,
             pair_id__in=[pid for pid, _ in batch],
         ).delete()
         Judgment.objects.bulk_create(rows, batch_size=500)

@@ -24,9 +24,7 @@ class Project(models.Model):
     )
     judge_config = models.JSONField(default=dict, blank=True)
     routing_config = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -100,8 +98,7 @@ class Judgment(models.Model):
                 fields=["pair", "judge", "config_hash", "order"], name="judgment_unique_call"
             ),
             models.CheckConstraint(
-                condition=models.Q(p_first__isnull=True)
-                | models.Q(p_first__gte=0.0, p_first__lte=1.0),
+                condition=models.Q(p_first__isnull=True) | models.Q(p_first__gte=0.0, p_first__lte=1.0),
                 name="judgment_p_first_in_unit_interval",
             ),
         ]
@@ -127,9 +124,7 @@ class HumanLabel(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["pair", "annotator", "source"], name="humanlabel_unique_vote"
-            )
+            models.UniqueConstraint(fields=["pair", "annotator", "source"], name="humanlabel_unique_vote")
         ]
 
     def __str__(self) -> str:
@@ -151,9 +146,7 @@ class Job(models.Model):
         CANCELLED = "cancelled", "cancelled"
 
     kind = models.CharField(max_length=50)
-    project = models.ForeignKey(
-        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
-    )
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     progress_done = models.PositiveBigIntegerField(default=0)
@@ -161,9 +154,7 @@ class Job(models.Model):
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -216,9 +207,7 @@ class RoutingDecision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["pair", "policy"], name="routing_decision_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["pair", "policy"], name="routing_decision_unique")]
 
     def __str__(self) -> str:
         return f"pair {self.pair_id}: {'human' if self.human else 'AI only'} {self.reasons}"

@@ -38,8 +38,13 @@ def project_judges(project: Project, judges: list[str] | None = None) -> list[st
         if missing:
             raise ServiceError(f"no judgments from {missing}; judges with judgments: {sorted(found)}")
         return list(names)
-    own = sorted(set(Judgment.objects.filter(pair__project=project).exclude(backend="replay")
-                     .values_list("judge", flat=True)))
+    own = sorted(
+        set(
+            Judgment.objects.filter(pair__project=project)
+            .exclude(backend="replay")
+            .values_list("judge", flat=True)
+        )
+    )
     if not (own or found):
         raise ServiceError(f"project '{project.name}' has no judgments yet: run `manage.py judge` first")
     return own or sorted(set(found))
@@ -48,7 +53,8 @@ def project_judges(project: Project, judges: list[str] | None = None) -> list[st
 def signals(project: Project, judges: list[str]) -> list[PairSignals]:
     """One PairSignals per pair judged (in both orders, or failed) by every judge in `judges`."""
     rows = Judgment.objects.filter(pair__project=project, judge__in=judges).values_list(
-        "pair_id", "pair__category", "judge", "order", "status", "p_first", "choice", "detail")
+        "pair_id", "pair__category", "judge", "order", "status", "p_first", "choice", "detail"
+    )
     per_pair: dict[int, dict] = defaultdict(lambda: {"category": "", "judges": defaultdict(dict)})
     for pair_id, category, judge, order, status, p_first, choice, detail in rows.iterator():
         entry = per_pair[pair_id]
@@ -81,7 +87,8 @@ def _pair_signals(pair_id: int, category: str, per_judge: list[dict]) -> PairSig
 
 def _policy_version(project: Project, policy: RoutingPolicy) -> RoutingPolicyVersion:
     stored, created = RoutingPolicyVersion.objects.get_or_create(
-        project=project, version=policy.version, defaults={"policy": policy.as_dict()})
+        project=project, version=policy.version, defaults={"policy": policy.as_dict()}
+    )
     if not created and stored.policy != policy.as_dict():
         raise ServiceError(
             f"routing policy version {policy.version} was already used with different settings "
@@ -98,16 +105,31 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
     pending = [s for s in signals(project, judges) if s.pair_id not in decided]
     decisions, summary = route(pending, policy)
     with transaction.atomic():
-        RoutingDecision.objects.bulk_create([
-            RoutingDecision(pair_id=d.pair_id, policy=version, judges=judges, human=d.human,
-                            reasons=[r.value for r in d.reasons], priority=d.priority, blind=d.blind,
-                            over_budget=d.over_budget)
-            for d in decisions
-        ], batch_size=1000)
+        RoutingDecision.objects.bulk_create(
+            [
+                RoutingDecision(
+                    pair_id=d.pair_id,
+                    policy=version,
+                    judges=judges,
+                    human=d.human,
+                    reasons=[r.value for r in d.reasons],
+                    priority=d.priority,
+                    blind=d.blind,
+                    over_budget=d.over_budget,
+                )
+                for d in decisions
+            ],
+            batch_size=1000,
+        )
     return {
-        "policy_version": policy.version, "judges": judges, "pairs": summary.pairs,
-        "already_decided": len(decided), "human": summary.human, "ai_only": summary.ai_only,
-        "over_budget": summary.over_budget, "routed_by_reason": summary.by_reason,
+        "policy_version": policy.version,
+        "judges": judges,
+        "pairs": summary.pairs,
+        "already_decided": len(decided),
+        "human": summary.human,
+        "ai_only": summary.ai_only,
+        "over_budget": summary.over_budget,
+        "routed_by_reason": summary.by_reason,
     }
 
 
@@ -118,10 +140,14 @@ def replay_items(project: Project, judges: list[str]) -> list[ReplayItem]:
         votes[pair_id].append(Choice(choice))
     return [
         ReplayItem(s, ai_choice(s.p_a), tuple(votes[s.pair_id]))
-        for s in signals(project, judges) if votes.get(s.pair_id)
+        for s in signals(project, judges)
+        if votes.get(s.pair_id)
     ]
 
 
 def pairs_for_humans(project: Project, version: int):
-    return Pair.objects.filter(routing_decisions__policy__project=project,
-                               routing_decisions__policy__version=version, routing_decisions__human=True)
+    return Pair.objects.filter(
+        routing_decisions__policy__project=project,
+        routing_decisions__policy__version=version,
+        routing_decisions__human=True,
+    )

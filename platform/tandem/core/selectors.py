@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 
-from .models import HumanLabel, Judgment, Pair, Project
+from .models import HumanLabel, Job, Judgment, Pair, Project, RoutingDecision
 
 
 def projects_for(user) -> QuerySet[Project]:
@@ -18,11 +18,13 @@ def project_counts(project: Project) -> dict:
     pairs = Pair.objects.filter(project=project)
     judgments = Judgment.objects.filter(pair__project=project)
     by_judge = list(
-        judgments.values("judge").annotate(
+        judgments.values("judge")
+        .annotate(
             calls=Count("id"),
             errors=Count("id", filter=~Q(status=Judgment.Status.OK)),
             pairs=Count("pair", distinct=True),
-        ).order_by("judge")
+        )
+        .order_by("judge")
     )
     labels = HumanLabel.objects.filter(pair__project=project)
     return {
@@ -32,14 +34,88 @@ def project_counts(project: Project) -> dict:
         "human_labels": labels.count(),
         "human_labeled_pairs": labels.values("pair").distinct().count(),
         "annotators": labels.values("annotator").distinct().count(),
+        "cost": judgments.aggregate(total=Sum("cost"))["total"] or 0,
+        "routing": routing_counts(project),
+        "jobs": list(Job.objects.filter(project=project).order_by("-created_at")[:10]),
     }
+
+
+def routing_counts(project: Project) -> dict:
+    decisions = RoutingDecision.objects.filter(pair__project=project)
+    by_reason: dict[str, int] = {}
+    for reasons in decisions.filter(human=True).values_list("reasons", flat=True).iterator():
+        for reason in reasons:
+            by_reason[reason] = by_reason.get(reason, 0) + 1
+    return {
+        "decided": decisions.count(),
+        "human": decisions.filter(human=True).count(),
+        "over_budget": decisions.filter(over_budget=True).count(),
+        "by_reason": dict(sorted(by_reason.items())),
+    }
+
+
+PAIR_FILTERS = ("category", "reason", "judge", "source", "flipped", "disagree")
+
+
+def pair_page(project: Project, filters: dict) -> QuerySet[Pair]:
+    """The pair browser's rows: filtered in SQL, with the counts each row shows annotated."""
+    pairs = Pair.objects.filter(project=project)
+    if filters.get("category"):
+        pairs = pairs.filter(category=filters["category"])
+    if filters.get("reason"):
+        pairs = pairs.filter(routing_decisions__human=True, **_has_reason(filters["reason"]))
+    if filters.get("judge"):
+        pairs = pairs.filter(judgments__judge=filters["judge"])
+    if filters.get("source"):
+        pairs = pairs.filter(human_labels__source=filters["source"])
+    if filters.get("flipped") == "1":
+        pairs = pairs.filter(**_has_reason("flip"))
+    if filters.get("disagree") == "1":
+        pairs = pairs.filter(Exists(_disagreeing_labels(filters.get("judge"))))
+    return (
+        pairs.distinct()
+        .annotate(
+            n_judgments=Count("judgments", distinct=True),
+            n_labels=Count("human_labels", distinct=True),
+        )
+        .order_by("id")
+    )
+
+
+def _disagreeing_labels(judge: str | None) -> QuerySet[HumanLabel]:
+    """Human labels of the outer pair that some usable verdict (of `judge`, if given) contradicts."""
+    verdicts = Judgment.objects.filter(pair=OuterRef("pair"), status=Judgment.Status.OK).exclude(
+        choice=OuterRef("choice")
+    )
+    if judge:
+        verdicts = verdicts.filter(judge=judge)
+    return HumanLabel.objects.filter(pair=OuterRef("pk")).filter(Exists(verdicts))
+
+
+def _has_reason(reason: str) -> dict:
+    # JSON `contains` is not available on SQLite; reasons come from a fixed vocabulary of plain
+    # words, so the quoted word inside the JSON text matches exactly one list element.
+    return {"routing_decisions__reasons__icontains": f'"{reason}"'}
+
+
+def pair_detail(project: Project, pair_id: int) -> Pair:
+    return (
+        Pair.objects.filter(project=project)
+        .prefetch_related("judgments", "human_labels", "routing_decisions__policy")
+        .get(pk=pair_id)
+    )
+
+
+def judges_of(project: Project) -> list[str]:
+    return sorted(set(Judgment.objects.filter(pair__project=project).values_list("judge", flat=True)))
 
 
 def audit_frames(project: Project, judge: str | None = None):
     """The two frames of the audits package's contract (audits/frames.py) for one project.
 
     Human labels imported with a data set are an unbiased sample ("imported"); labels from
-    Argilla count as "routed" (selected to be hard) until routing marks its blind audit sample.
+    Argilla on a pair of the blind audit sample are "audit" (unbiased too); any other Argilla
+    label is "routed" (selected because the judge was unsure: reported apart).
     """
     import pandas as pd
     from django.db.models.functions import Length
@@ -48,14 +124,25 @@ def audit_frames(project: Project, judge: str | None = None):
     if judge:
         judgments = judgments.filter(judge=judge)
     columns = {
-        "category": F("pair__category"), "model_a": F("pair__model_a"), "model_b": F("pair__model_b"),
-        "len_a": Length("pair__response_a"), "len_b": Length("pair__response_b"),
+        "category": F("pair__category"),
+        "model_a": F("pair__model_a"),
+        "model_b": F("pair__model_b"),
+        "len_a": Length("pair__response_a"),
+        "len_b": Length("pair__response_b"),
     }
-    names = ["pair_id", "judge", "template", "order", "status", "choice", "p_first", "created_at",
-             "model", "detail"]
-    frame = pd.DataFrame.from_records(
-        list(judgments.values(*names, **columns)), columns=[*names, *columns]
-    )
+    names = [
+        "pair_id",
+        "judge",
+        "template",
+        "order",
+        "status",
+        "choice",
+        "p_first",
+        "created_at",
+        "model",
+        "detail",
+    ]
+    frame = pd.DataFrame.from_records(list(judgments.values(*names, **columns)), columns=[*names, *columns])
     detail = frame.pop("detail")
     frame["orders_disagree"] = detail.map(lambda d: bool((d or {}).get("orders_disagreed")))
     frame["orders_merged"] = detail.map(lambda d: bool((d or {}).get("orders_merged")))
@@ -64,9 +151,17 @@ def audit_frames(project: Project, judge: str | None = None):
     flags = _formatting(frame["pair_id"].unique())
     frame["fmt_a"] = frame["pair_id"].map(flags["fmt_a"])
     frame["fmt_b"] = frame["pair_id"].map(flags["fmt_b"])
-    votes = HumanLabel.objects.filter(pair__project=project).values("pair_id", "annotator", "choice", "source")
+    votes = HumanLabel.objects.filter(pair__project=project).values(
+        "pair_id", "annotator", "choice", "source"
+    )
     labels = pd.DataFrame.from_records(list(votes), columns=["pair_id", "annotator", "choice", "source"])
-    labels["sample"] = labels.pop("source").map(lambda s: "imported" if s == HumanLabel.Source.IMPORTED else "routed")
+    blind = set(
+        RoutingDecision.objects.filter(pair__project=project, blind=True).values_list("pair_id", flat=True)
+    )
+    labels["sample"] = [
+        "imported" if source == HumanLabel.Source.IMPORTED else "audit" if pair_id in blind else "routed"
+        for pair_id, source in zip(labels["pair_id"], labels.pop("source"), strict=True)
+    ]
     return frame, labels
 
 
@@ -79,6 +174,7 @@ def model_family(model: str) -> str:
 def _formatting(pair_ids):
     """Whether each response uses lists or markdown, computed once per pair (not per verdict)."""
     import pandas as pd
+
     from audits import formatting_flags
 
     texts = pd.DataFrame.from_records(

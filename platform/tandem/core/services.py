@@ -100,21 +100,36 @@ def import_pairs(
         rows = importers.read(path, fmt, settings.TANDEM_MAX_FIELD_CHARS)
         total = importers.estimate_rows(path, fmt)
         with transaction.atomic():
-            _import_rows(project, rows, summary, skip_invalid, progress, total, should_cancel,
-                         batch_size, source=f"{fmt}:{Path(path).name}")
+            _import_rows(
+                project,
+                rows,
+                summary,
+                skip_invalid,
+                progress,
+                total,
+                should_cancel,
+                batch_size,
+                source=f"{fmt}:{Path(path).name}",
+            )
             if summary.errors and not skip_invalid:
                 transaction.set_rollback(True)
     except FormatError as err:
         _add_issue(summary, ImportIssue(err.file, 0, "", err.message))
     except IntegrityError as err:
-        _add_issue(summary, ImportIssue(
-            str(path), 0, "", f"another import wrote the same pairs at the same time ({err}); run it again"
-        ))
+        _add_issue(
+            summary,
+            ImportIssue(
+                str(path),
+                0,
+                "",
+                f"another import wrote the same pairs at the same time ({err}); run it again",
+            ),
+        )
     summary.kept = summary.valid > 0 and (skip_invalid or not summary.errors)
     if not summary.kept:
         raise ImportFailed(
-            f"{path}: nothing imported ({summary.invalid} errors; the first: "
-            f"{_first_error(summary)})", summary,
+            f"{path}: nothing imported ({summary.invalid} errors; the first: {_first_error(summary)})",
+            summary,
         )
     return summary
 
@@ -123,8 +138,9 @@ def _first_error(summary: ImportSummary) -> str:
     return str(ImportIssue(**summary.errors[0])) if summary.errors else "no rows"
 
 
-def _import_rows(project, rows, summary, skip_invalid, progress, total, should_cancel,
-                 batch_size, source) -> None:
+def _import_rows(
+    project, rows, summary, skip_invalid, progress, total, should_cancel, batch_size, source
+) -> None:
     for batch in _batched(rows, batch_size):
         if should_cancel is not None and should_cancel():
             raise Cancelled("import cancelled; nothing from this file was kept")
@@ -155,9 +171,7 @@ def _add_issue(summary: ImportSummary, issue: ImportIssue) -> None:
 def _write_batch(project: Project, rows: list[ImportRow], summary: ImportSummary, source: str) -> None:
     hashes = [row.pair.content_hash() for row in rows]
     known = dict(
-        Pair.objects.filter(project=project, content_hash__in=set(hashes)).values_list(
-            "content_hash", "id"
-        )
+        Pair.objects.filter(project=project, content_hash__in=set(hashes)).values_list("content_hash", "id")
     )
     existing_ids = set(known.values())
     new: dict[str, Pair] = {}
@@ -167,9 +181,17 @@ def _write_batch(project: Project, rows: list[ImportRow], summary: ImportSummary
             continue
         p = row.pair
         new[digest] = Pair(
-            project=project, prompt=p.prompt, response_a=p.response_a, response_b=p.response_b,
-            model_a=p.model_a, model_b=p.model_b, category=p.category, metadata=p.metadata,
-            source=source, external_id=p.external_id, content_hash=digest,
+            project=project,
+            prompt=p.prompt,
+            response_a=p.response_a,
+            response_b=p.response_b,
+            model_a=p.model_a,
+            model_b=p.model_b,
+            category=p.category,
+            metadata=p.metadata,
+            source=source,
+            external_id=p.external_id,
+            content_hash=digest,
         )
     Pair.objects.bulk_create(new.values(), batch_size=500)
     summary.created += len(new)
@@ -180,20 +202,30 @@ def _write_batch(project: Project, rows: list[ImportRow], summary: ImportSummary
 
 
 def _write_labels(rows: list[ImportRow], pair_ids: list[int], existing_ids: set[int]) -> int:
-    seen = set(
-        HumanLabel.objects.filter(pair_id__in=existing_ids, source=HumanLabel.Source.IMPORTED)
-        .values_list("pair_id", "annotator")
-    ) if existing_ids else set()
+    seen = (
+        set(
+            HumanLabel.objects.filter(
+                pair_id__in=existing_ids, source=HumanLabel.Source.IMPORTED
+            ).values_list("pair_id", "annotator")
+        )
+        if existing_ids
+        else set()
+    )
     labels = []
     for row, pair_id in zip(rows, pair_ids, strict=True):
         for vote in row.votes:
             if (pair_id, vote.annotator) in seen:
                 continue
             seen.add((pair_id, vote.annotator))
-            labels.append(HumanLabel(
-                pair_id=pair_id, annotator=vote.annotator, choice=vote.choice,
-                rationale=vote.rationale, source=HumanLabel.Source.IMPORTED,
-            ))
+            labels.append(
+                HumanLabel(
+                    pair_id=pair_id,
+                    annotator=vote.annotator,
+                    choice=vote.choice,
+                    rationale=vote.rationale,
+                    source=HumanLabel.Source.IMPORTED,
+                )
+            )
     HumanLabel.objects.bulk_create(labels, batch_size=1000)
     return len(labels)
 
@@ -204,28 +236,47 @@ def replay_config_hash(judge: str) -> str:
 
 
 def _write_judgments(rows: list[ImportRow], pair_ids: list[int], existing_ids: set[int]) -> int:
-    seen = set(
-        Judgment.objects.filter(pair_id__in=existing_ids, backend="replay")
-        .values_list("pair_id", "judge", "order")
-    ) if existing_ids else set()
+    seen = (
+        set(
+            Judgment.objects.filter(pair_id__in=existing_ids, backend="replay").values_list(
+                "pair_id", "judge", "order"
+            )
+        )
+        if existing_ids
+        else set()
+    )
     judgments = []
     for row, pair_id in zip(rows, pair_ids, strict=True):
         for v in row.verdicts:
             if (pair_id, v.judge, v.order.value) in seen:
                 continue
             seen.add((pair_id, v.judge, v.order.value))
-            judgments.append(Judgment(
-                pair_id=pair_id, judge=v.judge, config_hash=replay_config_hash(v.judge),
-                backend="replay", model=v.model, template=v.template, order=v.order.value,
-                p_first=v.p_first, choice=v.choice.value if v.choice else "",
-                rationale=v.rationale, status=v.status.value, detail=v.detail,
-            ))
+            judgments.append(
+                Judgment(
+                    pair_id=pair_id,
+                    judge=v.judge,
+                    config_hash=replay_config_hash(v.judge),
+                    backend="replay",
+                    model=v.model,
+                    template=v.template,
+                    order=v.order.value,
+                    p_first=v.p_first,
+                    choice=v.choice.value if v.choice else "",
+                    rationale=v.rationale,
+                    status=v.status.value,
+                    detail=v.detail,
+                )
+            )
     Judgment.objects.bulk_create(judgments, batch_size=1000)
     return len(judgments)
 
 
 def generate_candidates(
-    project: Project, prompts_path: str | Path, config, *, progress: Progress | None = None,
+    project: Project,
+    prompts_path: str | Path,
+    config,
+    *,
+    progress: Progress | None = None,
     should_cancel: ShouldCancel | None = None,
 ) -> dict:
     """Sample `config.n` responses per prompt with a policy and import every pair of them.
@@ -241,11 +292,21 @@ def generate_candidates(
         raise ServiceError(str(err)) from err
     folder = Path(settings.VAR_DIR) / "generated"
     folder.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(repr((project.pk, str(Path(prompts_path).resolve()), config)).encode()).hexdigest()[:12]
-    samples, pairs = folder / f"{project.name}-{key}.samples.jsonl", folder / f"{project.name}-{key}.pairs.jsonl"
+    key = hashlib.sha256(repr((project.pk, str(Path(prompts_path).resolve()), config)).encode()).hexdigest()[
+        :12
+    ]
+    samples, pairs = (
+        folder / f"{project.name}-{key}.samples.jsonl",
+        folder / f"{project.name}-{key}.pairs.jsonl",
+    )
     sampled = generation.generate_pairs(rows, samples, config, progress=progress, should_cancel=should_cancel)
     if should_cancel is not None and should_cancel():
         raise Cancelled(f"generation cancelled after {sampled} prompts; run it again to continue")
     generation.flatten(samples, pairs)
     summary = import_pairs(project, pairs, "pairs")
-    return {"prompts": len(rows), "sampled_now": sampled, "samples_file": str(samples), "import": summary.as_dict()}
+    return {
+        "prompts": len(rows),
+        "sampled_now": sampled,
+        "samples_file": str(samples),
+        "import": summary.as_dict(),
+    }

@@ -1,23 +1,162 @@
-"""Pages for engineers and auditors. Annotators are sent to Argilla (later: their queue)."""
+"""Pages for engineers and auditors. Views check a permission, call a selector or a service,
+and render; the work is in tandem.core. Annotators have no pages here: they work in Argilla."""
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, render
+from __future__ import annotations
 
-from tandem.core import selectors
-from tandem.core.models import Project
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from tandem.core import jobs, judging, selectors, services
+from tandem.core.models import Pair, Project
+
+from .forms import ImportForm, JudgeForm
+
+view_required = permission_required("core.view_project", raise_exception=True)
 
 
 @login_required
 def home(request):
-    projects = selectors.projects_for(request.user)
-    return render(request, "web/home.html", {"projects": projects})
+    return render(request, "web/home.html", {"projects": selectors.projects_for(request.user)})
 
 
 @login_required
+@view_required
 def project_detail(request, pk: int):
-    if not request.user.has_perm("core.view_project"):
-        raise PermissionDenied
     project = get_object_or_404(Project, pk=pk)
-    counts = selectors.project_counts(project)
-    return render(request, "web/project.html", {"project": project, "counts": counts})
+    context = {
+        "project": project,
+        "counts": selectors.project_counts(project),
+        "import_form": ImportForm(),
+        "judge_form": JudgeForm(),
+    }
+    return render(request, "web/project.html", context)
+
+
+@require_POST
+@login_required
+@permission_required(["core.add_pair", "core.add_job"], raise_exception=True)
+def start_import(request, pk: int):
+    project = get_object_or_404(Project, pk=pk)
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, f"Import not started: {form.errors.as_text()}")
+        return redirect("project-detail", pk=pk)
+    upload = form.cleaned_data["file"]
+    folder = Path(settings.MEDIA_ROOT) / "uploads" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    path = folder / Path(upload.name).name
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    job = jobs.start_job(
+        "import_pairs",
+        project=project,
+        user=request.user,
+        params={
+            "path": str(path),
+            "format": form.cleaned_data["format"],
+            "skip_invalid": form.cleaned_data["skip_invalid"],
+        },
+    )
+    messages.success(request, f"Import of {upload.name} started (job {job.pk}).")
+    return redirect("project-detail", pk=pk)
+
+
+@require_POST
+@login_required
+@permission_required(["core.add_judgment", "core.add_job"], raise_exception=True)
+def start_judge(request, pk: int):
+    project = get_object_or_404(Project, pk=pk)
+    form = JudgeForm(request.POST)
+    if form.is_valid():
+        try:
+            judging.resolve_config(project, form.cleaned_data["judge"])
+        except services.ServiceError as err:
+            messages.error(request, err.message)
+            return redirect("project-detail", pk=pk)
+        params = {k: v for k, v in form.cleaned_data.items() if v}
+        job = jobs.start_job("judge", project=project, user=request.user, params=params)
+        messages.success(request, f"Judging started (job {job.pk}).")
+    return redirect("project-detail", pk=pk)
+
+
+@login_required
+@view_required
+def pair_list(request, pk: int):
+    project = get_object_or_404(Project, pk=pk)
+    filters = {k: request.GET.get(k, "") for k in selectors.PAIR_FILTERS}
+    page = Paginator(selectors.pair_page(project, filters), 50).get_page(request.GET.get("page"))
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    return render(
+        request,
+        "web/pairs.html",
+        {
+            "project": project,
+            "page": page,
+            "filters": filters,
+            "query": query,
+            "judges": selectors.judges_of(project),
+            "reasons": ["audit", "high_stakes", "judge_error", "flip", "judges_disagree", "uncertain"],
+        },
+    )
+
+
+@login_required
+@view_required
+def pair_detail(request, pk: int, pair_id: int):
+    project = get_object_or_404(Project, pk=pk)
+    try:
+        pair = selectors.pair_detail(project, pair_id)
+    except Pair.DoesNotExist:
+        raise Http404("no such pair in this project") from None
+    return render(request, "web/pair.html", {"project": project, "pair": pair})
+
+
+@login_required
+@view_required
+def audit_page(request, pk: int):
+    project = get_object_or_404(Project, pk=pk)
+    judges = selectors.judges_of(project)
+    judge = request.GET.get("judge") or (judges[0] if judges else "")
+    return render(request, "web/audit.html", {"project": project, "judges": judges, "judge": judge})
+
+
+@login_required
+@view_required
+def audit_download(request, pk: int, fmt: str):
+    import audits
+
+    project = get_object_or_404(Project, pk=pk)
+    judge = request.GET.get("judge") or None
+    if judge and judge not in selectors.judges_of(project):
+        raise Http404("no judgments from that judge in this project")
+    judgments, labels = selectors.audit_frames(project, judge)
+    if judgments.empty:
+        return HttpResponse("No judgments yet: run the judge first.", content_type="text/plain", status=404)
+    report = {**audits.build_report(judgments, labels, judge=judge), "project": project.name}
+    name = f"audit-{project.name}-{(judge or 'all').replace('/', '_').replace(':', '_')}"
+    if fmt == "json":
+        return JsonResponse(
+            report,
+            json_dumps_params={"indent": 2, "default": str},
+            headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
+        )
+    if fmt == "pdf":
+        import io
+
+        return FileResponse(io.BytesIO(audits.render_pdf(report)), as_attachment=True, filename=f"{name}.pdf")
+    response = HttpResponse(audits.render_html(report))
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="{name}.html"'
+    else:
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return response

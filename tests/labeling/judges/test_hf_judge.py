@@ -4,7 +4,6 @@ with SmolLM2's real tokenizer; and once on the real offline SmolLM2 model."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 

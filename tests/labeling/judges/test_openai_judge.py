@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import pytest
-from tests.labeling.judges.conftest import API_KEY, MODEL, items, openai_config
 
 from labeling.judges import (
     JudgeError,
@@ -18,6 +17,7 @@ from labeling.judges import (
 )
 from labeling.judges.base import JudgeConfig
 from labeling.records import VerdictStatus
+from tests.labeling.judges.conftest import API_KEY, MODEL, items, openai_config
 
 
 def test_soft_label_comes_from_verdict_token_logprobs(openai_env):

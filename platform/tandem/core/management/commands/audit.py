@@ -25,11 +25,15 @@ class Command(BaseCommand):
             project = Project.objects.get(name=opts["project"])
         except Project.DoesNotExist:
             raise CommandError(f"no project '{opts['project']}'") from None
-        judges = set(Judgment.objects.filter(pair__project=project).values_list("judge", flat=True).distinct())
+        judges = set(
+            Judgment.objects.filter(pair__project=project).values_list("judge", flat=True).distinct()
+        )
         if not judges:
             raise CommandError(f"project '{project.name}' has no judgments yet: run `manage.py judge` first")
         if opts["judge"] and opts["judge"] not in judges:
-            raise CommandError(f"judge '{opts['judge']}' has no judgments here; judges: {', '.join(sorted(judges))}")
+            raise CommandError(
+                f"judge '{opts['judge']}' has no judgments here; judges: {', '.join(sorted(judges))}"
+            )
         judgments, labels = selectors.audit_frames(project, opts["judge"])
         try:
             report = audits.build_report(judgments, labels, judge=opts["judge"])
@@ -37,7 +41,9 @@ class Command(BaseCommand):
             raise CommandError(str(err)) from err
         report["project"] = project.name
         rendered = {
-            "text": audits.render_text, "html": audits.render_html, "pdf": audits.render_pdf,
+            "text": audits.render_text,
+            "html": audits.render_html,
+            "pdf": audits.render_pdf,
             "json": lambda r: json.dumps(r, indent=2, default=str),
         }[opts["format"]](report)
         if opts["out"]:

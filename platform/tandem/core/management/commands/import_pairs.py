@@ -19,11 +19,15 @@ class Command(BaseCommand):
         parser.add_argument("file", help="a file, or a data set's folder for llmbar / pandalm")
         parser.add_argument("--project", required=True)
         parser.add_argument("--format", default="pairs", choices=sorted(FORMATS))
-        parser.add_argument("--skip-invalid", action="store_true",
-                            help="keep the good rows and write a report of the bad ones")
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="keep the good rows and write a report of the bad ones",
+        )
         parser.add_argument("--report", help="where --skip-invalid writes bad rows (JSONL)")
-        parser.add_argument("--create-project", action="store_true",
-                            help="create the project if it does not exist")
+        parser.add_argument(
+            "--create-project", action="store_true", help="create the project if it does not exist"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **opts):
@@ -36,8 +40,11 @@ class Command(BaseCommand):
 
         try:
             summary = services.import_pairs(
-                project, opts["file"], opts["format"],
-                skip_invalid=opts["skip_invalid"], progress=progress,
+                project,
+                opts["file"],
+                opts["format"],
+                skip_invalid=opts["skip_invalid"],
+                progress=progress,
             )
         except services.ImportFailed as err:
             bar.close()
@@ -68,6 +75,5 @@ def _project(name: str, create: bool) -> Project:
         if create:
             return services.create_project(name)
         raise CommandError(
-            f"no project '{name}'; create it with `manage.py create_project {name}` "
-            "or add --create-project"
+            f"no project '{name}'; create it with `manage.py create_project {name}` or add --create-project"
         ) from None

@@ -15,8 +15,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True)
-        parser.add_argument("--judge", default="smollm2",
-                            help="a built-in (smollm2), a judge of the project, or a .json config file")
+        parser.add_argument(
+            "--judge",
+            default="smollm2",
+            help="a built-in (smollm2), a judge of the project, or a .json config file",
+        )
         parser.add_argument("--limit", type=int, help="judge only the first N pairs")
         parser.add_argument("--batch-pairs", type=int, default=16)
         parser.add_argument("--json", action="store_true")
@@ -31,8 +34,9 @@ class Command(BaseCommand):
 
         try:
             config = judging.resolve_config(project, opts["judge"])
-            summary = judging.judge_pairs(project, config, limit=opts["limit"],
-                                          batch_pairs=opts["batch_pairs"], progress=progress)
+            summary = judging.judge_pairs(
+                project, config, limit=opts["limit"], batch_pairs=opts["batch_pairs"], progress=progress
+            )
         except services.ServiceError as err:
             raise CommandError(err.message) from err
         finally:

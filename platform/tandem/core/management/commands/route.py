@@ -16,8 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True)
         parser.add_argument("--policy", help="a JSON routing policy (default: the project's)")
         parser.add_argument("--judge", action="append", help="judge(s) to route on (repeatable)")
-        parser.add_argument("--replay", action="store_true",
-                            help="simulate a grid of policies on human-labeled pairs; decide nothing")
+        parser.add_argument(
+            "--replay",
+            action="store_true",
+            help="simulate a grid of policies on human-labeled pairs; decide nothing",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
@@ -25,7 +28,9 @@ class Command(BaseCommand):
         try:
             if opts["replay"]:
                 return self._replay(project, opts)
-            result = routing.route_pairs(project, routing.project_policy(project, opts["policy"]), opts["judge"])
+            result = routing.route_pairs(
+                project, routing.project_policy(project, opts["policy"]), opts["judge"]
+            )
         except services.ServiceError as err:
             raise CommandError(err.message) from err
         if opts["json"]:
@@ -46,11 +51,22 @@ class Command(BaseCommand):
             raise CommandError("no judged pair has a human label: replay needs labeled data")
         rows = replay(items, default_grid())
         if opts["json"]:
-            self.stdout.write(json.dumps([{**r.policy.as_dict(), "human_share": r.human_share,
-                                           "accuracy": r.accuracy, "random_accuracy": r.random_accuracy,
-                                           "ai_only_accuracy": r.ai_only_accuracy,
-                                           "errors_removed": r.errors_removed,
-                                           "random_errors_removed": r.random_errors_removed} for r in rows]))
+            self.stdout.write(
+                json.dumps(
+                    [
+                        {
+                            **r.policy.as_dict(),
+                            "human_share": r.human_share,
+                            "accuracy": r.accuracy,
+                            "random_accuracy": r.random_accuracy,
+                            "ai_only_accuracy": r.ai_only_accuracy,
+                            "errors_removed": r.errors_removed,
+                            "random_errors_removed": r.random_errors_removed,
+                        }
+                        for r in rows
+                    ]
+                )
+            )
         else:
             self.stdout.write(f"routing replay on {len(items)} labeled pairs, judges {', '.join(judges)}")
             self.stdout.write(format_table(rows))

@@ -1,0 +1,145 @@
+"""The pages as each role sees them, and how many queries the list pages cost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from tandem.core import services
+from tandem.core.models import Job, Judgment, Pair
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project(tmp_path):
+    project = services.create_project("web")
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "prompt": f"q{i}",
+                    "response_a": "a",
+                    "response_b": "b",
+                    "category": "math",
+                    "label": "a",
+                    "annotator": "h",
+                }
+            )
+            + "\n"
+            for i in range(60)
+        )
+    )
+    services.import_pairs(project, path, "pairs")
+    Judgment.objects.bulk_create(
+        [
+            Judgment(
+                pair=p,
+                judge="j",
+                config_hash="h",
+                backend="hf",
+                order=o,
+                p_first=0.8,
+                choice="a" if o == "ab" else "b",
+                status="ok",
+            )
+            for p in Pair.objects.all()
+            for o in ("ab", "ba")
+        ]
+    )
+    return project
+
+
+def client_for(user_factory, role):
+    client = Client()
+    if role:
+        client.force_login(user_factory(role))
+    return client
+
+
+def pages(project):
+    pair = Pair.objects.first()
+    base = f"/projects/{project.pk}"
+    return [
+        "/",
+        f"{base}/",
+        f"{base}/pairs/",
+        f"{base}/pairs/{pair.pk}/",
+        f"{base}/audit/",
+        f"{base}/audit/report.json",
+        f"{base}/audit/report.html",
+    ]
+
+
+def test_anonymous_is_sent_to_sign_in(project):
+    for url in pages(project):
+        response = Client().get(url)
+        assert response.status_code == 302 and response.url.startswith("/accounts/login/"), url
+
+
+@pytest.mark.parametrize(("role", "status"), [("annotator", 403), ("auditor", 200), ("engineer", 200)])
+def test_project_pages_by_role(project, user_factory, role, status):
+    client = client_for(user_factory, role)
+    for url in pages(project)[1:]:
+        assert client.get(url).status_code == status, url
+    assert client.get("/").status_code == 200
+
+
+def test_auditor_cannot_start_jobs_even_by_typing_urls(project, user_factory):
+    client = client_for(user_factory, "auditor")
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert "import-form" not in page and "judge-form" not in page
+    assert client.post(f"/projects/{project.pk}/judge/", {"judge": "smollm2"}).status_code == 403
+    assert client.post(f"/projects/{project.pk}/import/", {}).status_code == 403
+    assert not Job.objects.exists()
+
+
+def test_engineer_uploads_a_file_from_the_page_and_sees_the_job(project, user_factory, tmp_path):
+    client = client_for(user_factory, "engineer")
+    path = tmp_path / "new.jsonl"
+    path.write_text(json.dumps({"prompt": "new", "response_a": "x", "response_b": "y"}) + "\n")
+    with path.open("rb") as fh:
+        response = client.post(f"/projects/{project.pk}/import/", {"file": fh, "format": "pairs"})
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert (job.kind, job.params["format"]) == ("import_pairs", "pairs")
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert f'data-job="{job.pk}"' in page and "started (job" in page
+
+
+def test_pair_list_costs_the_same_queries_for_50_or_10_rows(project, user_factory):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(user_factory, "auditor")
+    client.get(f"/projects/{project.pk}/pairs/")  # warm the session and permission caches
+    counts = []
+    for page_number, rows in ((1, 50), (2, 10)):
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(f"/projects/{project.pk}/pairs/?page={page_number}").content.decode()
+        assert page.count(f'<tr><td><a href="/projects/{project.pk}/pairs/') == rows
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= 8
+    filtered = client.get(f"/projects/{project.pk}/pairs/?disagree=1&judge=j").content.decode()
+    assert "60 pairs" in filtered  # every pair: the judge says b in order ba, humans say a
+
+
+def test_pair_page_shows_both_orders_and_the_label(project, user_factory):
+    pair = Pair.objects.first()
+    page = (
+        client_for(user_factory, "auditor").get(f"/projects/{project.pk}/pairs/{pair.pk}/").content.decode()
+    )
+    assert "A shown first" in page and "B shown first" in page and "0.800" in page
+    assert "<td>h</td><td>a</td><td>imported</td>" in page
+
+
+def test_audit_downloads(project, user_factory):
+    client = client_for(user_factory, "auditor")
+    report = client.get(f"/projects/{project.pk}/audit/report.json?judge=j").json()
+    assert report["n_pairs"] == 60 and report["position"]["first_rate"] == 1.0
+    html = client.get(f"/projects/{project.pk}/audit/report.html?judge=j&download=1")
+    assert html["Content-Disposition"].startswith("attachment") and b"<svg" in html.content
+    assert client.get(f"/projects/{project.pk}/audit/report.json?judge=nope").status_code == 404
