@@ -27,20 +27,22 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     from django.db import connections
 
     server = start_postgres()
-    settings.DATABASES["default"].update(
-        ENGINE="django.db.backends.postgresql",
-        NAME="tandem",
-        USER="postgres",
-        PASSWORD="",
-        HOST="127.0.0.1",
-        PORT=str(server.port),
-        OPTIONS={},
-    )
-    del connections["default"]  # a wrapper made from the old settings may already be cached
-    assert connections["default"].vendor == "postgresql"
-    yield
-    connections.close_all()
-    server.stop()
+    try:
+        settings.DATABASES["default"].update(
+            ENGINE="django.db.backends.postgresql",
+            NAME="tandem",
+            USER="postgres",
+            PASSWORD="",
+            HOST="127.0.0.1",
+            PORT=str(server.port),
+            OPTIONS={},
+        )
+        del connections["default"]  # a wrapper made from the old settings may already be cached
+        assert connections["default"].vendor == "postgresql"
+        yield
+        connections.close_all()
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -120,3 +120,21 @@ def test_trl_import_records_placement_and_a_human_label(tmp_path, project):
     winner = pair.response_a if label.choice == "a" else pair.response_b
     assert winner == "good" and pair.metadata["chosen"] == label.choice
     assert label.source == "imported"
+
+
+def test_fast_insert_columns_match_the_pair_model():
+    from tandem.core.services import PAIR_COLUMNS
+
+    model_columns = {f.column for f in Pair._meta.concrete_fields if not f.primary_key}
+    assert set(PAIR_COLUMNS) == model_columns
+
+
+def test_awkward_text_is_stored_exactly(tmp_path, project):
+    text = 'tab\there\nnew line\r\nback\\slash \\. "quotes" émoji 🚀 ,;= \\N'
+    path = write_jsonl(tmp_path / "w.jsonl", [{"prompt": text, "response_a": text + "a", "response_b": "b",
+                                               "metadata": {"nested": {"ü": [1, "\\x"]}}}])
+    services.import_pairs(project, path, "pairs")
+    pair = Pair.objects.get()
+    assert (pair.prompt, pair.response_a) == (text, text + "a")
+    assert pair.metadata == {"nested": {"ü": [1, "\\x"]}}
+    assert pair.created_at is not None
