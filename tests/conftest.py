@@ -6,12 +6,17 @@ database); `TANDEM_TEST_DB=sqlite pytest ...` runs them on SQLite (the embedded 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from scripts.services import start_postgres, start_redis
+from tandem.core.roles import grant_role
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -37,7 +42,8 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
             PORT=str(server.port),
             OPTIONS={},
         )
-        del connections["default"]  # a wrapper made from the old settings may already be cached
+        with contextlib.suppress(AttributeError):  # a wrapper made from the old settings may be cached
+            del connections["default"]
         assert connections["default"].vendor == "postgresql"
         yield
         connections.close_all()
@@ -57,3 +63,34 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the real data sets are not here ({SHARED_DATA}); set TANDEM_SHARED_DATA")
     return SHARED_DATA
+
+
+ROLES = ["annotator", "auditor", "engineer", "admin"]
+
+
+@pytest.fixture
+def user_factory(db):
+    def make(role: str | None, name: str | None = None):
+        user, created = get_user_model().objects.get_or_create(username=name or f"{role}-user")
+        if created:
+            user.set_password("pw-123456")
+            user.save()
+        if role:
+            grant_role(user, role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api(user_factory):
+    """An API client for a role, authenticated by its token (None: anonymous)."""
+
+    def client_for(role: str | None) -> APIClient:
+        client = APIClient()
+        if role is not None:
+            token, _ = Token.objects.get_or_create(user=user_factory(role))
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for

@@ -173,8 +173,18 @@ def _add_issue(summary: ImportSummary, issue: ImportIssue) -> None:
 # The Pair columns an import writes, in the order of the tuples _insert_pairs takes (a test keeps
 # this in step with the model).
 PAIR_COLUMNS = (
-    "project_id", "prompt", "response_a", "response_b", "model_a", "model_b", "category",
-    "metadata", "source", "external_id", "content_hash", "created_at",
+    "project_id",
+    "prompt",
+    "response_a",
+    "response_b",
+    "model_a",
+    "model_b",
+    "category",
+    "metadata",
+    "source",
+    "external_id",
+    "content_hash",
+    "created_at",
 )
 
 
@@ -192,8 +202,18 @@ def _write_batch(project: Project, rows: list[ImportRow], summary: ImportSummary
             continue
         p = row.pair
         new[digest] = (
-            project.pk, p.prompt, p.response_a, p.response_b, p.model_a, p.model_b, p.category,
-            json.dumps(p.metadata, ensure_ascii=False), source, p.external_id, digest, now,
+            project.pk,
+            p.prompt,
+            p.response_a,
+            p.response_b,
+            p.model_a,
+            p.model_b,
+            p.category,
+            json.dumps(p.metadata, ensure_ascii=False),
+            source,
+            p.external_id,
+            digest,
+            now,
         )
     _insert_pairs(list(new.values()))
     summary.created += len(new)

@@ -12,7 +12,17 @@
         const bar = row.querySelector("progress");
         if (bar && p.total) { bar.max = p.total; bar.value = p.done; }
         row.querySelector(".error").textContent = job.error || "";
-        if (!done.has(job.status)) setTimeout(() => poll(row), 1000);
+        if (!done.has(job.status)) {
+          setTimeout(() => poll(row), 1000);
+        } else {
+          const cancel = row.querySelector("form[data-cancel]");
+          if (cancel) cancel.remove();
+          // The pipeline counts above were rendered before the job ended: show the new ones.
+          if (row.dataset.status !== job.status && job.status === "succeeded") {
+            row.dataset.status = job.status;
+            setTimeout(() => window.location.reload(), 500);
+          }
+        }
       })
       .catch(() => setTimeout(() => poll(row), 3000));
   }

@@ -1,0 +1,161 @@
+"""The pages in a real browser (Debian's chromium, headless, driven by Playwright).
+
+Screenshots of the main pages go to artifacts/screenshots/ (CI keeps them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from tandem.celery import app as celery_app
+from tandem.core import services
+from tandem.core.models import Judgment, Pair
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the test code around it is
+    # plain synchronous Django, which this tells Django's async-safety check (only here).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def worker(redis_url):
+    celery_app.conf.update(broker_url=f"{redis_url}/0", result_backend=None, task_always_eager=False)
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        yield
+
+
+def sign_in(browser, live_server, user_factory, role):
+    user_factory(role)
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", f"{role}-user")
+    page.fill("input[name=password]", "pw-123456")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    return page
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_anonymous_is_sent_to_sign_in(browser, live_server):
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/projects/1/pairs/")
+    assert "/accounts/login/" in page.url
+    assert page.locator("input[name=username]").is_visible()
+
+
+def test_engineer_imports_through_the_page_and_watches_the_job_finish(
+    browser, live_server, user_factory, worker, tmp_path
+):
+    project = services.create_project("browser")
+    page = sign_in(browser, live_server, user_factory, "engineer")
+    page.click("text=browser")
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b"}) + "\n" for i in range(1200)
+        )
+    )
+    page.set_input_files("#import-form input[type=file]", str(path))
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("text=started (job")
+    status = page.locator("#jobs tr[data-job] .status").first
+    status.wait_for()
+    page.wait_for_function(
+        "document.querySelector('#jobs tr[data-job] .status').textContent === 'succeeded'", timeout=60_000
+    )
+    # The page reloads itself when the job ends, and the pipeline shows the new pairs.
+    page.wait_for_function("document.querySelector('#pairs').textContent.trim() === '1200'", timeout=30_000)
+    assert page.locator("#jobs tr[data-job] .progress").first.inner_text().startswith("1200 / 1200")
+    assert Pair.objects.filter(project=project).count() == 1200
+    shot(page, "project")
+    page.click("text=Browse pairs")
+    page.wait_for_selector("#pair-table")
+    assert "1200 pairs" in page.content()
+    shot(page, "pairs")
+
+
+def test_auditor_reads_the_audit_and_cannot_change_anything(browser, live_server, user_factory, tmp_path):
+    project = services.create_project("audited")
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "prompt": f"q{i}",
+                    "response_a": "a",
+                    "response_b": "b",
+                    "label": "a" if i % 3 else "b",
+                    "annotator": "h",
+                }
+            )
+            + "\n"
+            for i in range(30)
+        )
+    )
+    services.import_pairs(project, path, "pairs")
+    Judgment.objects.bulk_create(
+        [
+            Judgment(
+                pair=p,
+                judge="smollm2",
+                config_hash="h",
+                backend="hf",
+                order=o,
+                p_first=0.8,
+                choice="a" if o == "ab" else "b",
+                status="ok",
+            )
+            for p in Pair.objects.all()
+            for o in ("ab", "ba")
+        ]
+    )
+    page = sign_in(browser, live_server, user_factory, "auditor")
+    page.goto(f"{live_server.url}/projects/{project.pk}/")
+    assert page.locator("#import-form").count() == 0 and page.locator("#judge-form").count() == 0
+    page.goto(f"{live_server.url}/projects/{project.pk}/audit/")
+    frame = page.frame_locator("#report")
+    frame.locator("text=Audit of judge smollm2").wait_for()
+    assert frame.locator("svg").count() >= 3
+    shot(page, "audit")
+    for url in (f"/projects/{project.pk}/import/", f"/projects/{project.pk}/judge/", "/api/projects/"):
+        response = page.request.post(f"{live_server.url}{url}", headers={"X-CSRFToken": _csrf(page)})
+        assert response.status == 403, url
+
+
+def _csrf(page) -> str:
+    return next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
