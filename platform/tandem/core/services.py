@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import itertools
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
