@@ -26,11 +26,11 @@ stop_services() {
 }
 trap stop_services EXIT
 
-stage "1/7 database ($TANDEM_VAR_DIR/tandem.sqlite3)"
+stage "1/9 database ($TANDEM_VAR_DIR/tandem.sqlite3)"
 manage migrate -v0
 manage collectstatic --noinput -v0
 
-stage "2/7 users (saved in $DEMO/credentials.txt)"
+stage "2/9 users (saved in $DEMO/credentials.txt)"
 if [ ! -s "$DEMO/credentials.txt" ]; then
     umask 077
     for role in admin engineer auditor annotator; do
@@ -39,32 +39,41 @@ if [ ! -s "$DEMO/credentials.txt" ]; then
 fi
 cat "$DEMO/credentials.txt"
 
-stage "3/7 background jobs (Redis on 127.0.0.1:$REDIS_PORT, a Celery worker)"
+stage "3/9 background jobs (Redis on 127.0.0.1:$REDIS_PORT, a Celery worker)"
 "$PY" scripts/services.py redis start --port "$REDIS_PORT" --dir "$DEMO/redis"
 .venv/bin/celery -A tandem worker --workdir platform -Q default,gpu --pool solo --loglevel WARNING \
     --logfile "$DEMO/worker.log" >/dev/null 2>&1 &
 echo $! > "$DEMO/worker.pid"
 echo "worker pid $(cat "$DEMO/worker.pid"), log $DEMO/worker.log"
 
-stage "4/7 project 'demo'"
+stage "4/9 project 'demo'"
 manage create_project demo --description "Tandem's own prompts, answered by SmolLM2-135M-Instruct" \
     --rubric-file demo/rubric.md
+manage shell -v0 -c "from tandem.core.models import Project as P; p = P.objects.get(name='demo');
+p.routing_config = p.routing_config or {'policy': {'version': 1, 'uncertainty': 0.1, 'audit_rate': 0.1}}; p.save()"
 
-stage "5/7 pairs: 3 responses per prompt from the offline policy (SmolLM2-135M-Instruct), imported"
+stage "5/9 pairs: 3 responses per prompt from the offline policy (SmolLM2-135M-Instruct), imported"
 manage generate --project demo --prompts demo/prompts.jsonl --n 3 --max-new-tokens 80
 
-stage "6/7 real data sets with human labels and recorded judge verdicts"
+stage "6/9 judge: SmolLM2 on every pair, both orders (offline, resumable)"
+manage judge --project demo --judge smollm2
+
+stage "7/9 route: flips, uncertain verdicts and a 10% blind audit sample go to humans"
+manage route --project demo
+
+stage "8/9 real data sets with human labels and recorded judge verdicts"
 if [ -d "$SHARED" ]; then
     echo "real data found in $SHARED: importing LLMBar Natural and MT-Bench (human labels + recorded verdicts)"
     manage import_pairs --project llmbar-natural --create-project --format llmbar "$SHARED/llmbar/LLMBar/Natural"
     manage import_pairs --project mtbench --create-project --format mtbench \
         "$SHARED/mtbench/mtbench_human_vs_gpt4pair.jsonl.gz"
     manage audit --project mtbench --judge mtbench:gpt-4 | sed -n '1,12p'
+    manage route --project mtbench --replay | head -5
 else
     echo "not found ($SHARED): skipped; set TANDEM_SHARED_DATA to import them"
 fi
 
-stage "7/7 web app"
+stage "9/9 web app"
 cat <<EOF
   pages      http://127.0.0.1:$PORT/            (sign in with a user above)
   admin      http://127.0.0.1:$PORT/admin/      (user 'admin')
