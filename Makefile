@@ -32,6 +32,9 @@ lint: setup
 
 bench: setup
 	$(PY) bench/import_pairs.py
+	$(PY) bench/audit_report.py
+	$(PY) bench/routing_replay.py
+	$(PY) bench/validate_real_data.py
 
 clean:
 	rm -rf var/
