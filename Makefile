@@ -36,5 +36,11 @@ bench: setup
 	$(PY) bench/routing_replay.py
 	$(PY) bench/validate_real_data.py
 
+argilla-up: setup
+	$(PY) platform/argilla_local/launch.py up
+
+argilla-down:
+	$(PYTHON) platform/argilla_local/launch.py down
+
 clean:
 	rm -rf var/

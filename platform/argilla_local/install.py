@@ -23,6 +23,7 @@ DEFAULT_VENV = ROOT / ".argilla-venv"
 # every `python -m argilla_server ...` command fails (typer 0.9 against click 8.2+).
 REQUIREMENTS = ("argilla-server[postgresql]==2.8.0", "click<8.2")
 MARKER = ".tandem-installed"
+INSTALL_TIMEOUT_S = 900
 
 
 class InstallError(RuntimeError):
@@ -52,7 +53,12 @@ def _base_python() -> str:
 def _run(args: list[str], what: str) -> None:
     print(f"argilla install: {what} ...", flush=True)
     started = time.monotonic()
-    result = subprocess.run(args, capture_output=True, text=True)
+    try:
+        result = subprocess.run(args, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise InstallError(
+            f"{what} took over {INSTALL_TIMEOUT_S} s (is a package registry reachable?)"
+        ) from None
     if result.returncode != 0:
         tail = (result.stdout + result.stderr).strip().splitlines()[-15:]
         raise InstallError(f"{what} failed (exit {result.returncode}):\n" + "\n".join(tail))
@@ -72,10 +78,22 @@ def install(venv: Path = DEFAULT_VENV) -> Path:
     try:
         if not venv_python(venv).exists():
             _run([_base_python(), "-m", "venv", str(venv)], f"create {venv}")
-        _run([str(venv_python(venv)), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-              *REQUIREMENTS], "pip install " + " ".join(REQUIREMENTS) + " (about 80 s)")
-        _run([str(venv_python(venv)), "-c", "import argilla_server.search_engine.base"],
-             "check that argilla_server imports")
+        _run(
+            [
+                str(venv_python(venv)),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                *REQUIREMENTS,
+            ],
+            "pip install " + " ".join(REQUIREMENTS) + " (about 80 s)",
+        )
+        _run(
+            [str(venv_python(venv)), "-c", "import argilla_server.search_engine.base"],
+            "check that argilla_server imports",
+        )
     except InstallError:
         shutil.rmtree(venv, ignore_errors=True)
         raise
