@@ -157,3 +157,17 @@ def _generate(job: Job, context: JobContext) -> dict:
         progress=context.progress,
         should_cancel=context.should_cancel,
     )
+
+
+@job_kind("sync_argilla")
+def _sync_argilla(job: Job, context: JobContext) -> dict:
+    from . import review
+
+    return review.sync(job.project, review.client(), progress=context.progress)
+
+
+@job_kind("route")
+def _route(job: Job, context: JobContext) -> dict:
+    from . import routing
+
+    return routing.route_pairs(job.project, routing.project_policy(job.project))

@@ -211,3 +211,18 @@ class RoutingDecision(models.Model):
 
     def __str__(self) -> str:
         return f"pair {self.pair_id}: {'human' if self.human else 'AI only'} {self.reasons}"
+
+
+class ArgillaRecord(models.Model):
+    """A pair pushed to an Argilla dataset (so a stopped push resumes without duplicates)."""
+
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="argilla_records")
+    dataset = models.CharField(max_length=200)
+    blind = models.BooleanField(default=False)
+    pushed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pair", "dataset"], name="argilla_record_unique")]
+
+    def __str__(self) -> str:
+        return f"pair {self.pair_id} in {self.dataset}"

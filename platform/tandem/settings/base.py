@@ -155,10 +155,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"tandem.core.tasks.run_training_job": {"queue": "gpu"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Pull annotators' labels from Argilla every minute (webhooks make it sooner).
+CELERY_BEAT_SCHEDULE = {
+    "sync-reviews": {
+        "task": "tandem.core.tasks.sync_reviews",
+        "schedule": env.float("TANDEM_SYNC_SECONDS", 60.0),
+    },
+}
 
 # Imports: a text field longer than this is refused with an error naming the row and field.
 TANDEM_MAX_FIELD_CHARS = env.int("TANDEM_MAX_FIELD_CHARS", default=200_000)
 TANDEM_SHARED_DATA = Path(env.str("TANDEM_SHARED_DATA", default=str(ROOT_DIR.parent / "shared" / "data")))
+
+# Human review: the team's Argilla (or the local one `make argilla-up` starts).
+ARGILLA_API_URL = env.str("ARGILLA_API_URL", default="http://127.0.0.1:6900")
+ARGILLA_API_KEY = env.str("ARGILLA_API_KEY", default="")
+ARGILLA_WORKSPACE = env.str("ARGILLA_WORKSPACE", default="tandem")
+ARGILLA_WEBHOOK_SECRET = env.str("ARGILLA_WEBHOOK_SECRET", default="")
 
 LOGGING = {
     "version": 1,
