@@ -109,7 +109,7 @@ def test_push_respond_pull_edit_discard_and_resync(argilla, project):
 
     # annotator1 picks the correct answer (2i, response a) on every record, whichever side shows it
     annotator = Rest(local.api_url, credentials["users"]["annotator1"]["api_key"])
-    for pair_id, record in records.items():
+    for record in records.values():
         shown_first_is_a = record["metadata"]["shown"] == "ab"
         annotator.respond(record["id"], "submitted", "1" if shown_first_is_a else "2")
     second = review.sync(project, client)
@@ -194,3 +194,55 @@ def test_sync_command_needs_a_key(project, settings):
     settings.ARGILLA_API_KEY = ""
     with pytest.raises(Exception, match="ARGILLA_API_KEY is not set"):
         call_command("sync_argilla", project="rev")
+
+
+def test_simulated_annotators_replay_recorded_labels_through_argilla(argilla, tmp_path):
+    local, credentials = argilla
+    owner_key = credentials["users"]["owner"]["api_key"]
+    project = services.create_project("sim")
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "prompt": f"q{i}",
+                    "response_a": "good",
+                    "response_b": f"bad {i}",
+                    "label": "a" if i % 3 else "b",
+                    "annotator": "expert 1",
+                }
+            )
+            + "\n"
+            for i in range(6)
+        )
+    )
+    services.import_pairs(project, path, "pairs")
+    for pair in Pair.objects.filter(project=project):
+        Judgment.objects.bulk_create(
+            [
+                Judgment(
+                    pair=pair,
+                    judge="j",
+                    config_hash="h",
+                    backend="hf",
+                    order=o,
+                    p_first=0.8,
+                    choice="a" if o == "ab" else "b",
+                    status="ok",
+                )
+                for o in ("ab", "ba")
+            ]
+        )
+    routing.route_pairs(project, routing.RoutingPolicy(audit_rate=0.0))  # every pair flips: all human
+    client = review.client(local.api_url, owner_key)
+    assert review.sync(project, client)["pushed"] == 6
+    result = review.simulate_annotators(project, client, owner_key)
+    assert (result["submitted"], result["annotators"]) == (6, 1)
+    assert review.simulate_annotators(project, client, owner_key)["submitted"] == 0  # idempotent
+    pulled = review.sync(project, client)
+    assert pulled["labels_created"] == 6
+    simulated = dict(
+        HumanLabel.objects.filter(source="argilla", annotator="sim-expert-1").values_list("pair_id", "choice")
+    )
+    recorded = dict(HumanLabel.objects.filter(source="imported").values_list("pair_id", "choice"))
+    assert simulated == recorded  # the shown-order mapping round-trips

@@ -172,3 +172,25 @@ def store_responses(project: Project, responses: list[ReviewResponse]) -> dict:
                 label.save(update_fields=["choice", "rationale"])
                 counts["labels_updated"] += 1
     return counts
+
+
+def simulate_annotators(project: Project, review_client: ArgillaReview, owner_key: str) -> dict:
+    """Submit the project's imported human labels through Argilla as simulated annotators."""
+    from labeling.argilla_review import SimulatedAnnotators
+
+    name = dataset_name(project, routing.project_policy(project).version)
+    dataset = with_retries(
+        lambda: review_client.client.datasets(name=name, workspace=settings.ARGILLA_WORKSPACE),
+        "open the dataset",
+    )
+    if dataset is None:
+        raise ServiceError(f"no Argilla dataset '{name}' yet: run `manage.py sync_argilla` first")
+    pushed = ArgillaRecord.objects.filter(dataset=name).values_list("pair_id", flat=True)
+    answers: dict[int, list[tuple[str, Choice]]] = {}
+    for pair_id, annotator, choice in HumanLabel.objects.filter(
+        pair_id__in=pushed, source=HumanLabel.Source.IMPORTED
+    ).values_list("pair_id", "annotator", "choice"):
+        answers.setdefault(pair_id, []).append((annotator, Choice(choice)))
+    simulator = SimulatedAnnotators(review_client, owner_key)
+    submitted = with_retries(lambda: simulator.submit(dataset, answers), "submit simulated responses")
+    return {"dataset": name, "submitted": submitted, "annotators": len(simulator.keys)}
