@@ -143,21 +143,21 @@ class ArgillaReview:
         self.seed = seed
 
     def dataset(self, name: str, guidelines: str = "", min_submitted: int = 1):
-        """The dataset `name`, created (with its workspace) on first use."""
+        """(dataset `name`, whether it was created now): created with its workspace on first use."""
         import argilla as rg
 
         if self.client.workspaces(self.workspace) is None:
             rg.Workspace(name=self.workspace, client=self.client).create()
         found = self.client.datasets(name=name, workspace=self.workspace)
         if found is not None:
-            return found
+            return found, False
         dataset = rg.Dataset(
             name=name,
             workspace=self.workspace,
             settings=dataset_settings(guidelines, min_submitted),
             client=self.client,
         )
-        return dataset.create()
+        return dataset.create(), True
 
     def push(
         self,

@@ -23,14 +23,15 @@ stop_services() {
     [ -f "$DEMO/worker.pid" ] && kill "$(cat "$DEMO/worker.pid")" 2>/dev/null || true
     rm -f "$DEMO/worker.pid"
     "$PY" scripts/services.py redis stop --dir "$DEMO/redis" >/dev/null 2>&1 || true
+    if [ "${DEMO_ARGILLA:-1}" = "1" ]; then "$PY" platform/argilla_local/launch.py down >/dev/null 2>&1 || true; fi
 }
 trap stop_services EXIT
 
-stage "1/9 database ($TANDEM_VAR_DIR/tandem.sqlite3)"
+stage "1/10 database ($TANDEM_VAR_DIR/tandem.sqlite3)"
 manage migrate -v0
 manage collectstatic --noinput -v0
 
-stage "2/9 users (saved in $DEMO/credentials.txt)"
+stage "2/10 users (saved in $DEMO/credentials.txt)"
 if [ ! -s "$DEMO/credentials.txt" ]; then
     umask 077
     for role in admin engineer auditor annotator; do
@@ -39,29 +40,38 @@ if [ ! -s "$DEMO/credentials.txt" ]; then
 fi
 cat "$DEMO/credentials.txt"
 
-stage "3/9 background jobs (Redis on 127.0.0.1:$REDIS_PORT, a Celery worker)"
+stage "3/10 Redis on 127.0.0.1:$REDIS_PORT (the job broker; the worker starts with the web app)"
 "$PY" scripts/services.py redis start --port "$REDIS_PORT" --dir "$DEMO/redis"
-.venv/bin/celery -A tandem worker --workdir platform -Q default,gpu --pool solo --loglevel WARNING \
-    --logfile "$DEMO/worker.log" >/dev/null 2>&1 &
-echo $! > "$DEMO/worker.pid"
-echo "worker pid $(cat "$DEMO/worker.pid"), log $DEMO/worker.log"
 
-stage "4/9 project 'demo'"
+stage "4/10 project 'demo'"
 manage create_project demo --description "Tandem's own prompts, answered by SmolLM2-135M-Instruct" \
     --rubric-file demo/rubric.md
 manage shell -v0 -c "from tandem.core.models import Project as P; p = P.objects.get(name='demo');
 p.routing_config = p.routing_config or {'policy': {'version': 1, 'uncertainty': 0.1, 'audit_rate': 0.1}}; p.save()"
 
-stage "5/9 pairs: 3 responses per prompt from the offline policy (SmolLM2-135M-Instruct), imported"
+stage "5/10 pairs: 3 responses per prompt from the offline policy (SmolLM2-135M-Instruct), imported"
 manage generate --project demo --prompts demo/prompts.jsonl --n 3 --max-new-tokens 80
 
-stage "6/9 judge: SmolLM2 on every pair, both orders (offline, resumable)"
+stage "6/10 judge: SmolLM2 on every pair, both orders (offline, resumable)"
 manage judge --project demo --judge smollm2
 
-stage "7/9 route: flips, uncertain verdicts and a 10% blind audit sample go to humans"
+stage "7/10 route: flips, uncertain verdicts and a 10% blind audit sample go to humans"
 manage route --project demo
 
-stage "8/9 real data sets with human labels and recorded judge verdicts"
+stage "8/10 human review: a real local Argilla, the routed pairs pushed to it"
+if [ "${DEMO_ARGILLA:-1}" = "1" ]; then
+    "$PY" platform/argilla_local/launch.py up
+    ARGILLA_API_KEY=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['users']['owner']['api_key'])" \
+        "$TANDEM_VAR_DIR/argilla/credentials.json")
+    export ARGILLA_API_KEY ARGILLA_API_URL=http://127.0.0.1:${TANDEM_ARGILLA_PORT:-6900}
+    manage sync_argilla --project demo
+    echo "annotators: open $ARGILLA_API_URL and sign in as annotator1..3 (passwords above); the worker"
+    echo "pulls their labels into Tandem every minute (or run: manage.py sync_argilla --project demo)"
+else
+    echo "skipped (DEMO_ARGILLA=0)"
+fi
+
+stage "9/10 real data sets with human labels and recorded judge verdicts"
 if [ -d "$SHARED" ]; then
     echo "real data found in $SHARED: importing LLMBar Natural and MT-Bench (human labels + recorded verdicts)"
     manage import_pairs --project llmbar-natural --create-project --format llmbar "$SHARED/llmbar/LLMBar/Natural"
@@ -73,7 +83,7 @@ else
     echo "not found ($SHARED): skipped; set TANDEM_SHARED_DATA to import them"
 fi
 
-stage "9/9 web app"
+stage "10/10 web app"
 cat <<EOF
   pages      http://127.0.0.1:$PORT/            (sign in with a user above)
   admin      http://127.0.0.1:$PORT/admin/      (user 'admin')
@@ -81,6 +91,11 @@ cat <<EOF
   e.g.       curl -H 'Authorization: Token <engineer api token>' http://127.0.0.1:$PORT/api/projects/
 EOF
 if [ "${DEMO_SERVE:-1}" = "1" ]; then
+    # -B: the worker also runs the schedule (labels are pulled from Argilla every minute).
+    .venv/bin/celery -A tandem worker -B --schedule "$DEMO/celerybeat-schedule" --workdir platform \
+        -Q default,gpu --pool solo --loglevel WARNING --logfile "$DEMO/worker.log" >/dev/null 2>&1 &
+    echo $! > "$DEMO/worker.pid"
+    echo "background jobs: Celery worker pid $(cat "$DEMO/worker.pid"), log $DEMO/worker.log"
     echo "serving on 127.0.0.1:$PORT; Ctrl-C stops the app, the worker and Redis"
     manage runserver "127.0.0.1:$PORT" --noreload
 fi

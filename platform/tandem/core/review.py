@@ -110,7 +110,11 @@ def sync(
     """Push what routing sent to humans and pull every response; returns the counts."""
     version = version or routing.project_policy(project).version
     name = dataset_name(project, version)
-    dataset = with_retries(lambda: review.dataset(name, project.rubric, min_submitted), "open the dataset")
+    dataset, created = with_retries(
+        lambda: review.dataset(name, project.rubric, min_submitted), "open the dataset"
+    )
+    if created:  # a new (or wiped) Argilla: whatever was pushed before is not there any more
+        ArgillaRecord.objects.filter(dataset=name, pair__project=project).delete()
     pushed = _push(project, review, dataset, name, version, batch_size, progress)
     responses = with_retries(lambda: list(review.pull(dataset)), "pull responses")
     counts = store_responses(project, responses)

@@ -178,6 +178,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("TANDEM_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": env.str("TANDEM_LOG_LEVEL", default="WARNING")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Request-by-request chatter from the Argilla and OpenAI SDKs' HTTP clients.
+        "httpx": {"level": "WARNING"},
+        "argilla": {"level": "WARNING"},
+        "argilla.sdk": {"level": "WARNING"},
+    },
 }
