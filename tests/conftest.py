@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from scripts.services import start_postgres, start_redis
+from scripts.services import free_port, start_postgres, start_redis
 from tandem.core.roles import grant_role
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,3 +94,23 @@ def api(user_factory):
         return client
 
     return client_for
+
+
+@pytest.fixture(scope="session")
+def argilla(redis_url, tmp_path_factory):
+    from argilla_local import control, launch
+    from argilla_local.install import InstallError, install
+
+    try:
+        install()
+    except InstallError as error:
+        pytest.skip(f"argilla-server could not be installed into .argilla-venv: {error}")
+    local = control.LocalArgilla(
+        home=Path(tmp_path_factory.mktemp("argilla-review")), port=free_port(), redis_url=f"{redis_url}/3"
+    )
+    try:
+        credentials = launch.up(local)
+        yield local, credentials
+    finally:
+        for name in control.PROCESSES:
+            control.stop_process(local, name)

@@ -6,9 +6,6 @@ Screenshots of the main pages go to artifacts/screenshots/ (CI keeps them).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -16,36 +13,9 @@ from celery.contrib.testing.worker import start_worker
 from tandem.celery import app as celery_app
 from tandem.core import services
 from tandem.core.models import Judgment, Pair
+from tests.browser.conftest import shot
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop on this thread; the test code around it is
-    # plain synchronous Django, which this tells Django's async-safety check (only here).
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
@@ -64,11 +34,6 @@ def sign_in(browser, live_server, user_factory, role):
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
     return page
-
-
-def shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_anonymous_is_sent_to_sign_in(browser, live_server):

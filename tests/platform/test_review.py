@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -16,26 +15,6 @@ from tandem.core.models import ArgillaRecord, HumanLabel, Job, Judgment, Pair
 from tests.argilla_local.conftest import Rest
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def argilla(redis_url, tmp_path_factory):
-    from argilla_local import control, launch
-    from argilla_local.install import InstallError, install
-
-    try:
-        install()
-    except InstallError as error:
-        pytest.skip(f"argilla-server could not be installed into .argilla-venv: {error}")
-    local = control.LocalArgilla(
-        home=Path(tmp_path_factory.mktemp("argilla-review")), port=free_port(), redis_url=f"{redis_url}/3"
-    )
-    try:
-        credentials = launch.up(local)
-        yield local, credentials
-    finally:
-        for name in control.PROCESSES:
-            control.stop_process(local, name)
 
 
 @pytest.fixture
