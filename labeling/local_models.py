@@ -59,6 +59,19 @@ def _cache_dir(source: str, gguf_file: str) -> Path:
     return root / f"{Path(gguf_file).stem}-{key}"
 
 
+def local_path(model: str, gguf_file: str | None = None) -> str:
+    """A folder from_pretrained reads without converting: the cached copy of a GGUF model once
+    it has been loaded (and converted) here, else the model's own source."""
+    source, gguf = resolve(model, gguf_file)
+    if gguf:
+        cached = _cache_dir(source, gguf)
+        if (cached / "config.json").is_file():
+            return str(cached)
+        load_causal_lm(model, gguf_file, device="cpu")  # converts and caches it
+        return str(cached)
+    return source
+
+
 def load_causal_lm(model: str, gguf_file: str | None = None, device: str | None = None) -> tuple[Any, Any]:
     """(model in eval mode on `device`, tokenizer), loaded once per process.
 

@@ -1,0 +1,116 @@
+"""Blend policy: who wins, what is dropped and why, and strict policy files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.blend import BlendPolicy, PairVotes, blend, human_verdict
+from training.errors import ConfigError
+
+
+def pair(pid="p1", votes=(), p=None, flipped=False) -> PairVotes:
+    return PairVotes(pair_id=pid, prompt="Q", response_a="A", response_b="B", human_votes=tuple(votes),
+                     ai_p_a=p, flipped=flipped)
+
+
+def one(p: PairVotes, **policy):
+    result = blend([p], BlendPolicy(**policy))
+    return (result.rows[0] if result.rows else None), result.summary
+
+
+def test_human_majority_wins_over_a_confident_ai_and_the_disagreement_is_counted():
+    row, summary = one(pair(votes=["b", "b", "a"], p=0.95))
+    assert (row.chosen, row.rejected, row.source, row.p_chosen, row.weight) == ("B", "A", "human", 1.0, 1.0)
+    assert summary.disagreements == 1
+
+
+def test_disagreement_drop_policy_drops_the_pair_with_its_reason():
+    row, summary = one(pair(votes=["b"], p=0.95), disagreement="drop")
+    assert row is None
+    assert summary.dropped == {"disagreement": 1}
+
+
+def test_human_and_confident_ai_agreeing_is_source_both():
+    row, _ = one(pair(votes=["a"], p=0.9))
+    assert (row.chosen, row.source) == ("A", "both")
+
+
+def test_vote_share_gives_a_soft_human_label():
+    row, _ = one(pair(votes=["a", "a", "b"]), human_label="vote_share")
+    assert row.p_chosen == pytest.approx(2 / 3)
+
+
+def test_ties_are_dropped_by_default_and_kept_as_half_when_asked():
+    assert one(pair(votes=["a", "b"]))[1].dropped == {"human_tie": 1}
+    row, _ = one(pair(votes=["tie", "tie", "a"]), ties="keep")
+    assert (row.p_chosen, row.source) == (0.5, "human")
+
+
+def test_kept_ties_are_not_always_oriented_response_a_first():
+    pairs = [pair(pid=f"p{i}", votes=["tie"]) for i in range(40)]
+    rows = blend(pairs, BlendPolicy(ties="keep", seed=3)).rows
+    assert {r.chosen for r in rows} == {"A", "B"}
+    assert [r.chosen for r in rows] == [r.chosen for r in blend(pairs, BlendPolicy(ties="keep", seed=3)).rows]
+
+
+@pytest.mark.parametrize(("weighting", "expected"), [("confidence", 0.9), ("margin", 0.8), ("fixed", 0.25)])
+def test_ai_only_pairs_above_threshold_are_kept_with_the_configured_weight(weighting, expected):
+    row, _ = one(pair(p=0.1), ai_weight=weighting, ai_fixed_weight=0.25, ai_threshold=0.8)
+    assert (row.chosen, row.source, row.p_chosen) == ("B", "ai", pytest.approx(0.9))
+    assert row.weight == pytest.approx(expected)
+
+
+def test_ai_only_pairs_below_threshold_or_flipped_or_unlabeled_are_dropped_with_reasons():
+    result = blend([pair("p1", p=0.7), pair("p2", p=0.95, flipped=True), pair("p3")], BlendPolicy())
+    assert result.rows == []
+    assert result.summary.dropped == {"ai_below_threshold": 1, "ai_flipped": 1, "no_label": 1}
+
+
+def test_flipped_pairs_seen_by_humans_keep_the_human_label_and_flipped_ai_can_be_kept():
+    assert one(pair(votes=["b"], p=0.95, flipped=True))[0].source == "human"
+    assert one(pair(p=0.95, flipped=True), keep_flipped_ai=True)[0].source == "ai"
+
+
+def test_calibration_map_is_applied_before_the_threshold():
+    # scale 0.5 pulls 0.9 to ~0.75: below the 0.8 threshold.
+    cal = {"method": "temperature", "scale": 0.5, "bias": 0.0}
+    assert blend([pair(p=0.9)], BlendPolicy()).summary.rows_out == 1
+    result = blend([pair(p=0.9)], BlendPolicy(), calibration=cal)
+    assert result.summary.dropped == {"ai_below_threshold": 1}
+
+
+def test_summary_counts_sources_weights_and_formats_for_a_dry_run():
+    pairs = [pair("p3", votes=["a"]), pair("p2", p=0.85), pair("p1", votes=["a"], p=0.99)]
+    result = blend(pairs, BlendPolicy(version="v7"))
+    assert [r.pair_id for r in result.rows] == ["p1", "p2", "p3"]
+    assert result.summary.by_source == {"ai": 1, "both": 1, "human": 1}
+    assert result.summary.weight_histogram["0.8-0.9"] == 1
+    assert result.summary.weight_histogram["0.9-1.0+"] == 2
+    text = result.summary.format()
+    assert "blend policy v7: 3 pairs in, 3 rows out" in text
+    assert "by source: ai 1, both 1, human 1" in text
+
+
+def test_human_verdict_plurality():
+    assert human_verdict([]) == (None, 0.0)
+    assert human_verdict(["a", "a", "tie"]) == ("a", 1.0)
+
+
+def test_policy_file_with_unknown_key_names_it_and_the_valid_keys(tmp_path):
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"version": "2", "ai_treshold": 0.9}))
+    expected = r"unknown key 'ai_treshold' in .*policy.json; valid keys: .*ai_threshold"
+    with pytest.raises(ConfigError, match=expected):
+        BlendPolicy.load(path)
+
+
+def test_policy_from_toml_and_bad_values(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text('version = "3"\nties = "keep"\nai_threshold = 0.9\n')
+    assert BlendPolicy.load(path) == BlendPolicy(version="3", ties="keep", ai_threshold=0.9)
+    with pytest.raises(ConfigError, match="ties='maybe'; valid values: drop, keep"):
+        BlendPolicy.load({"ties": "maybe"})
+    with pytest.raises(ConfigError, match="vote 'c'"):
+        pair(votes=["c"])

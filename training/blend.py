@@ -1,0 +1,259 @@
+"""Blend human votes and AI verdicts into preference rows (TRL's prompt / chosen / rejected).
+
+The rules are a versioned `BlendPolicy`, stored with every dataset version so that a row can
+always be explained: human majority wins; a human tie is dropped or kept (p = 0.5); an AI-only
+pair is kept when its calibrated confidence max(p, 1 - p) reaches a threshold, weighted by a
+named function of that confidence; an AI verdict that flipped when the two responses were
+swapped is position bias, not a preference, so it is left out unless a human saw the pair; and
+a human-AI disagreement is resolved explicitly ('human' keeps the human label, 'drop' drops
+the pair). Pure Python: no torch, no Django.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.errors import ConfigError
+from training.loading import load_dataclass
+
+AI_WEIGHTS = ("confidence", "margin", "fixed")
+TIES = ("drop", "keep")
+DISAGREEMENT = ("human", "drop")
+HUMAN_LABELS = ("hard", "vote_share")
+CHOICES = ("a", "b", "tie")
+WEIGHT_BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+@dataclass(frozen=True)
+class PairVotes:
+    """What the project knows about one pair: human votes and the AI's debiased P(a better).
+
+    `ai_p_a` is averaged over both presentation orders (None: no usable AI verdict); `flipped`
+    says the AI's choice changed when the order was swapped.
+    """
+
+    pair_id: str
+    prompt: str
+    response_a: str
+    response_b: str
+    human_votes: tuple[str, ...] = ()
+    ai_p_a: float | None = None
+    flipped: bool = False
+
+    def __post_init__(self):
+        bad = [v for v in self.human_votes if v not in CHOICES]
+        if bad:
+            raise ConfigError(f"pair {self.pair_id}: vote {bad[0]!r} is not one of {', '.join(CHOICES)}")
+        if self.ai_p_a is not None and not 0.0 <= self.ai_p_a <= 1.0:
+            raise ConfigError(f"pair {self.pair_id}: ai_p_a {self.ai_p_a} is outside [0, 1]")
+
+
+@dataclass(frozen=True)
+class BlendPolicy:
+    """The blend rules; `version` names them (stored with each dataset version)."""
+
+    version: str = "1"
+    ties: str = "drop"
+    human_label: str = "hard"
+    human_weight: float = 1.0
+    ai_threshold: float = 0.8
+    ai_weight: str = "confidence"
+    ai_fixed_weight: float = 0.5
+    keep_flipped_ai: bool = False
+    disagreement: str = "human"
+    seed: int = 0
+
+    def __post_init__(self):
+        for name, value, valid in (("ties", self.ties, TIES), ("ai_weight", self.ai_weight, AI_WEIGHTS),
+                                   ("disagreement", self.disagreement, DISAGREEMENT),
+                                   ("human_label", self.human_label, HUMAN_LABELS)):
+            if value not in valid:
+                raise ConfigError(f"blend policy: {name}={value!r}; valid values: {', '.join(valid)}")
+        if not 0.5 <= self.ai_threshold <= 1.0:
+            raise ConfigError(f"blend policy: ai_threshold={self.ai_threshold} must be in [0.5, 1]")
+        if self.human_weight <= 0 or self.ai_fixed_weight <= 0:
+            raise ConfigError("blend policy: human_weight and ai_fixed_weight must be > 0")
+
+    @classmethod
+    def load(cls, source: str | Path | Mapping[str, Any]) -> BlendPolicy:
+        """From a JSON/TOML file or a mapping; unknown keys raise ConfigError listing valid keys."""
+        return load_dataclass(cls, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def weight_for(self, confidence: float) -> float:
+        """Weight of an AI-only row: its confidence, its margin 2c - 1, or a fixed value."""
+        if self.ai_weight == "confidence":
+            return confidence
+        if self.ai_weight == "margin":
+            return 2.0 * confidence - 1.0
+        return self.ai_fixed_weight
+
+
+@dataclass(frozen=True)
+class PreferenceRow:
+    """One training row; `version` is filled in when the rows are frozen (export.freeze)."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    source: str
+    weight: float
+    p_chosen: float
+    pair_id: str
+    version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class BlendSummary:
+    """What a policy produced (or would produce, in a dry run)."""
+
+    policy_version: str
+    pairs_in: int = 0
+    rows_out: int = 0
+    by_source: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    disagreements: int = 0
+    weight_histogram: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def format(self) -> str:
+        """Human-readable lines for a CLI dry run."""
+        lines = [f"blend policy {self.policy_version}: {self.pairs_in} pairs in, {self.rows_out} rows out",
+                 "by source: " + _fmt_counts(self.by_source),
+                 "dropped: " + _fmt_counts(self.dropped),
+                 f"human-AI disagreements: {self.disagreements}", "weights:"]
+        lines += [f"  {b:>9} {n:6d} {'#' * min(n, 60)}" for b, n in self.weight_histogram.items()]
+        return "\n".join(lines)
+
+
+@dataclass
+class BlendResult:
+    rows: list[PreferenceRow]
+    summary: BlendSummary
+
+
+def _fmt_counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+
+def human_verdict(votes: Iterable[str]) -> tuple[str | None, float]:
+    """(majority choice or None when no votes, share of a/b votes behind it).
+
+    A plurality that is not unique (one 'a', one 'b') is a tie: the humans did not agree.
+    """
+    counts = Counter(votes)
+    if not counts:
+        return None, 0.0
+    top = counts.most_common()
+    if len(top) > 1 and top[0][1] == top[1][1]:
+        return "tie", 0.5
+    choice = top[0][0]
+    if choice == "tie":
+        return "tie", 0.5
+    decisive = counts["a"] + counts["b"]
+    return choice, counts[choice] / decisive
+
+
+def calibrator(calibration: Mapping[str, Any] | None) -> Callable[[float | None], float | None]:
+    """p -> calibrated p for a serialized calibration map (audits.calibration); identity for None."""
+    if calibration is None:
+        return lambda p: p
+    from audits.calibration import CalibrationMap
+
+    cmap = CalibrationMap.from_dict(dict(calibration))
+    return lambda p: None if p is None else float(cmap.apply(p))
+
+
+def _orient(pair: PairVotes, choice: str, p_chosen: float, source: str, weight: float,
+            policy: BlendPolicy) -> PreferenceRow:
+    """A row with `choice` as chosen; a kept tie gets a seeded, per-pair orientation so that
+    response_a is not always 'chosen' (position would leak into a p = 0.5 row otherwise)."""
+    if choice == "tie":
+        digest = hashlib.sha256(f"{policy.seed}:{pair.pair_id}".encode()).digest()
+        choice = "a" if digest[0] % 2 == 0 else "b"
+    a_first = choice == "a"
+    return PreferenceRow(prompt=pair.prompt, chosen=pair.response_a if a_first else pair.response_b,
+                         rejected=pair.response_b if a_first else pair.response_a, source=source,
+                         weight=float(weight), p_chosen=float(p_chosen), pair_id=pair.pair_id)
+
+
+def _ai_verdict(pair: PairVotes, p: float | None, policy: BlendPolicy) -> tuple[str | None, float, str]:
+    """(AI choice or None, confidence, reason it is unusable or '')."""
+    if p is None:
+        return None, 0.0, "no_label"
+    if pair.flipped and not policy.keep_flipped_ai:
+        return None, 0.0, "ai_flipped"
+    confidence = max(p, 1.0 - p)
+    if confidence < policy.ai_threshold or p == 0.5:
+        return None, confidence, "ai_below_threshold"
+    return ("a" if p > 0.5 else "b"), confidence, ""
+
+
+def blend_pair(pair: PairVotes, policy: BlendPolicy,
+               calibrate: Callable[[float | None], float | None] = lambda p: p,
+               ) -> tuple[PreferenceRow | None, str, bool]:
+    """(row or None, reason it was dropped or '', whether humans and AI disagreed)."""
+    human, share = human_verdict(pair.human_votes)
+    ai, confidence, ai_reason = _ai_verdict(pair, calibrate(pair.ai_p_a), policy)
+    if human is None:
+        if ai is None:
+            return None, ai_reason, False
+        return _orient(pair, ai, confidence, "ai", policy.weight_for(confidence), policy), "", False
+    if human == "tie":
+        if policy.ties == "drop":
+            return None, "human_tie", False
+        return _orient(pair, "tie", 0.5, "human", policy.human_weight, policy), "", False
+    disagree = ai is not None and ai != human
+    if disagree and policy.disagreement == "drop":
+        return None, "disagreement", True
+    p_chosen = share if policy.human_label == "vote_share" else 1.0
+    source = "both" if ai == human else "human"
+    return _orient(pair, human, p_chosen, source, policy.human_weight, policy), "", disagree
+
+
+def weight_histogram(weights: Iterable[float]) -> dict[str, int]:
+    """Counts per bin [lo, hi) of width 0.1 over [0, 1]; weights >= 1 share the last bin."""
+    labels = [f"{lo:.1f}-{hi:.1f}" for lo, hi in itertools.pairwise(WEIGHT_BINS)]
+    labels[-1] = "0.9-1.0+"
+    counts = dict.fromkeys(labels, 0)
+    for w in weights:
+        counts[labels[min(int(w * 10 + 1e-9), len(labels) - 1)]] += 1
+    return counts
+
+
+def blend(pairs: Iterable[PairVotes], policy: BlendPolicy | None = None,
+          calibration: Mapping[str, Any] | None = None) -> BlendResult:
+    """Rows (sorted by pair_id) and a summary; `calibration` is a CalibrationMap dict applied to
+    every AI probability first. Nothing is written: a dry run is this call plus summary.format()."""
+    policy = policy or BlendPolicy()
+    summary = BlendSummary(policy_version=policy.version)
+    rows: list[PreferenceRow] = []
+    dropped: Counter[str] = Counter()
+    calibrate = calibrator(calibration)
+    for pair in pairs:
+        summary.pairs_in += 1
+        row, reason, disagree = blend_pair(pair, policy, calibrate)
+        summary.disagreements += disagree
+        if row is None:
+            dropped[reason] += 1
+        else:
+            rows.append(row)
+    rows.sort(key=lambda r: r.pair_id)
+    summary.rows_out = len(rows)
+    summary.by_source = dict(sorted(Counter(r.source for r in rows).items()))
+    summary.dropped = dict(sorted(dropped.items()))
+    summary.weight_histogram = weight_histogram(r.weight for r in rows)
+    return BlendResult(rows=rows, summary=summary)
