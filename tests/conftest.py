@@ -114,3 +114,33 @@ def argilla(redis_url, tmp_path_factory):
     finally:
         for name in control.PROCESSES:
             control.stop_process(local, name)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """Path of a saved tiny causal LM + tokenizer (the SmolLM2 tokenizer, vocab 49152)."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from labeling.local_models import SMOLLM2, load_causal_lm
+
+    tokenizer = load_causal_lm(SMOLLM2, device="cpu")[1]
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=0,
+    )
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)
+    path = tmp_path_factory.mktemp("tiny-smollm2")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)

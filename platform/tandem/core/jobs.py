@@ -61,9 +61,11 @@ def start_job(kind: str, *, project: Project | None, params: dict, user=None) ->
     if kind not in HANDLERS:
         raise services.ServiceError(f"unknown job kind '{kind}'; known: {', '.join(HANDLERS)}")
     job = Job.objects.create(kind=kind, project=project, params=params, created_by=user)
-    from .tasks import run_job  # the task module imports this one
+    from .tasks import run_job, run_training_job  # the task module imports this one
 
-    transaction.on_commit(lambda: run_job.delay(job.pk))
+    # Training goes to the `gpu` queue (workers on GPU machines consume it); the rest to `default`.
+    task = run_training_job if kind == "train" else run_job
+    transaction.on_commit(lambda: task.delay(job.pk))
     return job
 
 
@@ -171,3 +173,33 @@ def _route(job: Job, context: JobContext) -> dict:
     from . import routing
 
     return routing.route_pairs(job.project, routing.project_policy(job.project))
+
+
+@job_kind("export")
+def _export(job: Job, context: JobContext) -> dict:
+    from django.conf import settings
+
+    from . import datasets
+
+    params = job.params
+    out = params.get("out") or str(settings.VAR_DIR / "datasets" / job.project.name)
+    return datasets.export_dataset(
+        job.project, params.get("policy"), params.get("formats", ["jsonl"]), out, judge=params.get("judge")
+    )
+
+
+@job_kind("train")
+def _train(job: Job, context: JobContext) -> dict:
+    from . import datasets
+
+    params = job.params
+    version = datasets.find_version(job.project, params["dataset"])
+    run = datasets.train_run(
+        job.project,
+        version,
+        params["method"],
+        params["config"],
+        progress=context.progress,
+        should_cancel=context.should_cancel,
+    )
+    return {"run": run.pk, "status": run.status, "final_eval": run.final_eval, "error": run.error}

@@ -8,6 +8,7 @@ ones are kept (the same request gives the same reply, and the cache would answer
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from dataclasses import asdict, dataclass
@@ -214,3 +215,25 @@ def _store(batch, verdicts: list[Verdict], config: JudgeConfig, config_hash: str
             pair_id__in=[pid for pid, _ in batch],
         ).delete()
         Judgment.objects.bulk_create(rows, batch_size=500)
+
+
+def score_reward(project: Project, name: str):
+    """A reward function for online RL from a scoring judge (d-RLAIF: the 1-10 score's expectation,
+    normalized to [-1, 1]); a response the judge cannot score gets 0 (no signal) and is counted."""
+    from labeling.judges import ScoreItem
+
+    config = resolve_config(project, name)
+    try:
+        judge = build_judge(config, cache=DbCallCache())
+    except JudgeError as err:
+        raise ServiceError(f"judge '{name}' cannot score: {err.message}") from err
+
+    def reward(prompts: list[str], completions: list[str]) -> list[float]:
+        items = [
+            ScoreItem(key=str(i), prompt=p, response=c)
+            for i, (p, c) in enumerate(zip(prompts, completions, strict=True))
+        ]
+        verdicts = asyncio.run(judge.score_batch(items))
+        return [v.reward if v.reward is not None else 0.0 for v in verdicts]
+
+    return reward

@@ -226,3 +226,69 @@ class ArgillaRecord(models.Model):
 
     def __str__(self) -> str:
         return f"pair {self.pair_id} in {self.dataset}"
+
+
+class AuditReport(models.Model):
+    """An audit as it was computed; its calibration map is what a blend may apply."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audit_reports")
+    judge = models.CharField(max_length=200, blank=True, help_text="Empty: every judge, pooled.")
+    report = models.JSONField()
+    calibration = models.JSONField(null=True, blank=True, help_text="The fitted map, when one could be fit.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"audit of {self.judge or 'all judges'} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class DatasetVersion(models.Model):
+    """An immutable, content-hashed blend of what the project knew: rows, policy, provenance."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="dataset_versions")
+    version = models.CharField(max_length=64, help_text="sha256 of the rows.")
+    policy = models.JSONField()
+    judge = models.CharField(max_length=200, blank=True)
+    calibration = models.ForeignKey(AuditReport, null=True, blank=True, on_delete=models.SET_NULL)
+    n_rows = models.PositiveIntegerField()
+    counts = models.JSONField(default=dict, help_text="Rows by source, drops by reason, weight histogram.")
+    human_labels = models.PositiveIntegerField(default=0)
+    files = models.JSONField(default=dict, help_text="Exported files by format.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["project", "version"], name="dataset_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}:{self.version[:12]}"
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        SUCCEEDED = "succeeded", "succeeded"
+        FAILED = "failed", "failed"
+        CANCELLED = "cancelled", "cancelled"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_runs")
+    dataset = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="training_runs")
+    method = models.CharField(max_length=20)
+    config = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    metrics = models.JSONField(default=list, help_text="Metrics per logged step.")
+    final_eval = models.JSONField(default=dict)
+    artifacts = models.JSONField(default=dict)
+    output_dir = models.CharField(max_length=500)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.method} run {self.pk} ({self.status})"

@@ -10,6 +10,12 @@ def run_job(job_id: int) -> str:
     return jobs.execute(job_id).status
 
 
+@shared_task(name="tandem.core.tasks.run_training_job", acks_late=True)
+def run_training_job(job_id: int) -> str:
+    """The same job runner, routed to the `gpu` queue (CELERY_TASK_ROUTES)."""
+    return jobs.execute(job_id).status
+
+
 @shared_task(name="tandem.core.tasks.sync_reviews")
 def sync_reviews(project_id: int | None = None) -> list[int]:
     """Start a sync job for one project, or every project with records in Argilla (the schedule)."""

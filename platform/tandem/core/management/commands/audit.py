@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from tandem.core import selectors
-from tandem.core.models import Judgment, Project
+from tandem.core.models import AuditReport, Judgment, Project
 
 
 class Command(BaseCommand):
@@ -40,6 +40,13 @@ class Command(BaseCommand):
         except audits.AuditInputError as err:
             raise CommandError(str(err)) from err
         report["project"] = project.name
+        report = json.loads(json.dumps(report, default=str))
+        AuditReport.objects.create(
+            project=project,
+            judge=opts["judge"] or "",
+            report=report,
+            calibration=(report.get("calibration") or {}).get("map"),
+        )
         rendered = {
             "text": audits.render_text,
             "html": audits.render_html,

@@ -1,0 +1,162 @@
+"""Export and train through the platform: versions, provenance, runs that succeed and fail."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tandem.core import datasets, services
+from tandem.core.models import AuditReport, DatasetVersion, Judgment, Pair, TrainingRun
+
+pytestmark = pytest.mark.django_db
+FRUITS = ["apple", "pear", "plum", "fig", "kiwi", "lime", "date", "mango"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    """40 pairs: polite answer (a) vs rude one (b); humans labeled 16, a judge all of them."""
+    project = services.create_project("ds")
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "prompt": f"Question {i}: name a fruit.\nAnswer:",
+                    "response_a": f" Gladly: {FRUITS[i % 8]}.",
+                    "response_b": f" No. {FRUITS[i % 8]} go away!",
+                    **({"label": "a", "annotator": "h"} if i < 16 else {}),
+                }
+            )
+            + "\n"
+            for i in range(40)
+        )
+    )
+    services.import_pairs(project, path, "pairs")
+    rows = []
+    for i, pair in enumerate(Pair.objects.filter(project=project).order_by("id")):
+        p = 0.95 if i % 5 else 0.6  # every fifth pair the judge is unsure
+        rows += [
+            Judgment(
+                pair=pair,
+                judge="j",
+                config_hash="h",
+                backend="hf",
+                order="ab",
+                p_first=p,
+                choice="a",
+                status="ok",
+            ),
+            Judgment(
+                pair=pair,
+                judge="j",
+                config_hash="h",
+                backend="hf",
+                order="ba",
+                p_first=1 - p,
+                choice="a",
+                status="ok",
+            ),
+        ]
+    Judgment.objects.bulk_create(rows)
+    return project
+
+
+def test_export_is_versioned_by_content_and_byte_identical(project, tmp_path, capsys):
+    call_command(
+        "export", project="ds", format=["jsonl", "parquet", "csv"], out=str(tmp_path / "a"), json=True
+    )
+    first = json.loads(capsys.readouterr().out)
+    call_command(
+        "export", project="ds", format=["jsonl", "parquet", "csv"], out=str(tmp_path / "b"), json=True
+    )
+    second = json.loads(capsys.readouterr().out)
+    assert first["version"] == second["version"]
+    for name in ("preferences.jsonl", "preferences.parquet", "preferences.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert DatasetVersion.objects.count() == 1
+    version = DatasetVersion.objects.get()
+    # 16 human-labeled pairs (humans win; on 4 of them the judge is unsure, so "human" only) and
+    # 24 AI-only pairs, of which the 4 below the 0.8 confidence threshold are dropped
+    assert version.counts["by_source"] == {"both": 12, "human": 4, "ai": 20}
+    assert version.counts["dropped"] == {"ai_below_threshold": 4}
+    assert (version.judge, version.n_rows, version.human_labels) == ("j", 36, 16)
+    row = json.loads((tmp_path / "a" / "preferences.jsonl").read_text().splitlines()[0])
+    assert set(row) >= {"prompt", "chosen", "rejected", "source", "weight", "p_chosen", "pair_id", "version"}
+    assert row["version"] == first["version"] and row["chosen"].startswith(" Gladly")
+
+
+def test_dry_run_writes_nothing(project, capsys):
+    call_command("export", project="ds", dry_run=True)
+    assert "rows" in capsys.readouterr().out.lower()
+    assert not DatasetVersion.objects.exists()
+
+
+def test_calibration_from_the_latest_audit_is_applied_and_recorded(project, tmp_path):
+    AuditReport.objects.create(
+        project=project,
+        judge="j",
+        report={},
+        calibration={"method": "temperature", "scale": 0.01, "bias": 0.0},
+    )
+    result = datasets.export_dataset(project, None, ["jsonl"], tmp_path)
+    assert result["summary"]["calibrated"] is True
+    # a near-flat map makes every AI verdict unsure: only the human-labeled pairs remain
+    assert result["summary"]["by_source"] == {"human": 16}
+    assert DatasetVersion.objects.get().calibration is not None
+
+
+def test_bad_policy_key_is_a_clear_error(project, tmp_path):
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps({"ai_treshold": 0.9}))
+    with pytest.raises(CommandError, match="ai_treshold"):
+        call_command("export", project="ds", policy=str(policy))
+
+
+def test_reward_model_trains_and_the_run_records_metrics_eval_and_artifacts(project, tmp_path, tiny_model):
+    datasets.export_dataset(project, None, ["jsonl"], tmp_path / "d")
+    version = DatasetVersion.objects.get()
+    config = tmp_path / "reward.json"
+    config.write_text(
+        json.dumps(
+            {
+                "model": tiny_model,
+                "max_steps": 6,
+                "per_device_train_batch_size": 4,
+                "logging_steps": 1,
+                "max_length": 64,
+            }
+        )
+    )
+    call_command(
+        "train",
+        project="ds",
+        dataset=version.version[:10],
+        method="reward",
+        config=str(config),
+        out=str(tmp_path / "run"),
+        json=True,
+    )
+    run = TrainingRun.objects.get()
+    assert run.status == "succeeded" and run.error == ""
+    assert len(run.metrics) >= 3 and "loss" in run.metrics[0]
+    assert run.final_eval["held_out_rows"] >= 0
+    from transformers import AutoModelForSequenceClassification
+
+    assert AutoModelForSequenceClassification.from_pretrained(run.artifacts["model"]).config.num_labels == 1
+
+
+def test_bad_training_input_fails_before_any_run(project, tmp_path):
+    datasets.export_dataset(project, None, ["jsonl"], tmp_path / "d")
+    version = DatasetVersion.objects.get()
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"model": str(tmp_path / "no-such-model"), "max_steps": 2}))
+    with pytest.raises(CommandError, match="no-such-model"):
+        call_command("train", project="ds", dataset=version.version[:10], method="dpo", config=str(config))
+    config.write_text(json.dumps({"modle": "x"}))
+    with pytest.raises(CommandError, match="modle"):
+        call_command("train", project="ds", dataset=version.version[:10], method="dpo", config=str(config))
+    with pytest.raises(CommandError, match="matches no version"):
+        call_command("train", project="ds", dataset="ffff", method="dpo", config=str(config))
+    assert not TrainingRun.objects.exists()
