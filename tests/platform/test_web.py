@@ -143,3 +143,28 @@ def test_audit_downloads(project, user_factory):
     html = client.get(f"/projects/{project.pk}/audit/report.html?judge=j&download=1")
     assert html["Content-Disposition"].startswith("attachment") and b"<svg" in html.content
     assert client.get(f"/projects/{project.pk}/audit/report.json?judge=nope").status_code == 404
+
+
+def test_dataset_versions_and_runs_on_the_project_page(project, user_factory, tmp_path):
+    from tandem.core import datasets
+    from tandem.core.models import DatasetVersion, TrainingRun
+
+    datasets.export_dataset(project, None, ["jsonl", "csv"], tmp_path)
+    version = DatasetVersion.objects.get()
+    TrainingRun.objects.create(
+        project=project,
+        dataset=version,
+        method="reward",
+        config={},
+        status="succeeded",
+        metrics=[{"step": 1, "loss": 0.7}, {"step": 2, "loss": 0.5}],
+        final_eval={"accuracy": 0.75},
+        output_dir=str(tmp_path),
+    )
+    client = client_for(user_factory, "auditor")
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert version.version[:12] in page and "reward" in page
+    download = client.get(f"/projects/{project.pk}/datasets/{version.version}/download.csv")
+    assert download.status_code == 200 and b"prompt,chosen,rejected" in b"".join(download.streaming_content)
+    run = client.get(f"/projects/{project.pk}/runs/{TrainingRun.objects.get().pk}/").content.decode()
+    assert "<svg" in run and "accuracy" in run

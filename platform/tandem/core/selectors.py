@@ -37,6 +37,8 @@ def project_counts(project: Project) -> dict:
         "cost": judgments.aggregate(total=Sum("cost"))["total"] or 0,
         "routing": routing_counts(project),
         "jobs": list(Job.objects.filter(project=project).order_by("-created_at")[:10]),
+        "datasets": list(project.dataset_versions.all()[:10]),
+        "runs": list(project.training_runs.select_related("dataset")[:10]),
     }
 
 

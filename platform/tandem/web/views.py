@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from tandem.core import jobs, judging, selectors, services
-from tandem.core.models import Pair, Project
+from tandem.core.models import DatasetVersion, Pair, Project, TrainingRun
 
 from .forms import ImportForm, JudgeForm
 
@@ -160,3 +160,36 @@ def audit_download(request, pk: int, fmt: str):
         response["X-Frame-Options"] = "SAMEORIGIN"
         response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
     return response
+
+
+@login_required
+@view_required
+def dataset_download(request, pk: int, version: str, fmt: str):
+    project = get_object_or_404(Project, pk=pk)
+    dataset = get_object_or_404(DatasetVersion, project=project, version=version)
+    path = dataset.files.get(fmt)
+    if not path or not Path(path).is_file():
+        raise Http404("that file is not on this server any more: export the version again")
+    return FileResponse(
+        open(path, "rb"),
+        as_attachment=True,
+        filename=f"{project.name}-{version[:12]}{Path(path).suffix}",
+    )
+
+
+@login_required
+@view_required
+def training_run(request, pk: int, run_id: int):
+    from audits.render.svg import line_chart
+
+    project = get_object_or_404(Project, pk=pk)
+    run = get_object_or_404(TrainingRun, project=project, pk=run_id)
+    series = {}
+    for point in run.metrics:
+        for key, value in point.items():
+            if key != "step" and isinstance(value, int | float) and ("loss" in key or "reward" in key):
+                series.setdefault(key, []).append((point["step"], value))
+    values = [y for points in series.values() for _, y in points]
+    y_range = (min(values), max(values)) if values and min(values) < max(values) else (0.0, 1.0)
+    chart = line_chart(f"{run.method} run {run.pk}", list(series.items()), "step", "value", y_range=y_range)
+    return render(request, "web/run.html", {"project": project, "run": run, "chart": chart})
