@@ -22,15 +22,26 @@ from pathlib import Path
 
 class Reason(StrEnum):
     AUDIT = "audit"
+    ESCALATED = "escalated"
     HIGH_STAKES = "high_stakes"
     ERROR = "judge_error"
     FLIP = "flip"
     DISAGREE = "judges_disagree"
     UNCERTAIN = "uncertain"
+    FILL = "budget_fill"  # no other reason: the least confident pairs use up what budget is left
 
 
 # Earlier reasons are more urgent when the budget cannot take every routed pair.
-PRIORITY = [Reason.AUDIT, Reason.HIGH_STAKES, Reason.ERROR, Reason.FLIP, Reason.DISAGREE, Reason.UNCERTAIN]
+PRIORITY = [
+    Reason.AUDIT,
+    Reason.ESCALATED,
+    Reason.HIGH_STAKES,
+    Reason.ERROR,
+    Reason.FLIP,
+    Reason.DISAGREE,
+    Reason.UNCERTAIN,
+    Reason.FILL,
+]
 
 
 class PolicyError(ValueError):
@@ -52,9 +63,16 @@ class RoutingPolicy:
     budget_items: int | None = None
     budget_money: float | None = None
     price_per_label: float = 0.0
+    # Escalation: a slice whose audited accuracy's 95% upper bound is below the bar goes to
+    # humans wholesale (0 turns it off); a slice with fewer audited items than `min_audited`
+    # gets that many audit items.
+    escalation_bar: float = 0.0
+    min_audited: int = 0
+    # Spend a budget that the reasons above leave unused on the least confident other pairs.
+    fill_budget: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("uncertainty", "audit_rate", "disagreement"):
+        for name in ("uncertainty", "audit_rate", "disagreement", "escalation_bar"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise PolicyError(f"routing policy '{name}' is {value}; it must be between 0 and 1")
@@ -104,6 +122,11 @@ class PairSignals:
     flipped: bool = False
     failed: bool = False
     spread: float | None = None
+    slice: str = ""  # the audit slice the pair belongs to (default: its category)
+
+    @property
+    def slice_key(self) -> str:
+        return self.slice or self.category
 
 
 @dataclass(frozen=True)
@@ -126,6 +149,47 @@ class RoutingSummary:
     ai_only: int = 0
     over_budget: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SliceAudit:
+    """What the blind audit sample says of the judge on one slice: correct out of n."""
+
+    slice: str
+    n: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.n if self.n else None
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson(self.correct, self.n)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score 95% interval of k successes in n (sound for small n and k = 0 or n)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def escalations(audits: dict[str, SliceAudit], policy: RoutingPolicy, judge: str = "the judge") -> dict:
+    """{slice: alert text} for the slices whose audited accuracy cannot reach the bar."""
+    out = {}
+    for key, audit in audits.items():
+        low, high = audit.interval
+        if policy.escalation_bar > 0 and audit.n and high < policy.escalation_bar:
+            out[key] = (
+                f"{judge} is unreliable on slice '{key or '(all)'}': audited accuracy "
+                f"{audit.accuracy:.0%} [{low:.0%}, {high:.0%}] on {audit.n} items"
+            )
+    return out
 
 
 def _unit_hash(seed: int, key: int | str) -> float:
@@ -135,30 +199,37 @@ def _unit_hash(seed: int, key: int | str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def audit_sample(signals: Iterable[PairSignals], rate: float, seed: int) -> set[int]:
+def audit_sample(
+    signals: Iterable[PairSignals], rate: float, seed: int, minimum: dict[str, int] | None = None
+) -> set[int]:
     """A random sample of `rate` of the pairs in each category (stratified, seeded).
 
     Within a category the pairs are ordered by their stable hash and the first round(rate * n)
     are taken; the fractional part is settled by one more seeded draw, so small categories are
     sampled at the right rate on average.
     """
-    by_category: dict[str, list[int]] = defaultdict(list)
+    by_slice: dict[str, list[int]] = defaultdict(list)
     for s in signals:
-        by_category[s.category].append(s.pair_id)
+        by_slice[s.slice_key].append(s.pair_id)
     chosen: set[int] = set()
-    for category, ids in by_category.items():
+    for key, ids in by_slice.items():
         exact = rate * len(ids)
         count = math.floor(exact)
-        if _unit_hash(seed, f"category:{category}") < exact - count:
+        if _unit_hash(seed, f"category:{key}") < exact - count:
             count += 1
+        count = max(count, (minimum or {}).get(key, 0))
         chosen.update(sorted(ids, key=lambda pid: _unit_hash(seed, pid))[:count])
     return chosen
 
 
-def reasons_for(s: PairSignals, policy: RoutingPolicy, audited: bool) -> tuple[Reason, ...]:
+def reasons_for(
+    s: PairSignals, policy: RoutingPolicy, audited: bool, escalated: bool = False
+) -> tuple[Reason, ...]:
     found = []
     if audited:
         found.append(Reason.AUDIT)
+    if escalated:
+        found.append(Reason.ESCALATED)
     if s.category and s.category in policy.high_stakes:
         found.append(Reason.HIGH_STAKES)
     if policy.route_errors and (s.failed or s.p_a is None):
@@ -172,39 +243,66 @@ def reasons_for(s: PairSignals, policy: RoutingPolicy, audited: bool) -> tuple[R
     return tuple(found)
 
 
-def _priority(reasons: tuple[Reason, ...], s: PairSignals) -> float:
-    """Higher first: the most urgent reason, then the closer to 0.5, then a stable tie-break."""
+def _priority(reasons: tuple[Reason, ...], s: PairSignals, worse_than_chance: bool = False) -> float:
+    """Higher first: the most urgent reason, then the closer to 0.5, then a stable tie-break.
+
+    In an escalated slice where the audit found the judge wrong more often than right, its
+    *confident* verdicts are the likeliest errors after its flips (a flip has no usable label at
+    all), so there the most confident rank next instead of the least.
+    """
     if not reasons:
         return 0.0
     rank = len(PRIORITY) - min(PRIORITY.index(r) for r in reasons)
     closeness = 1.0 - 2 * abs(s.p_a - 0.5) if s.p_a is not None else 1.0
+    if worse_than_chance and Reason.ESCALATED in reasons:
+        closeness = 1.0 if s.flipped else 1.0 - closeness
     return rank + 0.5 * closeness + 0.01 * len(reasons)
 
 
-def route(signals: list[PairSignals], policy: RoutingPolicy) -> tuple[list[Decision], RoutingSummary]:
-    """Decide every pair; returns decisions in input order and the counts by reason."""
-    audited = audit_sample(signals, policy.audit_rate, policy.seed)
+def route(
+    signals: list[PairSignals],
+    policy: RoutingPolicy,
+    audits: dict[str, SliceAudit] | None = None,
+    judge: str = "the judge",
+) -> tuple[list[Decision], RoutingSummary]:
+    """Decide every pair; returns decisions in input order and the counts by reason.
+
+    `audits` is what the blind audit sample says so far, per slice: it drives escalation (whole
+    slices to humans, with an alert) and tops up the audit sample where it is too thin to decide.
+    """
+    audits = audits or {}
+    alerts = escalations(audits, policy, judge)
+    thin = {
+        key: policy.min_audited - audits[key].n if key in audits else policy.min_audited
+        for key in {s.slice_key for s in signals}
+    }
+    audited = audit_sample(signals, policy.audit_rate, policy.seed, {k: v for k, v in thin.items() if v > 0})
     staged = []
     for s in signals:
-        reasons = reasons_for(s, policy, s.pair_id in audited)
-        staged.append((s, reasons, _priority(reasons, s)))
+        escalated = s.slice_key in alerts
+        reasons = reasons_for(s, policy, s.pair_id in audited, escalated)
+        if not reasons and policy.fill_budget and policy.capacity != math.inf:
+            reasons = (Reason.FILL,)
+        worse = escalated and (audits[s.slice_key].accuracy or 0.0) < 0.5
+        staged.append((s, reasons, _priority(reasons, s, worse)))
     capacity = policy.capacity - sum(1 for _, r, _ in staged if Reason.AUDIT in r)
     queue = sorted(
         (i for i, (_, r, _) in enumerate(staged) if r and Reason.AUDIT not in r),
         key=lambda i: (-staged[i][2], _unit_hash(policy.seed, staged[i][0].pair_id)),
     )
     admitted = set(queue[: max(int(capacity), 0)] if capacity != math.inf else queue)
-    decisions, summary = [], RoutingSummary(pairs=len(signals))
+    decisions, summary = [], RoutingSummary(pairs=len(signals), alerts=list(alerts.values()))
     for i, (s, reasons, priority) in enumerate(staged):
         audit = Reason.AUDIT in reasons
         human = audit or i in admitted
-        over = bool(reasons) and not human
+        over = bool(reasons) and not human and reasons != (Reason.FILL,)
         decisions.append(
             Decision(s.pair_id, human, reasons, round(priority, 6), blind=audit, over_budget=over)
         )
         summary.human += human
         summary.over_budget += over
         for reason in reasons:
-            summary.by_reason[reason.value] = summary.by_reason.get(reason.value, 0) + 1
+            if reason is not Reason.FILL or human:
+                summary.by_reason[reason.value] = summary.by_reason.get(reason.value, 0) + 1
     summary.ai_only = summary.pairs - summary.human
     return decisions, summary

@@ -124,3 +124,75 @@ def format_table(rows: list[ReplayRow]) -> str:
             f"{r.errors_removed:>15.1%} {r.random_errors_removed:>7.1%} {gain:>5}"
         )
     return "\n".join(lines)
+
+
+def _majority(votes: tuple[Choice, ...]) -> Choice:
+    counts = Counter(votes).most_common()
+    top = [c for c, n in counts if n == counts[0][1]]
+    return top[0] if len(top) == 1 else Choice.TIE
+
+
+def budget_replay(
+    items: Sequence[ReplayItem],
+    budget: float,
+    mode: str,
+    *,
+    seed: int = 0,
+    uncertainty: float = 0.1,
+    audit_share: float = 0.2,
+    bar: float = 0.6,
+    draws: int = 20,
+) -> tuple[float, float, float]:
+    """(accuracy, AI-only accuracy, share of the AI-only errors removed) at a human budget.
+
+    Every mode spends the whole budget (`fill_budget`), so they compare at equal cost.
+    `mode`: `random` (budget spent on random pairs, averaged over `draws`), `uncertainty` (by
+    the policy's priority: failures, flips, then closeness to 0.5), or `escalation` (a random
+    blind audit sample of `audit_share` of the budget first, which counts against it; slices
+    whose audited accuracy's upper bound is below `bar` are escalated; the rest by priority).
+    """
+    ids = [item.signals.pair_id for item in items]
+    capacity = round(budget * len(items))
+    ai_only = _accuracy(items, set())
+    if mode == "random":
+        rng = random.Random(seed)
+        accuracy = sum(_accuracy(items, set(rng.sample(ids, capacity))) for _ in range(draws)) / draws
+    elif mode == "uncertainty":
+        policy = RoutingPolicy(
+            seed=seed, uncertainty=uncertainty, audit_rate=0.0, budget_items=capacity, fill_budget=True
+        )
+        accuracy = _accuracy(items, _routed(items, policy))
+    elif mode == "escalation":
+        accuracy = _accuracy(items, _escalation_routing(items, capacity, seed, uncertainty, audit_share, bar))
+    else:
+        raise ValueError(f"unknown replay mode {mode!r}; use random, uncertainty or escalation")
+    errors = 1 - ai_only
+    return accuracy, ai_only, (accuracy - ai_only) / errors if errors else 0.0
+
+
+def _routed(items: Sequence[ReplayItem], policy: RoutingPolicy, audits=None) -> set[int]:
+    decisions, _ = route([item.signals for item in items], policy, audits)
+    return {d.pair_id for d in decisions if d.human}
+
+
+def _escalation_routing(items, capacity, seed, uncertainty, audit_share, bar) -> set[int]:
+    from labeling.routing import SliceAudit
+
+    rng = random.Random(seed)
+    n_audit = min(capacity, max(1, round(audit_share * capacity))) if capacity else 0
+    audited = rng.sample(range(len(items)), n_audit)
+    by_slice: dict[str, list[bool]] = {}
+    for i in audited:
+        item = items[i]
+        by_slice.setdefault(item.signals.slice_key, []).append(item.ai_choice == _majority(item.votes))
+    audits = {key: SliceAudit(key, len(hits), sum(hits)) for key, hits in by_slice.items()}
+    rest = [item for i, item in enumerate(items) if i not in set(audited)]
+    policy = RoutingPolicy(
+        seed=seed,
+        uncertainty=uncertainty,
+        audit_rate=0.0,
+        budget_items=capacity - n_audit,
+        escalation_bar=bar,
+        fill_budget=True,
+    )
+    return {items[i].signals.pair_id for i in audited} | _routed(rest, policy, audits)

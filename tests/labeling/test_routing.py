@@ -124,3 +124,47 @@ def test_leave_one_annotator_out_uses_the_others_majority():
     # held out A: others A,B -> tie (wrong); held out A: tie (wrong); held out B: others A,A -> A (wrong)
     assert routed.accuracy == pytest.approx(0.0)
     assert routed.ai_only_accuracy == pytest.approx(2 / 3)
+
+
+def test_an_unreliable_slice_is_escalated_wholesale_with_an_alert():
+    from labeling.routing import SliceAudit
+
+    data = [PairSignals(i, category="adv" if i < 50 else "easy", p_a=0.95) for i in range(100)]
+    audits = {"adv": SliceAudit("adv", 10, 1), "easy": SliceAudit("easy", 10, 10)}
+    policy = RoutingPolicy(audit_rate=0.0, escalation_bar=0.6)
+    decisions, summary = route(data, policy, audits, judge="llmbar:ChatGPT")
+    escalated = {d.pair_id for d in decisions if Reason.ESCALATED in d.reasons}
+    assert escalated == set(range(50)) and all(d.human for d in decisions if d.pair_id < 50)
+    assert not any(d.human for d in decisions if d.pair_id >= 50)
+    assert summary.alerts == [
+        "llmbar:ChatGPT is unreliable on slice 'adv': audited accuracy 10% [2%, 40%] on 10 items"
+    ]
+
+
+def test_a_slice_with_too_few_audited_items_gets_more_audit_items():
+    from labeling.routing import SliceAudit
+
+    data = [PairSignals(i, category="new", p_a=0.95) for i in range(100)]
+    decisions, _ = route(
+        data, RoutingPolicy(audit_rate=0.01, min_audited=12), {"new": SliceAudit("new", 2, 2)}
+    )
+    assert sum(d.blind for d in decisions) == 10  # topped up from 2 audited to 12
+
+
+def test_in_a_worse_than_chance_slice_flips_then_confident_verdicts_go_first():
+    from labeling.routing import SliceAudit
+
+    data = [PairSignals(0, p_a=0.5, flipped=True), PairSignals(1, p_a=0.99), PairSignals(2, p_a=0.6)]
+    policy = RoutingPolicy(audit_rate=0.0, escalation_bar=0.6, budget_items=2)
+    decisions, _ = route(data, policy, {"": SliceAudit("", 12, 2)})
+    assert [d.pair_id for d in decisions if d.human] == [0, 1]
+
+
+def test_fill_budget_spends_what_the_reasons_leave_on_the_least_confident():
+    data = [PairSignals(i, p_a=0.5 + i / 200) for i in range(100)]  # p from 0.5 to 0.995
+    decisions, summary = route(
+        data, RoutingPolicy(audit_rate=0.0, uncertainty=0.01, budget_items=10, fill_budget=True)
+    )
+    assert summary.human == 10 and summary.over_budget == 0
+    assert {d.pair_id for d in decisions if d.human} == set(range(10))
+    assert summary.by_reason == {"uncertain": 2, "budget_fill": 8}

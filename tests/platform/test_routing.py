@@ -95,3 +95,37 @@ def test_replay_on_mtbench_routes_flips_better_than_random(shared_data, capsys):
     flips_only = next(r for r in rows if r["uncertainty"] == 0.0 and r["audit_rate"] == 0.0)
     assert flips_only["human_share"] == pytest.approx(194 / 1232, abs=1e-6)
     assert flips_only["errors_removed"] > 1.5 * flips_only["random_errors_removed"]
+
+
+def test_escalation_from_the_blind_audit_raises_an_alert_on_page_and_api(tmp_path, api):
+    from tandem.core.models import Alert, HumanLabel
+
+    project = judged_project(tmp_path, 40)
+    routing.route_pairs(project, routing.RoutingPolicy(version=1, audit_rate=0.25, uncertainty=0.0))
+    blind = RoutingDecision.objects.filter(blind=True)
+    n = blind.count()
+    assert 9 <= n <= 11  # a quarter of each category, stratified
+    # the humans on the audit sample disagree with every verdict the judge gave
+    for d in blind.select_related("pair"):
+        ab = d.pair.judgments.get(order="ab")
+        HumanLabel.objects.create(
+            pair=d.pair, annotator="h", choice="b" if ab.p_first > 0.5 else "a", source="argilla"
+        )
+    chat_n = blind.filter(pair__category="chat").count()
+    math_n = blind.filter(pair__category="math").count()
+    result = routing.route_pairs(
+        project, routing.RoutingPolicy(version=2, audit_rate=0.0, escalation_bar=0.6, min_audited=6)
+    )
+    # "chat" (30 pairs, 7-8 audited, all wrong) is escalated wholesale; "math" (10 pairs, 2-3
+    # audited) cannot be judged on so few items: it is not escalated but gets more audit items.
+    assert result["routed_by_reason"]["escalated"] == 30
+    assert result["alerts"] == [Alert.objects.get().message]
+    from labeling.routing import wilson
+
+    high = wilson(0, chat_n)[1]
+    assert f"on slice 'chat': audited accuracy 0% [0%, {high:.0%}] on {chat_n} items" in result["alerts"][0]
+    assert result["routed_by_reason"]["audit"] == 6 - math_n
+    response = api("auditor").get(f"/api/projects/{project.pk}/stats/")
+    assert response.status_code == 200, response.content
+    stats = response.json()
+    assert stats["alerts"] == result["alerts"]

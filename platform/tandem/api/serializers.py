@@ -102,6 +102,7 @@ class StatsSerializer(serializers.Serializer):
     human_labels = serializers.IntegerField()
     human_labeled_pairs = serializers.IntegerField()
     annotators = serializers.IntegerField()
+    alerts = serializers.ListField(child=serializers.CharField())
 
 
 class JudgeRequestSerializer(serializers.Serializer):

@@ -33,7 +33,11 @@ class ProjectViewSet(
     @extend_schema(responses=s.StatsSerializer)
     @action(detail=True, methods=["get"])
     def stats(self, request, pk=None):
-        return Response(selectors.project_counts(self.get_object()))
+        counts = selectors.project_counts(self.get_object())
+        return Response(
+            {k: v for k, v in counts.items() if k not in {"jobs", "datasets", "runs", "routing"}}
+            | {"routing": counts["routing"], "cost": float(counts["cost"])}
+        )
 
     @extend_schema(
         request={"multipart/form-data": s.ImportRequestSerializer}, responses={202: s.JobSerializer}

@@ -292,3 +292,19 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} run {self.pk} ({self.status})"
+
+
+class Alert(models.Model):
+    """Something an engineer must see: e.g. routing found a judge unreliable on a slice."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=50)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.message

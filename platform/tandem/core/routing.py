@@ -8,17 +8,20 @@ re-running after new pairs arrive never re-draws the audit sample of pairs alrea
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from django.db import transaction
 
 from labeling.records import Choice
-from labeling.routing import PairSignals, PolicyError, RoutingPolicy, route
+from labeling.routing import PairSignals, PolicyError, RoutingPolicy, SliceAudit, route
 from labeling.routing_replay import ReplayItem, ai_choice
 
-from .models import HumanLabel, Judgment, Pair, Project, RoutingDecision, RoutingPolicyVersion
+from .models import Alert, HumanLabel, Judgment, Pair, Project, RoutingDecision, RoutingPolicyVersion
 from .services import ServiceError
+
+log = logging.getLogger(__name__)
 
 
 def project_policy(project: Project, path: str | None = None) -> RoutingPolicy:
@@ -97,13 +100,46 @@ def _policy_version(project: Project, policy: RoutingPolicy) -> RoutingPolicyVer
     return stored
 
 
+def slice_audits(project: Project, judged: list[PairSignals]) -> dict[str, SliceAudit]:
+    """Agreement of the judge with humans on the blind audit sample so far, per slice."""
+    blind = set(
+        RoutingDecision.objects.filter(pair__project=project, blind=True).values_list("pair_id", flat=True)
+    )
+    votes: dict[int, list[str]] = defaultdict(list)
+    for pair_id, choice in HumanLabel.objects.filter(pair_id__in=blind).values_list("pair_id", "choice"):
+        votes[pair_id].append(choice)
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for s in judged:
+        if s.pair_id in votes:
+            majority = Counter(votes[s.pair_id]).most_common()
+            human = majority[0][0] if len(majority) == 1 or majority[0][1] > majority[1][1] else "tie"
+            ai = ai_choice(s.p_a)
+            tallies[s.slice_key][0] += 1
+            tallies[s.slice_key][1] += ai is not None and ai.value == human
+    return {key: SliceAudit(key, n, correct) for key, (n, correct) in tallies.items()}
+
+
 def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | None = None) -> dict:
-    """Decide every judged pair without a decision under this policy version; returns counts."""
+    """Decide every judged pair without a decision under this policy version; returns counts.
+
+    The blind audit sample's labels so far drive escalation: a slice whose audited accuracy
+    cannot reach `escalation_bar` goes to humans wholesale and raises an Alert.
+    """
     judges = project_judges(project, judges)
     version = _policy_version(project, policy)
     decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
-    pending = [s for s in signals(project, judges) if s.pair_id not in decided]
-    decisions, summary = route(pending, policy)
+    judged = signals(project, judges)
+    audits = slice_audits(project, judged)
+    pending = [s for s in judged if s.pair_id not in decided]
+    decisions, summary = route(pending, policy, audits, judge=", ".join(judges))
+    for message in summary.alerts:
+        log.warning("project %s: %s", project.name, message)
+        Alert.objects.create(
+            project=project,
+            kind="escalation",
+            message=message,
+            data={"policy_version": policy.version, "judges": judges},
+        )
     with transaction.atomic():
         RoutingDecision.objects.bulk_create(
             [
@@ -130,6 +166,7 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
         "ai_only": summary.ai_only,
         "over_budget": summary.over_budget,
         "routed_by_reason": summary.by_reason,
+        "alerts": summary.alerts,
     }
 
 

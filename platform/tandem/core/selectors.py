@@ -38,6 +38,7 @@ def project_counts(project: Project) -> dict:
         "routing": routing_counts(project),
         "jobs": list(Job.objects.filter(project=project).order_by("-created_at")[:10]),
         "datasets": list(project.dataset_versions.all()[:10]),
+        "alerts": [a.message for a in project.alerts.all()[:5]],
         "runs": list(project.training_runs.select_related("dataset")[:10]),
     }
 
