@@ -129,3 +129,24 @@ def test_escalation_from_the_blind_audit_raises_an_alert_on_page_and_api(tmp_pat
     assert response.status_code == 200, response.content
     stats = response.json()
     assert stats["alerts"] == result["alerts"]
+
+
+def test_routing_uses_the_calibrated_probability_when_an_audit_fitted_one(tmp_path):
+    from tandem.core.models import AuditReport
+
+    project = judged_project(tmp_path, 12)
+    policy = routing.RoutingPolicy(audit_rate=0.0, uncertainty=0.3, route_flips=False)
+    raw = routing.route_pairs(project, policy)
+    # raw p(a) is 0.95, 0.55 or 0.9, and 0.5 where the verdict flipped (every fifth pair): the 4
+    # pairs at 0.55 and the 2 other flipped ones are within 0.3 of 0.5
+    assert raw["routed_by_reason"] == {"uncertain": 6}
+    AuditReport.objects.create(
+        project=project,
+        judge="j",
+        report={},
+        calibration={"method": "temperature", "scale": 0.2, "bias": 0.0},
+    )
+    calibrated = routing.route_pairs(
+        project, routing.RoutingPolicy(version=2, audit_rate=0.0, uncertainty=0.3, route_flips=False)
+    )
+    assert calibrated["routed_by_reason"] == {"uncertain": 12}  # a flat map: nothing is confident

@@ -18,7 +18,16 @@ from labeling.records import Choice
 from labeling.routing import PairSignals, PolicyError, RoutingPolicy, SliceAudit, route
 from labeling.routing_replay import ReplayItem, ai_choice
 
-from .models import Alert, HumanLabel, Judgment, Pair, Project, RoutingDecision, RoutingPolicyVersion
+from .models import (
+    Alert,
+    AuditReport,
+    HumanLabel,
+    Judgment,
+    Pair,
+    Project,
+    RoutingDecision,
+    RoutingPolicyVersion,
+)
 from .services import ServiceError
 
 log = logging.getLogger(__name__)
@@ -119,6 +128,22 @@ def slice_audits(project: Project, judged: list[PairSignals]) -> dict[str, Slice
     return {key: SliceAudit(key, n, correct) for key, (n, correct) in tallies.items()}
 
 
+def calibrated(project: Project, judges: list[str], judged: list[PairSignals]) -> list[PairSignals]:
+    """Signals with p(a) mapped through the latest audit's calibration map of the (first) judge,
+    so routing thresholds mean calibrated confidence; unchanged where no map was fitted."""
+    from dataclasses import replace
+
+    from audits import apply_calibration
+
+    report = AuditReport.objects.filter(project=project, judge=judges[0], calibration__isnull=False).first()
+    if report is None:
+        return judged
+    known = [s for s in judged if s.p_a is not None]
+    mapped = apply_calibration(report.calibration, [s.p_a for s in known]) if known else []
+    by_pair = {s.pair_id: float(p) for s, p in zip(known, mapped, strict=True)}
+    return [replace(s, p_a=by_pair[s.pair_id]) if s.pair_id in by_pair else s for s in judged]
+
+
 def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | None = None) -> dict:
     """Decide every judged pair without a decision under this policy version; returns counts.
 
@@ -128,7 +153,7 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
     judges = project_judges(project, judges)
     version = _policy_version(project, policy)
     decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
-    judged = signals(project, judges)
+    judged = calibrated(project, judges, signals(project, judges))
     audits = slice_audits(project, judged)
     pending = [s for s in judged if s.pair_id not in decided]
     decisions, summary = route(pending, policy, audits, judge=", ".join(judges))
