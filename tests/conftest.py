@@ -1,12 +1,12 @@
 """Fixtures shared by every test: real services, started here and stopped by process id.
 
 The platform's tests run on a throwaway PostgreSQL cluster by default (the production
-database); `TANDEM_TEST_DB=sqlite pytest ...` runs them on SQLite (the embedded default).
+database), started by the test settings (tandem/settings/test.py) before Django sets up;
+`TANDEM_TEST_DB=sqlite pytest ...` runs them on SQLite (the embedded default).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -15,40 +15,11 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from scripts.services import free_port, start_postgres, start_redis
+from scripts.services import free_port, start_redis
 from tandem.core.roles import grant_role
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-@pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
-    """pytest-django's hook for changing the database before the test database is created."""
-    if os.environ.get("TANDEM_TEST_DB", "postgres") == "sqlite":
-        yield
-        return
-    from django.conf import settings
-    from django.db import connections
-
-    server = start_postgres()
-    try:
-        settings.DATABASES["default"].update(
-            ENGINE="django.db.backends.postgresql",
-            NAME="tandem",
-            USER="postgres",
-            PASSWORD="",
-            HOST="127.0.0.1",
-            PORT=str(server.port),
-            OPTIONS={},
-        )
-        with contextlib.suppress(AttributeError):  # a wrapper made from the old settings may be cached
-            del connections["default"]
-        assert connections["default"].vendor == "postgresql"
-        yield
-        connections.close_all()
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ first-shown response is better.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -216,12 +217,12 @@ class Judge:
         raise NotImplementedError
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
-        """Synchronous `judge_batch` for callers without an event loop (CLI, jobs)."""
-        return asyncio.run(self.judge_batch(items))
+        """Synchronous `judge_batch` (CLI, jobs, notebooks)."""
+        return run_sync(self.judge_batch(items))
 
     def check_sync(self) -> None:
         """Synchronous `check`."""
-        asyncio.run(self.check())
+        run_sync(self.check())
 
     async def aclose(self) -> None:
         """Release clients and models; the judge is unusable afterwards."""
@@ -243,6 +244,17 @@ def register_backend(name: str) -> Callable[[type[Judge]], type[Judge]]:
 
 def backend_names() -> list[str]:
     return sorted(_BACKENDS)
+
+
+def run_sync(coroutine):
+    """Run a coroutine to completion from synchronous code, also where this thread already runs
+    an event loop (a notebook, a test browser): then it runs on a fresh thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def build_judge(config: JudgeConfig, cache: CallCache | None = None) -> Judge:

@@ -8,7 +8,6 @@ ones are kept (the same request gives the same reply, and the cache would answer
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from dataclasses import asdict, dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from django.db import IntegrityError, connection, transaction
 
 from labeling.judges import JudgeConfig, JudgeError, JudgeItem, Verdict, build_judge, builtin_config
+from labeling.judges.base import run_sync
 from labeling.records import Order
 
 from .models import JudgeCall, Judgment, Pair, Project
@@ -233,7 +233,7 @@ def score_reward(project: Project, name: str):
             ScoreItem(key=str(i), prompt=p, response=c)
             for i, (p, c) in enumerate(zip(prompts, completions, strict=True))
         ]
-        verdicts = asyncio.run(judge.score_batch(items))
+        verdicts = run_sync(judge.score_batch(items))
         return [v.reward if v.reward is not None else 0.0 for v in verdicts]
 
     return reward

@@ -168,3 +168,18 @@ def test_judges_package_never_imports_django_or_torch_on_import():
     root = Path(__file__).resolve().parents[3]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_sync_wrappers_work_where_an_event_loop_is_already_running():
+    """As in a notebook: judge() inside a running loop must not raise."""
+    import asyncio
+
+    from labeling.judges.base import run_sync
+
+    async def inner():
+        async def answer():
+            return 42
+
+        return run_sync(answer())
+
+    assert asyncio.run(inner()) == 42
