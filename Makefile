@@ -35,6 +35,10 @@ bench: setup
 	$(PY) bench/audit_report.py
 	$(PY) bench/routing_replay.py
 	$(PY) bench/validate_real_data.py
+	$(PY) bench/routing.py
+	$(PY) bench/judge_client.py
+	$(PY) bench/judge_local.py
+	$(PY) bench/smollm2_llmbar.py
 
 argilla-up: setup
 	$(PY) platform/argilla_local/launch.py up
