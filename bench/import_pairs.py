@@ -42,8 +42,31 @@ TARGET_PAIRS = 100_000
 TARGET_SECONDS = 20.0
 MODELS = ("llama-3-8b", "mistral-7b", "qwen2-7b", "gemma-2-9b", "gpt-4o-mini", "claude-3-haiku")
 CATEGORIES = ("coding", "math", "writing", "reasoning", "extraction", "roleplay", "stem", "humanities")
-ONSETS = ("", "b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w",
-          "st", "tr", "pl", "ch", "sh", "th")
+ONSETS = (
+    "",
+    "b",
+    "c",
+    "d",
+    "f",
+    "g",
+    "h",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "w",
+    "st",
+    "tr",
+    "pl",
+    "ch",
+    "sh",
+    "th",
+)
 VOWELS = ("a", "e", "i", "o", "u", "ai", "ea", "ou", "y")
 CODAS = ("", "", "n", "r", "s", "t", "l", "m", "nd", "ng", "ck")
 
@@ -56,6 +79,7 @@ def _use_repo_imports() -> None:
 
 
 # -- the input file ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -71,8 +95,9 @@ class Vocabulary:
         words: set[str] = set()
         while len(words) < size:
             syllables = rng.choice((1, 1, 2, 2, 2, 3, 3, 4))
-            words.add("".join(rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS)
-                              for _ in range(syllables)))
+            words.add(
+                "".join(rng.choice(ONSETS) + rng.choice(VOWELS) + rng.choice(CODAS) for _ in range(syllables))
+            )
         ranked = sorted(words)
         rng.shuffle(ranked)
         tokens = np.array(ranked + [w + "," for w in ranked] + [w + "." for w in ranked], dtype=object)
@@ -122,6 +147,7 @@ def write_pairs(path: Path, count: int, seed: int) -> dict:
 
 # -- one database, in a worker process ---------------------------------------------------------
 
+
 def time_importer(path: Path, expected: int) -> float:
     """Seconds for `services.import_pairs` on the whole file, into a fresh project."""
     from tandem.core import services
@@ -149,13 +175,22 @@ def time_naive_loop(path: Path, rows: int) -> float:
         for line in itertools.islice(fh, rows):
             row = json.loads(line)
             record = PairRecord(
-                prompt=row["prompt"], response_a=row["response_a"], response_b=row["response_b"],
-                model_a=row["model_a"], model_b=row["model_b"],
+                prompt=row["prompt"],
+                response_a=row["response_a"],
+                response_b=row["response_b"],
+                model_a=row["model_a"],
+                model_b=row["model_b"],
             )
             Pair.objects.create(
-                project=project, prompt=record.prompt, response_a=record.response_a,
-                response_b=record.response_b, model_a=record.model_a, model_b=record.model_b,
-                category=row["category"], source=f"naive:{path.name}", external_id=row["id"],
+                project=project,
+                prompt=record.prompt,
+                response_a=record.response_a,
+                response_b=record.response_b,
+                model_a=record.model_a,
+                model_b=record.model_b,
+                category=row["category"],
+                source=f"naive:{path.name}",
+                external_id=row["id"],
                 content_hash=record.content_hash(),
             )
     return time.perf_counter() - start
@@ -178,8 +213,14 @@ def describe_database() -> dict:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT version()")
             version = cursor.fetchone()[0].split(" on ")[0]
-            names = ("fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers",
-                     "max_wal_size")
+            names = (
+                "fsync",
+                "synchronous_commit",
+                "full_page_writes",
+                "wal_level",
+                "shared_buffers",
+                "max_wal_size",
+            )
             knobs = {}
             for name in names:
                 cursor.execute(f"SHOW {name}")
@@ -219,6 +260,7 @@ def run_worker(database: str, path: Path, pairs: int, naive_rows: int) -> dict:
 
 # -- the parent: databases, workers and the table ----------------------------------------------
 
+
 def bench_database(database: str, path: Path, workdir: Path, pairs: int, naive_rows: int) -> dict:
     """Start the database, run a worker process against it, stop the database by its pid."""
     from scripts.services import start_postgres
@@ -231,11 +273,24 @@ def bench_database(database: str, path: Path, workdir: Path, pairs: int, naive_r
     else:
         url = f"sqlite:///{workdir / 'bench.sqlite3'}"
     env = {
-        **os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "tandem.settings.base",
-        "TANDEM_VAR_DIR": str(workdir / "var"), "TANDEM_LOG_LEVEL": "WARNING",
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "tandem.settings.base",
+        "TANDEM_VAR_DIR": str(workdir / "var"),
+        "TANDEM_LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, __file__, "--worker", database, "--file", str(path),
-               "--pairs", str(pairs), "--naive-rows", str(naive_rows)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        database,
+        "--file",
+        str(path),
+        "--pairs",
+        str(pairs),
+        "--naive-rows",
+        str(naive_rows),
+    ]
     try:
         done = subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     finally:
@@ -253,9 +308,15 @@ def _mark(ok: bool) -> str:
 
 
 def print_table(results: list[dict]) -> None:
-    header = ("database", "rows (importer / naive)", "importer pairs/s", "naive pairs/s", "ratio",
-              f"importer wall for {results[0]['importer_rows']:,}", f"targets (>= {TARGET_RATIO:.0f}x; "
-              f"{TARGET_PAIRS:,} on PostgreSQL < {TARGET_SECONDS:.0f} s)")
+    header = (
+        "database",
+        "rows (importer / naive)",
+        "importer pairs/s",
+        "naive pairs/s",
+        "ratio",
+        f"importer wall for {results[0]['importer_rows']:,}",
+        f"targets (>= {TARGET_RATIO:.0f}x; {TARGET_PAIRS:,} on PostgreSQL < {TARGET_SECONDS:.0f} s)",
+    )
     lines = [header]
     for r in results:
         importer_rate = r["importer_rows"] / r["importer_seconds"]
@@ -266,9 +327,17 @@ def print_table(results: list[dict]) -> None:
             projected = TARGET_PAIRS / importer_rate
             how = "" if r["importer_rows"] == TARGET_PAIRS else " projected"
             targets += f"; {TARGET_PAIRS:,} in {projected:.1f} s{how} {_mark(projected < TARGET_SECONDS)}"
-        lines.append((r["database"], f"{r['importer_rows']:,} / {r['naive_rows']:,}",
-                      f"{importer_rate:,.0f}", f"{naive_rate:,.0f}", f"{ratio:.1f}x",
-                      f"{r['importer_seconds']:.1f} s", targets))
+        lines.append(
+            (
+                r["database"],
+                f"{r['importer_rows']:,} / {r['naive_rows']:,}",
+                f"{importer_rate:,.0f}",
+                f"{naive_rate:,.0f}",
+                f"{ratio:.1f}x",
+                f"{r['importer_seconds']:.1f} s",
+                targets,
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for number, line in enumerate(lines):
         print(" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
@@ -280,13 +349,23 @@ def print_context(args: argparse.Namespace, data: dict) -> None:
     cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                    if line.startswith("model name")), cpu)
-    print(f"machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-          f"{platform.system()} {platform.release()}")
-    print(f"input: {args.pairs:,} pairs, {data['megabytes']:.0f} MB JSONL; mean prompt "
-          f"{data['mean_prompt_chars']:,.0f} chars, mean response {data['mean_response_chars']:,.0f} "
-          f"chars; zlib ratio {data['zlib_ratio']:.1f}x; seed {args.seed}")
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            cpu,
+        )
+    print(
+        f"machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+    print(
+        f"input: {args.pairs:,} pairs, {data['megabytes']:.0f} MB JSONL; mean prompt "
+        f"{data['mean_prompt_chars']:,.0f} chars, mean response {data['mean_response_chars']:,.0f} "
+        f"chars; zlib ratio {data['zlib_ratio']:.1f}x; seed {args.seed}"
+    )
 
 
 def parse_args() -> argparse.Namespace:

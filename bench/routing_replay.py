@@ -15,8 +15,14 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = ["LLMBar/Natural", "LLMBar/Adversarial/Neighbor", "LLMBar/Adversarial/GPTInst",
-        "LLMBar/Adversarial/GPTOut", "LLMBar/Adversarial/Manual", "Processed/MT-Bench"]
+SETS = [
+    "LLMBar/Natural",
+    "LLMBar/Adversarial/Neighbor",
+    "LLMBar/Adversarial/GPTInst",
+    "LLMBar/Adversarial/GPTOut",
+    "LLMBar/Adversarial/Manual",
+    "Processed/MT-Bench",
+]
 JUDGES = ["GPT-4", "ChatGPT", "LLaMA2", "PaLM2", "Falcon"]
 
 
@@ -40,8 +46,10 @@ def main() -> None:
     from tandem.core import routing, services
 
     policy = RoutingPolicy(uncertainty=0.0, audit_rate=0.0)
-    print(f"{'set':<28} {'judge':<8} {'pairs':>5} {'AI acc':>7} {'human':>6} {'acc':>6} {'rand acc':>8} "
-          f"{'removed':>8} {'random':>7} {'gain':>6}")
+    print(
+        f"{'set':<28} {'judge':<8} {'pairs':>5} {'AI acc':>7} {'human':>6} {'acc':>6} {'rand acc':>8} "
+        f"{'removed':>8} {'random':>7} {'gain':>6}"
+    )
     for name in SETS:
         project = services.create_project(name.replace("/", "-").lower())
         services.import_pairs(project, args.data / "llmbar" / name, "llmbar")
@@ -52,9 +60,11 @@ def main() -> None:
                 continue
             (row,) = replay(items, [policy])
             gain = f"{row.gain_over_random:.1f}x" if row.gain_over_random else "-"
-            print(f"{name:<28} {judge:<8} {len(items):>5} {row.ai_only_accuracy:>7.1%} {row.human_share:>6.1%} "
-                  f"{row.accuracy:>6.1%} {row.random_accuracy:>8.1%} {row.errors_removed:>8.1%} "
-                  f"{row.random_errors_removed:>7.1%} {gain:>6}")
+            print(
+                f"{name:<28} {judge:<8} {len(items):>5} {row.ai_only_accuracy:>7.1%} {row.human_share:>6.1%} "
+                f"{row.accuracy:>6.1%} {row.random_accuracy:>8.1%} {row.errors_removed:>8.1%} "
+                f"{row.random_errors_removed:>7.1%} {gain:>6}"
+            )
 
 
 if __name__ == "__main__":

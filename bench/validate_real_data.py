@@ -14,9 +14,16 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LLMBAR_SETS = ["LLMBar/Natural", "LLMBar/Adversarial/Neighbor", "LLMBar/Adversarial/GPTInst",
-               "LLMBar/Adversarial/GPTOut", "LLMBar/Adversarial/Manual", "Processed/MT-Bench",
-               "Processed/FairEval", "Processed/LLMEval2"]
+LLMBAR_SETS = [
+    "LLMBar/Natural",
+    "LLMBar/Adversarial/Neighbor",
+    "LLMBar/Adversarial/GPTInst",
+    "LLMBar/Adversarial/GPTOut",
+    "LLMBar/Adversarial/Manual",
+    "Processed/MT-Bench",
+    "Processed/FairEval",
+    "Processed/LLMEval2",
+]
 
 
 def setup(var: str) -> None:
@@ -45,8 +52,10 @@ def llmbar(data: Path) -> None:
             judgments, labels = selectors.audit_frames(project, judge)
             report = audits.build_report(judgments, labels, judge=judge)
             order = report["agreement"]["by_order"]
-            print(f"  {name:<28} {judge.split(':')[1]:<26} {pct(order['ab'])} / {pct(order['ba'])} / "
-                  f"{pct(report['agreement']['mean_over_orders'])} / {pct(report['position']['consistency'])}")
+            print(
+                f"  {name:<28} {judge.split(':')[1]:<26} {pct(order['ab'])} / {pct(order['ba'])} / "
+                f"{pct(report['agreement']['mean_over_orders'])} / {pct(report['position']['consistency'])}"
+            )
 
 
 def kappa(x: list[str], y: list[str]) -> float:
@@ -63,26 +72,33 @@ def pandalm(data: Path) -> None:
     services.import_pairs(project, data / "pandalm", "pandalm")
     votes: dict[int, dict[str, str]] = {}
     for pair_id, annotator, choice in HumanLabel.objects.filter(pair__project=project).values_list(
-            "pair_id", "annotator", "choice"):
+        "pair_id", "annotator", "choice"
+    ):
         votes.setdefault(pair_id, {})[annotator] = choice
     ids = sorted(votes)
     names = sorted(next(iter(votes.values())))
     print("PandaLM: Cohen's kappa between annotators (published: 0.85, 0.88, 0.86)")
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             print(f"  {a} vs {b}: {kappa([votes[p][a] for p in ids], [votes[p][b] for p in ids]):.2f}")
     majority = {p: Counter(v.values()).most_common(1)[0][0] for p, v in votes.items()}
     counts = Counter(majority.values())
-    print(f"  majority label: tie {counts['tie']}, 1 {counts['a']}, 2 {counts['b']} "
-          "(published label distribution: 0 105, 1 422, 2 472)")
+    print(
+        f"  majority label: tie {counts['tie']}, 1 {counts['a']}, 2 {counts['b']} "
+        "(published label distribution: 0 105, 1 422, 2 472)"
+    )
     print("PandaLM: judges against the annotators' majority (3-way, ties included)")
     for judge in ("pandalm:gpt-3.5-turbo", "pandalm:pandalm-7b"):
-        rows = dict(Judgment.objects.filter(pair__project=project, judge=judge).values_list("pair_id", "choice"))
+        rows = dict(
+            Judgment.objects.filter(pair__project=project, judge=judge).values_list("pair_id", "choice")
+        )
         usable = [p for p in ids if rows.get(p)]
         hits = sum(rows[p] == majority[p] for p in usable)
-        print(f"  {judge:<24} accuracy {hits / len(ids):.1%} of {len(ids)} "
-              f"({len(ids) - len(usable)} unparsable count as wrong), kappa "
-              f"{kappa([rows.get(p) or 'none' for p in ids], [majority[p] for p in ids]):.2f}")
+        print(
+            f"  {judge:<24} accuracy {hits / len(ids):.1%} of {len(ids)} "
+            f"({len(ids) - len(usable)} unparsable count as wrong), kappa "
+            f"{kappa([rows.get(p) or 'none' for p in ids], [majority[p] for p in ids]):.2f}"
+        )
 
 
 def main() -> None:

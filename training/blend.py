@@ -70,9 +70,12 @@ class BlendPolicy:
     seed: int = 0
 
     def __post_init__(self):
-        for name, value, valid in (("ties", self.ties, TIES), ("ai_weight", self.ai_weight, AI_WEIGHTS),
-                                   ("disagreement", self.disagreement, DISAGREEMENT),
-                                   ("human_label", self.human_label, HUMAN_LABELS)):
+        for name, value, valid in (
+            ("ties", self.ties, TIES),
+            ("ai_weight", self.ai_weight, AI_WEIGHTS),
+            ("disagreement", self.disagreement, DISAGREEMENT),
+            ("human_label", self.human_label, HUMAN_LABELS),
+        ):
             if value not in valid:
                 raise ConfigError(f"blend policy: {name}={value!r}; valid values: {', '.join(valid)}")
         if not 0.5 <= self.ai_threshold <= 1.0:
@@ -131,10 +134,13 @@ class BlendSummary:
 
     def format(self) -> str:
         """Human-readable lines for a CLI dry run."""
-        lines = [f"blend policy {self.policy_version}: {self.pairs_in} pairs in, {self.rows_out} rows out",
-                 "by source: " + _fmt_counts(self.by_source),
-                 "dropped: " + _fmt_counts(self.dropped),
-                 f"human-AI disagreements: {self.disagreements}", "weights:"]
+        lines = [
+            f"blend policy {self.policy_version}: {self.pairs_in} pairs in, {self.rows_out} rows out",
+            "by source: " + _fmt_counts(self.by_source),
+            "dropped: " + _fmt_counts(self.dropped),
+            f"human-AI disagreements: {self.disagreements}",
+            "weights:",
+        ]
         lines += [f"  {b:>9} {n:6d} {'#' * min(n, 60)}" for b, n in self.weight_histogram.items()]
         return "\n".join(lines)
 
@@ -177,17 +183,24 @@ def calibrator(calibration: Mapping[str, Any] | None) -> Callable[[float | None]
     return lambda p: None if p is None else float(cmap.apply(p))
 
 
-def _orient(pair: PairVotes, choice: str, p_chosen: float, source: str, weight: float,
-            policy: BlendPolicy) -> PreferenceRow:
+def _orient(
+    pair: PairVotes, choice: str, p_chosen: float, source: str, weight: float, policy: BlendPolicy
+) -> PreferenceRow:
     """A row with `choice` as chosen; a kept tie gets a seeded, per-pair orientation so that
     response_a is not always 'chosen' (position would leak into a p = 0.5 row otherwise)."""
     if choice == "tie":
         digest = hashlib.sha256(f"{policy.seed}:{pair.pair_id}".encode()).digest()
         choice = "a" if digest[0] % 2 == 0 else "b"
     a_first = choice == "a"
-    return PreferenceRow(prompt=pair.prompt, chosen=pair.response_a if a_first else pair.response_b,
-                         rejected=pair.response_b if a_first else pair.response_a, source=source,
-                         weight=float(weight), p_chosen=float(p_chosen), pair_id=pair.pair_id)
+    return PreferenceRow(
+        prompt=pair.prompt,
+        chosen=pair.response_a if a_first else pair.response_b,
+        rejected=pair.response_b if a_first else pair.response_a,
+        source=source,
+        weight=float(weight),
+        p_chosen=float(p_chosen),
+        pair_id=pair.pair_id,
+    )
 
 
 def _ai_verdict(pair: PairVotes, p: float | None, policy: BlendPolicy) -> tuple[str | None, float, str]:
@@ -202,9 +215,11 @@ def _ai_verdict(pair: PairVotes, p: float | None, policy: BlendPolicy) -> tuple[
     return ("a" if p > 0.5 else "b"), confidence, ""
 
 
-def blend_pair(pair: PairVotes, policy: BlendPolicy,
-               calibrate: Callable[[float | None], float | None] = lambda p: p,
-               ) -> tuple[PreferenceRow | None, str, bool]:
+def blend_pair(
+    pair: PairVotes,
+    policy: BlendPolicy,
+    calibrate: Callable[[float | None], float | None] = lambda p: p,
+) -> tuple[PreferenceRow | None, str, bool]:
     """(row or None, reason it was dropped or '', whether humans and AI disagreed)."""
     human, share = human_verdict(pair.human_votes)
     ai, confidence, ai_reason = _ai_verdict(pair, calibrate(pair.ai_p_a), policy)
@@ -234,8 +249,11 @@ def weight_histogram(weights: Iterable[float]) -> dict[str, int]:
     return counts
 
 
-def blend(pairs: Iterable[PairVotes], policy: BlendPolicy | None = None,
-          calibration: Mapping[str, Any] | None = None) -> BlendResult:
+def blend(
+    pairs: Iterable[PairVotes],
+    policy: BlendPolicy | None = None,
+    calibration: Mapping[str, Any] | None = None,
+) -> BlendResult:
     """Rows (sorted by pair_id) and a summary; `calibration` is a CalibrationMap dict applied to
     every AI probability first. Nothing is written: a dry run is this call plus summary.format()."""
     policy = policy or BlendPolicy()

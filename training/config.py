@@ -68,13 +68,21 @@ class BaseTrainingConfig:
         cuda = torch.cuda.is_available()
         bf16 = self.bf16 if self.bf16 is not None else bool(cuda and torch.cuda.is_bf16_supported())
         return {
-            "output_dir": str(output_dir), "learning_rate": self.learning_rate, "max_steps": self.max_steps,
+            "output_dir": str(output_dir),
+            "learning_rate": self.learning_rate,
+            "max_steps": self.max_steps,
             "per_device_train_batch_size": self.per_device_train_batch_size,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps, "seed": self.seed,
-            "bf16": bf16, "use_cpu": not cuda, "activation_checkpointing": self.activation_checkpointing,
-            "save_strategy": "steps", "save_steps": self.save_steps,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "seed": self.seed,
+            "bf16": bf16,
+            "use_cpu": not cuda,
+            "activation_checkpointing": self.activation_checkpointing,
+            "save_strategy": "steps",
+            "save_steps": self.save_steps,
             "save_total_limit": self.save_total_limit,
-            "logging_steps": self.logging_steps, "report_to": "none", "disable_tqdm": True,
+            "logging_steps": self.logging_steps,
+            "report_to": "none",
+            "disable_tqdm": True,
             "dataloader_num_workers": 0,
         }
 
@@ -104,8 +112,14 @@ class BaseTrainingConfig:
         from peft import LoraConfig
 
         extra = {"modules_to_save": ["score"]} if task_type == "SEQ_CLS" else {}
-        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, lora_dropout=self.lora_dropout,
-                          target_modules=self.lora_target_modules, task_type=task_type, **extra)
+        return LoraConfig(
+            r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            target_modules=self.lora_target_modules,
+            task_type=task_type,
+            **extra,
+        )
 
 
 @dataclass
@@ -124,8 +138,11 @@ class RewardTrainingConfig(BaseTrainingConfig):
 
     def method_kwargs(self) -> dict[str, Any]:
         # False: our collator needs p_chosen / weight, which the column filter would drop.
-        return {"max_length": self.max_length, "center_rewards_coefficient": self.center_rewards_coefficient,
-                    "remove_unused_columns": False}
+        return {
+            "max_length": self.max_length,
+            "center_rewards_coefficient": self.center_rewards_coefficient,
+            "remove_unused_columns": False,
+        }
 
 
 @dataclass
@@ -145,13 +162,16 @@ class DPOTrainingConfig(BaseTrainingConfig):
         super().__post_init__()
         losses = [self.loss_type] if isinstance(self.loss_type, str) else list(self.loss_type)
         if self.label_smoothing and not set(losses) & set(ROBUST_LOSSES):
-            raise ConfigError(f"dpo config: label_smoothing={self.label_smoothing} is ignored by loss_type "
-                              f"{losses}; use one of {', '.join(ROBUST_LOSSES)} (e.g. 'robust', rDPO)")
+            raise ConfigError(
+                f"dpo config: label_smoothing={self.label_smoothing} is ignored by loss_type "
+                f"{losses}; use one of {', '.join(ROBUST_LOSSES)} (e.g. 'robust', rDPO)"
+            )
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ConfigError("dpo config: label_smoothing is a flip probability and must be in [0, 0.5)")
         if self.weighting not in ("resample", "none") or self.soft_labels not in ("flip", "none"):
-            raise ConfigError("dpo config: weighting is 'resample' or 'none'; "
-                              "soft_labels is 'flip' or 'none'")
+            raise ConfigError(
+                "dpo config: weighting is 'resample' or 'none'; soft_labels is 'flip' or 'none'"
+            )
 
     def trl_config_class(self) -> type:
         from trl import DPOConfig
@@ -160,8 +180,12 @@ class DPOTrainingConfig(BaseTrainingConfig):
 
     def method_kwargs(self) -> dict[str, Any]:
         losses = [self.loss_type] if isinstance(self.loss_type, str) else list(self.loss_type)
-        return {"beta": self.beta, "loss_type": losses, "label_smoothing": self.label_smoothing,
-                    "max_length": self.max_length}
+        return {
+            "beta": self.beta,
+            "loss_type": losses,
+            "label_smoothing": self.label_smoothing,
+            "max_length": self.max_length,
+        }
 
 
 @dataclass
@@ -192,13 +216,19 @@ class GroupTrainingConfig(OnlineTrainingConfig):
         super().__post_init__()
         batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
         if self.num_generations < 2 or batch % self.num_generations:
-            raise ConfigError(f"{self.method} config: num_generations={self.num_generations} must be >= 2 "
-                              "and divide per_device_train_batch_size x gradient_accumulation_steps "
-                              f"({batch})")
+            raise ConfigError(
+                f"{self.method} config: num_generations={self.num_generations} must be >= 2 "
+                "and divide per_device_train_batch_size x gradient_accumulation_steps "
+                f"({batch})"
+            )
 
     def method_kwargs(self) -> dict[str, Any]:
-        return {"beta": self.beta, "num_generations": self.num_generations,
-                    "max_completion_length": self.max_completion_length, "temperature": self.temperature}
+        return {
+            "beta": self.beta,
+            "num_generations": self.num_generations,
+            "max_completion_length": self.max_completion_length,
+            "temperature": self.temperature,
+        }
 
 
 @dataclass
@@ -243,18 +273,28 @@ class PPOTrainingConfig(OnlineTrainingConfig):
     def method_kwargs(self) -> dict[str, Any]:
         batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
         return {
-            "kl_coef": self.beta, "response_length": self.max_completion_length,
+            "kl_coef": self.beta,
+            "response_length": self.max_completion_length,
             "temperature": self.temperature,
-            "num_ppo_epochs": self.num_ppo_epochs, "num_mini_batches": self.num_mini_batches,
-            "total_episodes": self.max_steps * batch, "num_sample_generations": 0,
+            "num_ppo_epochs": self.num_ppo_epochs,
+            "num_mini_batches": self.num_mini_batches,
+            "total_episodes": self.max_steps * batch,
+            "num_sample_generations": 0,
             "stop_token": "eos",
-            "missing_eos_penalty": self.missing_eos_penalty, "max_steps": -1,
+            "missing_eos_penalty": self.missing_eos_penalty,
+            "max_steps": -1,
         }
 
 
 CONFIGS: dict[str, type[BaseTrainingConfig]] = {
-    c.method: c for c in (RewardTrainingConfig, DPOTrainingConfig, PPOTrainingConfig, RLOOTrainingConfig,
-                          GRPOTrainingConfig)
+    c.method: c
+    for c in (
+        RewardTrainingConfig,
+        DPOTrainingConfig,
+        PPOTrainingConfig,
+        RLOOTrainingConfig,
+        GRPOTrainingConfig,
+    )
 }
 
 

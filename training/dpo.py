@@ -55,9 +55,15 @@ def dpo_rows(rows: Sequence[Mapping[str, Any]], config: DPOTrainingConfig) -> li
     return out
 
 
-def train_dpo(config: DPOTrainingConfig, rows: Sequence[Mapping[str, Any]], output_dir: Path, *,
-              on_metrics: Callable | None = None, should_cancel: Callable | None = None,
-              eval_rows: Sequence[Mapping[str, Any]] | None = None) -> TrainResult:
+def train_dpo(
+    config: DPOTrainingConfig,
+    rows: Sequence[Mapping[str, Any]],
+    output_dir: Path,
+    *,
+    on_metrics: Callable | None = None,
+    should_cancel: Callable | None = None,
+    eval_rows: Sequence[Mapping[str, Any]] | None = None,
+) -> TrainResult:
     """Train a policy with DPO; artifacts: `final` (model or LoRA adapter + tokenizer). The
     final evaluation is the implicit-reward accuracy on `eval_rows` when given."""
     from datasets import Dataset
@@ -72,9 +78,14 @@ def train_dpo(config: DPOTrainingConfig, rows: Sequence[Mapping[str, Any]], outp
     data = dpo_rows(clean, config)
     dataset = Dataset.from_dict({c: [r[c] for r in data] for c in ("prompt", "chosen", "rejected")})
     metrics: list[dict[str, float]] = []
-    trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=config.lora_config("CAUSAL_LM"),
-                         callbacks=make_callbacks(on_metrics, should_cancel, metrics))
+    trainer = DPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=config.lora_config("CAUSAL_LM"),
+        callbacks=make_callbacks(on_metrics, should_cancel, metrics),
+    )
     execute(trainer, config, output_dir, metrics)
     final = save_artifact(trainer.model, tokenizer, output_dir / "final")
     result = TrainResult(method="dpo", status="succeeded", metrics=metrics, artifacts={"model": str(final)})

@@ -35,8 +35,9 @@ def _checked(values: Sequence[Any], n: int, what: str) -> list[Any]:
     return values
 
 
-def reward_model_accuracy(score_fn: ScoreFn, rows: Sequence[Mapping[str, Any]],
-                          human_only: bool = True) -> dict[str, float]:
+def reward_model_accuracy(
+    score_fn: ScoreFn, rows: Sequence[Mapping[str, Any]], human_only: bool = True
+) -> dict[str, float]:
     """{'accuracy', 'n', 'ties'}: share of pairs where chosen out-scores rejected (a tie counts
     half). With `human_only`, rows whose source is 'ai' are left out: accuracy is measured
     against human labels, never against the AI labels the model was trained to imitate."""
@@ -52,8 +53,9 @@ def reward_model_accuracy(score_fn: ScoreFn, rows: Sequence[Mapping[str, Any]],
     return {"accuracy": (wins + 0.5 * ties) / len(rows), "n": float(len(rows)), "ties": float(ties)}
 
 
-def win_rate(prompts: Sequence[str], policy: Sequence[str], baseline: Sequence[str],
-             judge: PairwiseJudge) -> dict[str, float]:
+def win_rate(
+    prompts: Sequence[str], policy: Sequence[str], baseline: Sequence[str], judge: PairwiseJudge
+) -> dict[str, float]:
     """Policy vs baseline responses, judged in both orders and averaged (position bias cancels):
     {'win_rate', 'n', 'avg_len_policy', 'avg_len_baseline'} (lengths in characters)."""
     prompts, policy, baseline = list(prompts), list(policy), list(baseline)
@@ -64,23 +66,37 @@ def win_rate(prompts: Sequence[str], policy: Sequence[str], baseline: Sequence[s
     second = _checked(judge(prompts, baseline, policy), n, "judge")
     p_policy = [(float(a) + 1.0 - float(b)) / 2.0 for a, b in zip(first, second, strict=True)]
     score = sum(1.0 if p > 0.5 else 0.5 if p == 0.5 else 0.0 for p in p_policy)
-    return {"win_rate": score / n, "n": float(n),
-            "avg_len_policy": sum(map(len, policy)) / n, "avg_len_baseline": sum(map(len, baseline)) / n}
+    return {
+        "win_rate": score / n,
+        "n": float(n),
+        "avg_len_policy": sum(map(len, policy)) / n,
+        "avg_len_baseline": sum(map(len, baseline)) / n,
+    }
 
 
-def harmless_rate(prompts: Sequence[str], responses: Sequence[str],
-                  classifier: HarmlessClassifier) -> dict[str, float]:
+def harmless_rate(
+    prompts: Sequence[str], responses: Sequence[str], classifier: HarmlessClassifier
+) -> dict[str, float]:
     """{'harmless_rate', 'n', 'avg_len'}: share of responses the classifier calls harmless."""
     prompts, responses = list(prompts), list(responses)
     if not prompts or len(prompts) != len(responses):
         raise ConfigError("harmless_rate needs one response per prompt (and some prompts)")
     verdicts = _checked(classifier(prompts, responses), len(prompts), "classifier")
-    return {"harmless_rate": sum(bool(v) for v in verdicts) / len(prompts), "n": float(len(prompts)),
-            "avg_len": sum(map(len, responses)) / len(responses)}
+    return {
+        "harmless_rate": sum(bool(v) for v in verdicts) / len(prompts),
+        "n": float(len(prompts)),
+        "avg_len": sum(map(len, responses)) / len(responses),
+    }
 
 
-def generate(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens: int = 32,
-             batch_size: int = 8, seed: int = 0) -> list[str]:
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    max_new_tokens: int = 32,
+    batch_size: int = 8,
+    seed: int = 0,
+) -> list[str]:
     """Greedy completions (deterministic, so before/after comparisons are fair)."""
     import torch
 
@@ -91,18 +107,25 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[str], max_new_tokens:
     out: list[str] = []
     try:
         for i in range(0, len(prompts), batch_size):
-            enc = tokenizer(list(prompts[i:i + batch_size]), return_tensors="pt", padding=True).to(device)
+            enc = tokenizer(list(prompts[i : i + batch_size]), return_tensors="pt", padding=True).to(device)
             with torch.no_grad():
-                ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                     pad_token_id=tokenizer.pad_token_id)
-            out.extend(tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True))
+                ids = model.generate(
+                    **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+                )
+            out.extend(tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True))
     finally:
         tokenizer.padding_side = side
     return out
 
 
-def policy_win_rate(policy: Any, baseline: Any, tokenizer: Any, prompts: Sequence[str],
-                    judge: PairwiseJudge, max_new_tokens: int = 32) -> dict[str, float]:
+def policy_win_rate(
+    policy: Any,
+    baseline: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    judge: PairwiseJudge,
+    max_new_tokens: int = 32,
+) -> dict[str, float]:
     """Generate with both models on held-out prompts and judge them with `win_rate`."""
     ours = generate(policy, tokenizer, prompts, max_new_tokens)
     theirs = generate(baseline, tokenizer, prompts, max_new_tokens)

@@ -147,12 +147,20 @@ def write_csv(frozen: FrozenDataset, path: Path) -> Path:
     return path
 
 
-WRITERS = {"jsonl": (write_jsonl, ".jsonl"), "parquet": (write_parquet, ".parquet"),
-           "hf": (write_hf, ""), "csv": (write_csv, ".csv")}
+WRITERS = {
+    "jsonl": (write_jsonl, ".jsonl"),
+    "parquet": (write_parquet, ".parquet"),
+    "hf": (write_hf, ""),
+    "csv": (write_csv, ".csv"),
+}
 
 
-def export(rows: Iterable[PreferenceRow | Mapping[str, Any]], out_dir: str | Path,
-           formats: Sequence[str] = ("jsonl",), name: str = "preferences") -> ExportResult:
+def export(
+    rows: Iterable[PreferenceRow | Mapping[str, Any]],
+    out_dir: str | Path,
+    formats: Sequence[str] = ("jsonl",),
+    name: str = "preferences",
+) -> ExportResult:
     """Freeze `rows` and write each format under `out_dir` as `<name>.<ext>` (`hf`: a folder
     `<name>`). Returns the version id and paths. Raises ConfigError (unknown format, duplicate
     pair ids) or EmptyDataset before writing anything."""

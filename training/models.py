@@ -37,8 +37,9 @@ def resolve_model(name: str) -> str:
     try:
         AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        raise ModelPathError(f"model {name!r} is neither a local path nor a reachable hub id ({exc})"
-                             ) from exc
+        raise ModelPathError(
+            f"model {name!r} is neither a local path nor a reachable hub id ({exc})"
+        ) from exc
     return name
 
 

@@ -35,6 +35,7 @@ class RewardFunction(Protocol):
 
 def reward_model_function(model: Any, tokenizer: Any) -> RewardFunction:
     """A RewardFunction backed by a reward model, scored as in reward training."""
+
     def reward_model(prompts: list[str], completions: list[str]) -> list[float]:
         return score(model, tokenizer, prompts, completions)
 
@@ -44,11 +45,13 @@ def reward_model_function(model: Any, tokenizer: Any) -> RewardFunction:
 def as_trl_reward(fn: RewardFunction, name: str = "reward") -> Callable[..., list[float]]:
     """TRL's reward-function signature (keyword arguments, extra columns) around `fn`; checks
     that one finite number comes back per completion."""
+
     def reward(prompts: list[str], completions: list[str], **_: Any) -> list[float]:
         values = [float(v) for v in fn(list(prompts), list(completions))]
         if len(values) != len(completions):
-            raise ConfigError(f"reward function returned {len(values)} values "
-                              f"for {len(completions)} completions")
+            raise ConfigError(
+                f"reward function returned {len(values)} values for {len(completions)} completions"
+            )
         return values
 
     reward.__name__ = name
@@ -62,8 +65,10 @@ def unique_prompts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 def _reward_source(config: OnlineTrainingConfig, reward_fn: RewardFunction | None) -> str | None:
     """The reward model's resolved path, or None with a reward function; exactly one of them."""
     if (config.reward_model is None) == (reward_fn is None):
-        raise ConfigError(f"{config.method}: give exactly one reward: config.reward_model (a trained reward "
-                          "model's path) or a reward function f(prompts, completions) -> list[float]")
+        raise ConfigError(
+            f"{config.method}: give exactly one reward: config.reward_model (a trained reward "
+            "model's path) or a reward function f(prompts, completions) -> list[float]"
+        )
     return resolve_model(config.reward_model) if config.reward_model else None
 
 
@@ -73,9 +78,15 @@ def _finish(method: str, trainer: Any, tokenizer: Any, output_dir: Path, metrics
     return TrainResult(method=method, status="succeeded", metrics=metrics, artifacts={"model": str(final)})
 
 
-def _train_group(trainer_cls: type, config: GroupTrainingConfig, rows: Sequence[Mapping[str, Any]],
-                 output_dir: Path, on_metrics: Callable | None, should_cancel: Callable | None,
-                 reward_fn: RewardFunction | None) -> TrainResult:
+def _train_group(
+    trainer_cls: type,
+    config: GroupTrainingConfig,
+    rows: Sequence[Mapping[str, Any]],
+    output_dir: Path,
+    on_metrics: Callable | None,
+    should_cancel: Callable | None,
+    reward_fn: RewardFunction | None,
+) -> TrainResult:
     from datasets import Dataset
 
     clean = check_rows(rows)
@@ -90,27 +101,45 @@ def _train_group(trainer_cls: type, config: GroupTrainingConfig, rows: Sequence[
     else:
         name = getattr(reward_fn, "__name__", "judge")
     metrics: list[dict[str, float]] = []
-    trainer = trainer_cls(model=load_policy(source, tokenizer), args=args,
-                          reward_funcs=[as_trl_reward(reward_fn, name)],
-                          train_dataset=Dataset.from_dict({"prompt": unique_prompts(clean)}),
-                          processing_class=tokenizer, peft_config=config.lora_config("CAUSAL_LM"),
-                          callbacks=make_callbacks(on_metrics, should_cancel, metrics))
+    trainer = trainer_cls(
+        model=load_policy(source, tokenizer),
+        args=args,
+        reward_funcs=[as_trl_reward(reward_fn, name)],
+        train_dataset=Dataset.from_dict({"prompt": unique_prompts(clean)}),
+        processing_class=tokenizer,
+        peft_config=config.lora_config("CAUSAL_LM"),
+        callbacks=make_callbacks(on_metrics, should_cancel, metrics),
+    )
     execute(trainer, config, output_dir, metrics)
     return _finish(config.method, trainer, tokenizer, output_dir, metrics)
 
 
-def train_rloo(config: GroupTrainingConfig, rows: Sequence[Mapping[str, Any]], output_dir: Path, *,
-               on_metrics: Callable | None = None, should_cancel: Callable | None = None,
-               reward_fn: RewardFunction | None = None, eval_rows: Any = None) -> TrainResult:
+def train_rloo(
+    config: GroupTrainingConfig,
+    rows: Sequence[Mapping[str, Any]],
+    output_dir: Path,
+    *,
+    on_metrics: Callable | None = None,
+    should_cancel: Callable | None = None,
+    reward_fn: RewardFunction | None = None,
+    eval_rows: Any = None,
+) -> TrainResult:
     """RLOO on the rows' prompts; artifacts: `final` (policy or LoRA adapter + tokenizer)."""
     from trl import RLOOTrainer
 
     return _train_group(RLOOTrainer, config, rows, output_dir, on_metrics, should_cancel, reward_fn)
 
 
-def train_grpo(config: GroupTrainingConfig, rows: Sequence[Mapping[str, Any]], output_dir: Path, *,
-               on_metrics: Callable | None = None, should_cancel: Callable | None = None,
-               reward_fn: RewardFunction | None = None, eval_rows: Any = None) -> TrainResult:
+def train_grpo(
+    config: GroupTrainingConfig,
+    rows: Sequence[Mapping[str, Any]],
+    output_dir: Path,
+    *,
+    on_metrics: Callable | None = None,
+    should_cancel: Callable | None = None,
+    reward_fn: RewardFunction | None = None,
+    eval_rows: Any = None,
+) -> TrainResult:
     """GRPO (beta > 0: KL to the starting policy) on the rows' prompts."""
     from trl import GRPOTrainer
 
@@ -157,18 +186,34 @@ class JudgeRewardModel(torch.nn.Module):
         self.score = torch.nn.Identity()
 
 
-def _ppo_models(config: PPOTrainingConfig, source: str, reward_path: str | None, reward_fn: Any,
-                tokenizer: Any, prompt_ids: Mapping[tuple[int, ...], str]) -> tuple[Any, Any]:
+def _ppo_models(
+    config: PPOTrainingConfig,
+    source: str,
+    reward_path: str | None,
+    reward_fn: Any,
+    tokenizer: Any,
+    prompt_ids: Mapping[tuple[int, ...], str],
+) -> tuple[Any, Any]:
     """(reward model, value model); the value model starts from value_model / reward / policy."""
-    reward = (load_scalar_head(reward_path, tokenizer) if reward_path is not None
-              else JudgeRewardModel(reward_fn, tokenizer, prompt_ids))
+    reward = (
+        load_scalar_head(reward_path, tokenizer)
+        if reward_path is not None
+        else JudgeRewardModel(reward_fn, tokenizer, prompt_ids)
+    )
     value_source = resolve_model(config.value_model) if config.value_model else (reward_path or source)
     return reward, load_scalar_head(value_source, tokenizer)
 
 
-def train_ppo(config: PPOTrainingConfig, rows: Sequence[Mapping[str, Any]], output_dir: Path, *,
-              on_metrics: Callable | None = None, should_cancel: Callable | None = None,
-              reward_fn: RewardFunction | None = None, eval_rows: Any = None) -> TrainResult:
+def train_ppo(
+    config: PPOTrainingConfig,
+    rows: Sequence[Mapping[str, Any]],
+    output_dir: Path,
+    *,
+    on_metrics: Callable | None = None,
+    should_cancel: Callable | None = None,
+    reward_fn: RewardFunction | None = None,
+    eval_rows: Any = None,
+) -> TrainResult:
     """PPO with a value model and KL (`beta`) to the starting policy; artifacts: `final`."""
     from datasets import Dataset
     from trl.experimental.ppo import PPOTrainer
@@ -179,16 +224,22 @@ def train_ppo(config: PPOTrainingConfig, rows: Sequence[Mapping[str, Any]], outp
     args = config.to_trl(output_dir)
     tokenizer = load_tokenizer(source, padding_side="left")
     prompts = unique_prompts(clean)
-    ids = [tokenizer(p, add_special_tokens=False)["input_ids"][-config.max_length:] for p in prompts]
+    ids = [tokenizer(p, add_special_tokens=False)["input_ids"][-config.max_length :] for p in prompts]
     prompt_ids = {tuple(i): p for i, p in zip(ids, prompts, strict=True)}
     reward_model, value_model = _ppo_models(config, source, reward_path, reward_fn, tokenizer, prompt_ids)
     policy = load_policy(source, tokenizer)
     ref = None if config.use_lora else load_policy(source, tokenizer)
     metrics: list[dict[str, float]] = []
-    trainer = PPOTrainer(args=args, processing_class=tokenizer, model=policy, ref_model=ref,
-                         reward_model=reward_model, value_model=value_model,
-                         train_dataset=Dataset.from_dict({"input_ids": ids}),
-                         peft_config=config.lora_config("CAUSAL_LM"),
-                         callbacks=make_callbacks(on_metrics, should_cancel, metrics))
+    trainer = PPOTrainer(
+        args=args,
+        processing_class=tokenizer,
+        model=policy,
+        ref_model=ref,
+        reward_model=reward_model,
+        value_model=value_model,
+        train_dataset=Dataset.from_dict({"input_ids": ids}),
+        peft_config=config.lora_config("CAUSAL_LM"),
+        callbacks=make_callbacks(on_metrics, should_cancel, metrics),
+    )
     execute(trainer, config, output_dir, metrics, accepts_resume=False)
     return _finish("ppo", trainer, tokenizer, output_dir, metrics)

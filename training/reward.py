@@ -27,8 +27,12 @@ from training.runner import TrainResult, check_rows, execute, make_callbacks
 SOFT_COLUMNS = ("p_chosen", "weight")
 
 
-def soft_preference_loss(rewards_chosen: torch.Tensor, rewards_rejected: torch.Tensor,
-                         p: torch.Tensor | None = None, w: torch.Tensor | None = None) -> torch.Tensor:
+def soft_preference_loss(
+    rewards_chosen: torch.Tensor,
+    rewards_rejected: torch.Tensor,
+    p: torch.Tensor | None = None,
+    w: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Weighted mean of the soft Bradley-Terry loss; p = None means 1, w = None means 1."""
     diff = rewards_chosen - rewards_rejected
     p = torch.ones_like(diff) if p is None else p.to(diff)
@@ -59,8 +63,9 @@ class SoftRewardTrainer(RewardTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         p, w = inputs.pop("p_chosen", None), inputs.pop("weight", None)
         inputs.pop("margin", None)
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                        use_cache=False)
+        outputs = model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False
+        )
         rewards_chosen, rewards_rejected = torch.chunk(outputs.logits.squeeze(-1), chunks=2)
         loss = soft_preference_loss(rewards_chosen, rewards_rejected, p, w)
         if self.args.center_rewards_coefficient is not None:
@@ -95,8 +100,9 @@ def reward_dataset(rows: Sequence[Mapping[str, Any]], config: RewardTrainingConf
 
 
 @torch.no_grad()
-def score(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[str],
-          batch_size: int = 16) -> list[float]:
+def score(
+    model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequence[str], batch_size: int = 16
+) -> list[float]:
     """Reward for each prompt + response, read as in training (EOS appended, right padding)."""
     model.eval()
     device = next(model.parameters()).device
@@ -106,8 +112,9 @@ def score(model: Any, tokenizer: Any, prompts: Sequence[str], responses: Sequenc
     side, tokenizer.padding_side = tokenizer.padding_side, "right"
     try:
         for i in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[i:i + batch_size], return_tensors="pt", padding=True,
-                            add_special_tokens=False)
+            enc = tokenizer(
+                texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+            )
             logits = model(**{k: v.to(device) for k, v in enc.items()}).logits
             out.extend(logits[:, 0].float().cpu().tolist())
     finally:
@@ -122,9 +129,15 @@ def reward_accuracy(model: Any, tokenizer: Any, rows: Sequence[Mapping[str, Any]
     return reward_model_accuracy(lambda p, r: score(model, tokenizer, p, r), rows)
 
 
-def train_reward(config: RewardTrainingConfig, rows: Sequence[Mapping[str, Any]], output_dir: Path, *,
-                 on_metrics: Callable | None = None, should_cancel: Callable | None = None,
-                 eval_rows: Sequence[Mapping[str, Any]] | None = None) -> TrainResult:
+def train_reward(
+    config: RewardTrainingConfig,
+    rows: Sequence[Mapping[str, Any]],
+    output_dir: Path,
+    *,
+    on_metrics: Callable | None = None,
+    should_cancel: Callable | None = None,
+    eval_rows: Sequence[Mapping[str, Any]] | None = None,
+) -> TrainResult:
     """Train a reward model; artifacts: `final` (model or LoRA adapter + tokenizer). The final
     evaluation is accuracy on `eval_rows` (held-out human labels) when given."""
     clean = check_rows(rows)
@@ -135,16 +148,21 @@ def train_reward(config: RewardTrainingConfig, rows: Sequence[Mapping[str, Any]]
     model = load_scalar_head(source, tokenizer)
     metrics: list[dict[str, float]] = []
     trainer = SoftRewardTrainer(
-        model=model, args=args, train_dataset=reward_dataset(clean, config), processing_class=tokenizer,
+        model=model,
+        args=args,
+        train_dataset=reward_dataset(clean, config),
+        processing_class=tokenizer,
         data_collator=SoftPreferenceCollator(pad_token_id=tokenizer.pad_token_id),
         peft_config=config.lora_config("SEQ_CLS"),
-        callbacks=make_callbacks(on_metrics, should_cancel, metrics))
+        callbacks=make_callbacks(on_metrics, should_cancel, metrics),
+    )
     if len(trainer.train_dataset) == 0:  # TRL drops, rather than truncates, pairs over max_length
         raise EmptyDataset(f"every pair is longer than max_length={config.max_length} tokens; raise it")
     execute(trainer, config, output_dir, metrics)
     final = save_artifact(trainer.model, tokenizer, output_dir / "final")
-    result = TrainResult(method="reward", status="succeeded", metrics=metrics,
-                         artifacts={"model": str(final)})
+    result = TrainResult(
+        method="reward", status="succeeded", metrics=metrics, artifacts={"model": str(final)}
+    )
     if held_out:
         result.final_eval = reward_accuracy(trainer.model, tokenizer, held_out)
     return result

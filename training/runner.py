@@ -36,8 +36,14 @@ class TrainResult:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "status": self.status, "metrics": self.metrics,
-                "final_eval": self.final_eval, "artifacts": self.artifacts, "seconds": self.seconds}
+        return {
+            "method": self.method,
+            "status": self.status,
+            "metrics": self.metrics,
+            "final_eval": self.final_eval,
+            "artifacts": self.artifacts,
+            "seconds": self.seconds,
+        }
 
 
 def check_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -62,8 +68,9 @@ def check_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def make_callbacks(on_metrics: MetricsHook | None, should_cancel: CancelHook | None,
-                   sink: list[dict[str, float]]) -> list[Any]:
+def make_callbacks(
+    on_metrics: MetricsHook | None, should_cancel: CancelHook | None, sink: list[dict[str, float]]
+) -> list[Any]:
     """transformers callbacks: one records logged metrics (and forwards them), one stops the
     run when `should_cancel()` says so, after a checkpoint is saved."""
     from transformers import TrainerCallback
@@ -98,8 +105,13 @@ def last_checkpoint(output_dir: Path) -> str | None:
     return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
 
 
-def execute(trainer: Any, config: BaseTrainingConfig, output_dir: Path, metrics: list[dict[str, float]],
-            accepts_resume: bool = True) -> None:
+def execute(
+    trainer: Any,
+    config: BaseTrainingConfig,
+    output_dir: Path,
+    metrics: list[dict[str, float]],
+    accepts_resume: bool = True,
+) -> None:
     """trainer.train(), resuming from the last checkpoint when asked. Raises TrainingCancelled
     or TrainingFailed (with the last checkpoint), chained to the original error."""
     resume = last_checkpoint(output_dir) if config.resume else None
@@ -111,13 +123,23 @@ def execute(trainer: Any, config: BaseTrainingConfig, output_dir: Path, metrics:
     except TrainingCancelled as exc:
         raise TrainingCancelled(str(exc), last_checkpoint(output_dir)) from exc
     except Exception as exc:
-        raise TrainingFailed(f"{config.method} training failed: {type(exc).__name__}: {exc}",
-                             last_checkpoint(output_dir), metrics) from exc
+        raise TrainingFailed(
+            f"{config.method} training failed: {type(exc).__name__}: {exc}",
+            last_checkpoint(output_dir),
+            metrics,
+        ) from exc
 
 
-def train(config: BaseTrainingConfig, rows: Sequence[Mapping[str, Any]], output_dir: str | Path, *,
-          on_metrics: MetricsHook | None = None, should_cancel: CancelHook | None = None,
-          reward_fn: Any = None, eval_rows: Sequence[Mapping[str, Any]] | None = None) -> TrainResult:
+def train(
+    config: BaseTrainingConfig,
+    rows: Sequence[Mapping[str, Any]],
+    output_dir: str | Path,
+    *,
+    on_metrics: MetricsHook | None = None,
+    should_cancel: CancelHook | None = None,
+    reward_fn: Any = None,
+    eval_rows: Sequence[Mapping[str, Any]] | None = None,
+) -> TrainResult:
     """Train `config.method` on `rows` (exported preference rows) into `output_dir`.
 
     `reward_fn` (online methods): a RewardFunction, f(prompts, completions) -> list[float],
@@ -127,12 +149,20 @@ def train(config: BaseTrainingConfig, rows: Sequence[Mapping[str, Any]], output_
     """
     from training import dpo, online, reward
 
-    runners = {"reward": reward.train_reward, "dpo": dpo.train_dpo, "ppo": online.train_ppo,
-               "rloo": online.train_rloo, "grpo": online.train_grpo}
+    runners = {
+        "reward": reward.train_reward,
+        "dpo": dpo.train_dpo,
+        "ppo": online.train_ppo,
+        "rloo": online.train_rloo,
+        "grpo": online.train_grpo,
+    }
     if config.method not in runners:
         raise ConfigError(f"unknown method {config.method!r}; valid methods: {', '.join(runners)}")
-    kwargs: dict[str, Any] = {"on_metrics": on_metrics, "should_cancel": should_cancel,
-                              "eval_rows": eval_rows}
+    kwargs: dict[str, Any] = {
+        "on_metrics": on_metrics,
+        "should_cancel": should_cancel,
+        "eval_rows": eval_rows,
+    }
     if config.method in ("ppo", "rloo", "grpo"):
         kwargs["reward_fn"] = reward_fn
     elif reward_fn is not None:

@@ -131,8 +131,17 @@ def test_fast_insert_columns_match_the_pair_model():
 
 def test_awkward_text_is_stored_exactly(tmp_path, project):
     text = 'tab\there\nnew line\r\nback\\slash \\. "quotes" émoji 🚀 ,;= \\N'
-    path = write_jsonl(tmp_path / "w.jsonl", [{"prompt": text, "response_a": text + "a", "response_b": "b",
-                                               "metadata": {"nested": {"ü": [1, "\\x"]}}}])
+    path = write_jsonl(
+        tmp_path / "w.jsonl",
+        [
+            {
+                "prompt": text,
+                "response_a": text + "a",
+                "response_b": "b",
+                "metadata": {"nested": {"ü": [1, "\\x"]}},
+            }
+        ],
+    )
     services.import_pairs(project, path, "pairs")
     pair = Pair.objects.get()
     assert (pair.prompt, pair.response_a) == (text, text + "a")

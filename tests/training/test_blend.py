@@ -11,8 +11,15 @@ from training.errors import ConfigError
 
 
 def pair(pid="p1", votes=(), p=None, flipped=False) -> PairVotes:
-    return PairVotes(pair_id=pid, prompt="Q", response_a="A", response_b="B", human_votes=tuple(votes),
-                     ai_p_a=p, flipped=flipped)
+    return PairVotes(
+        pair_id=pid,
+        prompt="Q",
+        response_a="A",
+        response_b="B",
+        human_votes=tuple(votes),
+        ai_p_a=p,
+        flipped=flipped,
+    )
 
 
 def one(p: PairVotes, **policy):

@@ -27,8 +27,16 @@ def test_resampling_follows_weights_and_flipping_follows_one_minus_p():
 def test_dpo_trains_and_the_policy_loads(tiny_model, rows, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    config = load_config("dpo", {"model": tiny_model, "max_steps": 4, "per_device_train_batch_size": 4,
-                                 "loss_type": "robust", "label_smoothing": 0.1})
+    config = load_config(
+        "dpo",
+        {
+            "model": tiny_model,
+            "max_steps": 4,
+            "per_device_train_batch_size": 4,
+            "loss_type": "robust",
+            "label_smoothing": 0.1,
+        },
+    )
     result = train(config, rows[:16], tmp_path, eval_rows=rows[1:5:2])
     losses = [m["loss"] for m in result.metrics if "loss" in m]
     assert losses[-1] < losses[0]

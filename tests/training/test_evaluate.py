@@ -24,9 +24,11 @@ def test_a_length_loving_judge_shows_up_with_lengths_beside_it():
 
 
 def test_reward_accuracy_counts_human_rows_only_and_ties_half():
-    rows = [{"prompt": "q", "chosen": "good", "rejected": "bad", "source": "human"},
-            {"prompt": "q", "chosen": "same", "rejected": "same", "source": "both"},
-            {"prompt": "q", "chosen": "bad", "rejected": "good", "source": "ai"}]
+    rows = [
+        {"prompt": "q", "chosen": "good", "rejected": "bad", "source": "human"},
+        {"prompt": "q", "chosen": "same", "rejected": "same", "source": "both"},
+        {"prompt": "q", "chosen": "bad", "rejected": "good", "source": "ai"},
+    ]
     result = reward_model_accuracy(lambda p, r: [float(x == "good") for x in r], rows)
     assert result == {"accuracy": 0.75, "n": 2.0, "ties": 1.0}
     with pytest.raises(EmptyDataset):
@@ -44,8 +46,10 @@ def test_training_never_imports_django():
     import subprocess
     import sys
 
-    code = ("import sys, training.blend, training.export, training.config, training.runner, "
-            "training.evaluate;"
-            "print(any(m.split('.')[0] in ('django', 'tandem') for m in sys.modules))")
+    code = (
+        "import sys, training.blend, training.export, training.config, training.runner, "
+        "training.evaluate;"
+        "print(any(m.split('.')[0] in ('django', 'tandem') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

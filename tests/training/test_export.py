@@ -27,8 +27,12 @@ def test_same_rows_in_any_order_give_the_same_version_and_identical_bytes(tmp_pa
     assert first.version == second.version
     assert first.counts_by_source == {"ai": 6, "human": 6}
     assert files(tmp_path / "a") == files(tmp_path / "b")
-    assert set(files(tmp_path / "a")) >= {"preferences.jsonl", "preferences.parquet", "preferences.csv",
-                                          "preferences/state.json"}
+    assert set(files(tmp_path / "a")) >= {
+        "preferences.jsonl",
+        "preferences.parquet",
+        "preferences.csv",
+        "preferences/state.json",
+    }
 
 
 def test_version_is_the_sha256_of_canonical_row_json_and_changes_with_content():
@@ -42,8 +46,11 @@ def test_version_is_the_sha256_of_canonical_row_json_and_changes_with_content():
 
 
 def test_every_format_reads_back_the_same_rows(tmp_path):
-    result = export(blend([PairVotes("x1", "Q", "A", "B", ("a",))], BlendPolicy()).rows, tmp_path,
-                    formats=("jsonl", "parquet", "hf"))
+    result = export(
+        blend([PairVotes("x1", "Q", "A", "B", ("a",))], BlendPolicy()).rows,
+        tmp_path,
+        formats=("jsonl", "parquet", "hf"),
+    )
     expected = list(freeze(read_rows(result.paths["jsonl"])).rows)
     assert read_rows(result.paths["parquet"]) == expected
     assert read_rows(result.paths["hf"]) == expected

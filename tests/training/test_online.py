@@ -62,7 +62,9 @@ def test_ppo_trains_against_a_trained_reward_model(tiny_model, reward_model, row
 
 
 def test_grpo_with_a_reward_model_path(tiny_model, reward_model, rows, tmp_path):
-    config = load_config("grpo", {"model": tiny_model, "reward_model": reward_model, "num_generations": 2,
-                                  **SMALL, "max_steps": 1})
+    config = load_config(
+        "grpo",
+        {"model": tiny_model, "reward_model": reward_model, "num_generations": 2, **SMALL, "max_steps": 1},
+    )
     result = train(config, rows[:4], tmp_path)
     assert "rewards/reward_model/mean" in result.metrics[0]

@@ -31,19 +31,29 @@ def test_soft_loss_equals_the_stock_trl_loss_with_hard_labels_and_unit_weights(t
     tokenizer = load_tokenizer(tiny_model)
     model = load_scalar_head(tiny_model, tokenizer)
     hard = [dict(r, p_chosen=1.0, weight=1.0) for r in rows[:8]]
-    ours = SoftRewardTrainer(model=model, args=config.to_trl(tmp_path / "a"), processing_class=tokenizer,
-                             train_dataset=reward_dataset(hard, config),
-                             data_collator=SoftPreferenceCollator(pad_token_id=tokenizer.pad_token_id))
-    stock = RewardTrainer(model=model, args=config.to_trl(tmp_path / "b"), processing_class=tokenizer,
-                          train_dataset=reward_dataset(hard, load_config("reward", {
-                              "model": tiny_model, "soft_labels": False, "use_weights": False})))
+    ours = SoftRewardTrainer(
+        model=model,
+        args=config.to_trl(tmp_path / "a"),
+        processing_class=tokenizer,
+        train_dataset=reward_dataset(hard, config),
+        data_collator=SoftPreferenceCollator(pad_token_id=tokenizer.pad_token_id),
+    )
+    stock = RewardTrainer(
+        model=model,
+        args=config.to_trl(tmp_path / "b"),
+        processing_class=tokenizer,
+        train_dataset=reward_dataset(
+            hard, load_config("reward", {"model": tiny_model, "soft_labels": False, "use_weights": False})
+        ),
+    )
     batch = ours.data_collator([ours.train_dataset[i] for i in range(8)])
     assert set(batch) >= {"p_chosen", "weight"}
     stock_batch = stock.data_collator([stock.train_dataset[i] for i in range(8)])
     assert torch.equal(batch["input_ids"], stock_batch["input_ids"])
     with torch.no_grad():
         assert ours.compute_loss(model, dict(batch)).item() == pytest.approx(
-            stock.compute_loss(model, dict(stock_batch)).item(), abs=1e-6)
+            stock.compute_loss(model, dict(stock_batch)).item(), abs=1e-6
+        )
 
 
 def test_reward_model_trains_on_soft_weighted_rows_and_loads(tiny_model, rows, tmp_path):

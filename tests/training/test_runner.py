@@ -41,8 +41,13 @@ def test_cancel_saves_a_checkpoint_and_stops(tiny_model, rows, tmp_path):
     steps = []
     config = load_config("reward", {"model": tiny_model, "max_steps": 50, "save_steps": 100})
     with pytest.raises(TrainingCancelled) as caught:
-        train(config, rows, tmp_path, on_metrics=lambda s, m: steps.append(s),
-              should_cancel=lambda: len(steps) >= 2)
+        train(
+            config,
+            rows,
+            tmp_path,
+            on_metrics=lambda s, m: steps.append(s),
+            should_cancel=lambda: len(steps) >= 2,
+        )
     # asked after step 2's metrics were logged: step 3 finishes, is saved, and nothing runs after it
     assert Path(caught.value.last_checkpoint).name == "checkpoint-3"
     assert max(steps) == 3
