@@ -20,12 +20,15 @@ manage() { "$PY" manage.py "$@"; }
 stage() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 
 stop_services() {
-    [ -f "$DEMO/worker.pid" ] && kill "$(cat "$DEMO/worker.pid")" 2>/dev/null || true
-    rm -f "$DEMO/worker.pid"
+    for name in server worker; do
+        [ -f "$DEMO/$name.pid" ] && kill "$(cat "$DEMO/$name.pid")" 2>/dev/null || true
+        rm -f "$DEMO/$name.pid"
+    done
     "$PY" scripts/services.py redis stop --dir "$DEMO/redis" >/dev/null 2>&1 || true
     if [ "${DEMO_ARGILLA:-1}" = "1" ]; then "$PY" platform/argilla_local/launch.py down >/dev/null 2>&1 || true; fi
 }
 trap stop_services EXIT
+trap 'exit 130' INT TERM  # Ctrl-C or a kill: leave through the EXIT trap, which stops everything
 
 stage "1/10 database ($TANDEM_VAR_DIR/tandem.sqlite3)"
 manage migrate -v0
@@ -92,10 +95,12 @@ cat <<EOF
 EOF
 if [ "${DEMO_SERVE:-1}" = "1" ]; then
     # -B: the worker also runs the schedule (labels are pulled from Argilla every minute).
-    .venv/bin/celery -A tandem worker -B --schedule "$DEMO/celerybeat-schedule" --workdir platform \
-        -Q default,gpu --pool solo --loglevel WARNING --logfile "$DEMO/worker.log" >/dev/null 2>&1 &
+    scripts/worker.sh -B --schedule "$DEMO/celerybeat-schedule" -Q default,gpu --pool solo \
+        --loglevel WARNING --logfile "$DEMO/worker.log" >/dev/null 2>&1 &
     echo $! > "$DEMO/worker.pid"
     echo "background jobs: Celery worker pid $(cat "$DEMO/worker.pid"), log $DEMO/worker.log"
     echo "serving on 127.0.0.1:$PORT; Ctrl-C stops the app, the worker and Redis"
-    manage runserver "127.0.0.1:$PORT" --noreload
+    "$PY" manage.py runserver "127.0.0.1:$PORT" --noreload &  # not `manage`: $! must be the server
+    echo $! > "$DEMO/server.pid"
+    wait "$(cat "$DEMO/server.pid")"
 fi

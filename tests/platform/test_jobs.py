@@ -92,3 +92,52 @@ def test_cancel_stops_the_job_and_keeps_nothing(tmp_path, redis_url):
     assert "nothing from this file was kept" in finished.error
     assert Pair.objects.count() == 0
     assert jobs.execute(running.pk).status == Job.Status.CANCELLED  # never restarted
+
+
+def test_the_worker_script_runs_jobs_in_its_own_process(redis_url, tmp_path):
+    """scripts/worker.sh (what `make demo` and deployments start) as a separate process."""
+    import os
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    from django.db import connection
+
+    root = Path(__file__).resolve().parents[2]
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "CELERY_BROKER_URL": f"{redis_url}/5",
+        "CACHE_URL": f"rediscache://{redis_url[8:]}/6",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "TANDEM_VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "tandem.settings.base",
+    }
+    if connection.vendor != "postgresql":
+        pytest.skip("a worker in another process needs a database server (run on PostgreSQL)")
+    worker = subprocess.Popen(
+        [str(root / "scripts/worker.sh"), "-Q", "default", "--pool", "solo", "--loglevel", "WARNING"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        celery_app.conf.update(broker_url=f"{redis_url}/5", task_always_eager=False)
+        project = services.create_project("jobs")
+        path = tmp_path / "p.jsonl"
+        path.write_text(
+            "".join(
+                json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b"}) + "\n"
+                for i in range(50)
+            )
+        )
+        job = jobs.start_job("import_pairs", project=project, params={"path": str(path), "format": "pairs"})
+        finished = wait_for(job.pk, timeout=120)
+        assert finished.status == Job.Status.SUCCEEDED, finished.error
+        assert Pair.objects.filter(project=project).count() == 50
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        output = worker.communicate(timeout=30)[0].decode()
+    assert "Unable to load celery application" not in output
