@@ -168,3 +168,17 @@ def test_dataset_versions_and_runs_on_the_project_page(project, user_factory, tm
     assert download.status_code == 200 and b"prompt,chosen,rejected" in b"".join(download.streaming_content)
     run = client.get(f"/projects/{project.pk}/runs/{TrainingRun.objects.get().pk}/").content.decode()
     assert "<svg" in run and "accuracy" in run
+
+
+def test_annotators_get_their_argilla_link_and_progress_and_nothing_else(project, user_factory, settings):
+    from tandem.core.models import HumanLabel
+
+    settings.ARGILLA_API_URL = "http://argilla.example:6900"
+    annotator = user_factory("annotator", name="annotator1")
+    HumanLabel.objects.create(pair=Pair.objects.first(), annotator="annotator1", choice="a", source="argilla")
+    client = Client()
+    client.force_login(annotator)
+    page = client.get("/").content.decode()
+    assert 'href="http://argilla.example:6900"' in page
+    assert "<td>web</td><td>1</td>" in page
+    assert client.get(f"/projects/{project.pk}/").status_code == 403

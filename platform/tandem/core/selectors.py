@@ -187,3 +187,13 @@ def _formatting(pair_ids):
     return pd.DataFrame(
         {"fmt_a": formatting_flags(texts["a"]), "fmt_b": formatting_flags(texts["b"])}, index=texts.index
     )
+
+
+def annotator_progress(username: str) -> list[dict]:
+    """An annotator's labels in Tandem, per project (their Argilla user name is their name here)."""
+    return list(
+        HumanLabel.objects.filter(annotator=username, source=HumanLabel.Source.ARGILLA)
+        .values("pair__project__name")
+        .annotate(labels=Count("id"))
+        .order_by("pair__project__name")
+    )

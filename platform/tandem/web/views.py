@@ -24,7 +24,11 @@ view_required = permission_required("core.view_project", raise_exception=True)
 
 @login_required
 def home(request):
-    return render(request, "web/home.html", {"projects": selectors.projects_for(request.user)})
+    context = {"projects": selectors.projects_for(request.user)}
+    if not context["projects"]:  # annotators: their Argilla queue and what they have labeled
+        context["argilla_url"] = settings.ARGILLA_API_URL
+        context["my_labels"] = selectors.annotator_progress(request.user.username)
+    return render(request, "web/home.html", context)
 
 
 @login_required
