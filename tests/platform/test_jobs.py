@@ -107,7 +107,7 @@ def test_the_worker_script_runs_jobs_in_its_own_process(redis_url, tmp_path):
     db = connection.settings_dict
     env = {
         **os.environ,
-        "CELERY_BROKER_URL": f"{redis_url}/5",
+        "CELERY_BROKER_URL": f"{redis_url}/0",  # the broker the app above already uses
         "CACHE_URL": f"rediscache://{redis_url[8:]}/6",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "TANDEM_VAR_DIR": str(tmp_path),
@@ -124,7 +124,7 @@ def test_the_worker_script_runs_jobs_in_its_own_process(redis_url, tmp_path):
         start_new_session=True,
     )
     try:
-        celery_app.conf.update(broker_url=f"{redis_url}/5", task_always_eager=False)
+        celery_app.conf.update(broker_url=f"{redis_url}/0", task_always_eager=False)
         project = services.create_project("jobs")
         path = tmp_path / "p.jsonl"
         path.write_text(
