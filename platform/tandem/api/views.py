@@ -1,9 +1,5 @@
 """REST API views: each takes ids, checks permissions, and calls one service or selector."""
 
-import uuid
-from pathlib import Path
-
-from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -53,22 +49,9 @@ class ProjectViewSet(
         project = get_object_or_404(Project, pk=pk)
         form = s.ImportRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        upload = form.validated_data["file"]
-        folder = Path(settings.MEDIA_ROOT) / "uploads" / uuid.uuid4().hex
-        folder.mkdir(parents=True)
-        path = folder / Path(upload.name).name
-        with path.open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-        job = jobs.start_job(
-            "import_pairs",
-            project=project,
-            user=request.user,
-            params={
-                "path": str(path),
-                "format": form.validated_data["format"],
-                "skip_invalid": form.validated_data["skip_invalid"],
-            },
+        data = form.validated_data
+        job = jobs.start_upload_import(
+            project, data["file"], data["format"], data["skip_invalid"], request.user
         )
         return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

@@ -69,6 +69,23 @@ def start_job(kind: str, *, project: Project | None, params: dict, user=None) ->
     return job
 
 
+def start_upload_import(project: Project, upload, fmt: str, skip_invalid: bool, user=None) -> Job:
+    """Keep an uploaded file under MEDIA_ROOT/uploads/ and import it in a background job
+    (the API and the pages both start imports this way)."""
+    import uuid
+
+    from django.conf import settings
+
+    folder = Path(settings.MEDIA_ROOT) / "uploads" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    path = folder / Path(upload.name).name
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    params = {"path": str(path), "format": fmt, "skip_invalid": skip_invalid}
+    return start_job("import_pairs", project=project, params=params, user=user)
+
+
 def request_cancel(job: Job) -> Job:
     cache.set(_key(job.pk, "cancel"), True, timeout=7 * 86400)
     if job.status == Job.Status.QUEUED:

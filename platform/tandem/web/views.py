@@ -3,7 +3,6 @@ and render; the work is in tandem.core. Annotators have no pages here: they work
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -54,21 +53,8 @@ def start_import(request, pk: int):
         messages.error(request, f"Import not started: {form.errors.as_text()}")
         return redirect("project-detail", pk=pk)
     upload = form.cleaned_data["file"]
-    folder = Path(settings.MEDIA_ROOT) / "uploads" / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    path = folder / Path(upload.name).name
-    with path.open("wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    job = jobs.start_job(
-        "import_pairs",
-        project=project,
-        user=request.user,
-        params={
-            "path": str(path),
-            "format": form.cleaned_data["format"],
-            "skip_invalid": form.cleaned_data["skip_invalid"],
-        },
+    job = jobs.start_upload_import(
+        project, upload, form.cleaned_data["format"], form.cleaned_data["skip_invalid"], request.user
     )
     messages.success(request, f"Import of {upload.name} started (job {job.pk}).")
     return redirect("project-detail", pk=pk)
