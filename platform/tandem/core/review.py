@@ -17,6 +17,8 @@ from django.db import transaction
 
 from labeling.argilla_review import ArgillaReview, ReviewItem, ReviewResponse
 from labeling.records import Choice
+from labeling.routing import PairSignals
+from labeling.routing_replay import ai_choice
 
 from . import routing
 from .models import ArgillaRecord, HumanLabel, Pair, Project, RoutingDecision
@@ -72,15 +74,15 @@ def dataset_name(project: Project, version: int) -> str:
     return f"{project.name}-round{version}"
 
 
-def review_items(project: Project, decisions) -> list[ReviewItem]:
-    judges = routing.project_judges(project)
-    signals = {s.pair_id: s for s in routing.signals(project, judges)}
+def review_items(decisions, signals: dict[int, PairSignals]) -> list[ReviewItem]:
+    """Review records for `decisions`; the AI suggestion comes from the routing signals of the
+    judges each decision was routed on (computed once per push by the caller)."""
     pairs = Pair.objects.in_bulk([d.pair_id for d in decisions])
     items = []
     for d in decisions:
         pair, signal = pairs[d.pair_id], signals.get(d.pair_id)
         p_a = signal.p_a if signal else None
-        choice = None if p_a is None else Choice.TIE if p_a == 0.5 else Choice.A if p_a > 0.5 else Choice.B
+        choice = ai_choice(p_a)
         items.append(
             ReviewItem(
                 pair_id=pair.pk,
@@ -92,7 +94,7 @@ def review_items(project: Project, decisions) -> list[ReviewItem]:
                 blind=d.blind,
                 ai_choice=choice,
                 ai_score=None if p_a is None else round(max(p_a, 1 - p_a), 4),
-                agent=",".join(judges),
+                agent=",".join(d.judges),
             )
         )
     return items
@@ -130,10 +132,12 @@ def _push(project, review, dataset, name, version, batch_size, progress) -> int:
         ).order_by("-priority", "pair_id")
         if d.pair_id not in done
     ]
+    judges = decisions[0].judges if decisions else []
+    signals = {s.pair_id: s for s in routing.signals(project, judges)} if judges else {}
     pushed = 0
     for start in range(0, len(decisions), batch_size):
         batch = decisions[start : start + batch_size]
-        items = review_items(project, batch)
+        items = review_items(batch, signals)
         with_retries(lambda items=items: review.push(dataset, items, batch_size), "push records")
         ArgillaRecord.objects.bulk_create(
             [ArgillaRecord(pair_id=i.pair_id, dataset=name, blind=i.blind) for i in items],
