@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from scripts.services import free_port, start_redis
 from tandem.core.roles import grant_role
+from tests.openai_endpoint import API_KEY, FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -115,3 +116,20 @@ def tiny_model(tmp_path_factory) -> str:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def fake_openai():
+    """A real HTTP server speaking the OpenAI chat API, faults on demand (tests/openai_endpoint.py)."""
+    fake = FakeOpenAI()
+    fake.thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+@pytest.fixture
+def openai_env(monkeypatch, fake_openai):
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    return fake_openai

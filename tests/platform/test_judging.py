@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from tandem.core import judging, services
 from tandem.core.models import JudgeCall, Judgment, Pair
-from tests.openai_endpoint import API_KEY, MODEL, FakeOpenAI
+from tests.openai_endpoint import MODEL
 
 # The call cache commits on its own connections (a paid call stays paid for), so these tests
 # run in real transactions and the tables are emptied after each test.
@@ -25,22 +25,6 @@ JUDGE = {
         "prices": {MODEL: {"input": 1.0, "output": 2.0}},
     },
 }
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    fake = FakeOpenAI()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-
-
-@pytest.fixture
-def env(monkeypatch, endpoint):
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-    monkeypatch.setenv("OPENAI_BASE_URL", endpoint.base_url)
-    return endpoint
 
 
 def make_project(tmp_path, name, scenarios):
@@ -78,7 +62,7 @@ class _Sink:
         pass
 
 
-def test_every_pair_is_judged_in_both_orders_with_soft_labels_and_provenance(env, tmp_path):
+def test_every_pair_is_judged_in_both_orders_with_soft_labels_and_provenance(openai_env, tmp_path):
     project = make_project(tmp_path, "soft", ["logprobs"] * 3)
     summary = run_judge(project)
     assert (summary["pairs"], summary["judged"], summary["errors"]) == (3, 6, 0)
@@ -96,7 +80,7 @@ def test_every_pair_is_judged_in_both_orders_with_soft_labels_and_provenance(env
     assert (again["judged"], again["skipped"], again["calls"]) == (0, 6, 0)
 
 
-def test_failures_are_stored_with_reasons_and_a_rerun_retries_only_them(env, tmp_path):
+def test_failures_are_stored_with_reasons_and_a_rerun_retries_only_them(openai_env, tmp_path):
     project = make_project(tmp_path, "faults", ["logprobs", "server-error", "no-verdict"])
     first = run_judge(project)
     assert (first["judged"], first["errors"], first["unparsable"]) == (6, 2, 2)
@@ -105,24 +89,24 @@ def test_failures_are_stored_with_reasons_and_a_rerun_retries_only_them(env, tmp
         "500" in m or "boom" in m for m in failed.values_list("error_message", flat=True)
     )
     assert Judgment.objects.filter(status="unparsable").exclude(error_message="").count() == 2
-    calls_before = env.calls()
+    calls_before = openai_env.calls()
     second = run_judge(project)
     assert (second["judged"], second["skipped"]) == (2, 4)  # only the two errors again
-    assert env.calls() - calls_before == 2 * 2  # each retried once more (max_retries=1)
+    assert openai_env.calls() - calls_before == 2 * 2  # each retried once more (max_retries=1)
     assert Judgment.objects.filter(judge="api").count() == 6
 
 
-def test_a_call_is_never_paid_twice(env, tmp_path):
+def test_a_call_is_never_paid_twice(openai_env, tmp_path):
     project = make_project(tmp_path, "cache", ["logprobs"] * 2)
     run_judge(project)
     assert JudgeCall.objects.count() == 4
     Judgment.objects.all().delete()  # e.g. a new project with the same pairs
-    calls_before = env.calls()
+    calls_before = openai_env.calls()
     summary = run_judge(project)
-    assert (summary["judged"], summary["cache_hits"], env.calls() - calls_before) == (4, 4, 0)
+    assert (summary["judged"], summary["cache_hits"], openai_env.calls() - calls_before) == (4, 4, 0)
 
 
-def test_missing_api_key_fails_at_start_naming_the_setting(env, tmp_path, monkeypatch):
+def test_missing_api_key_fails_at_start_naming_the_setting(openai_env, tmp_path, monkeypatch):
     project = make_project(tmp_path, "nokey", ["logprobs"])
     monkeypatch.delenv("OPENAI_API_KEY")
     with pytest.raises(CommandError, match="OPENAI_API_KEY"):
@@ -136,7 +120,7 @@ def test_unknown_judge_name_lists_what_exists(tmp_path):
         judging.resolve_config(project, "nope")
 
 
-def test_cancel_keeps_finished_batches_and_a_rerun_finishes(env, tmp_path):
+def test_cancel_keeps_finished_batches_and_a_rerun_finishes(openai_env, tmp_path):
     project = make_project(tmp_path, "cancel", ["logprobs"] * 4)
     config = judging.resolve_config(project, "api")
     asked = []

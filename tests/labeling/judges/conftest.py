@@ -1,5 +1,6 @@
-"""Fixtures for the judge tests: a real HTTP server that speaks the OpenAI chat API (faults
-included) and a tiny random Llama with SmolLM2's real tokenizer."""
+"""Fixtures for the judge tests: configs for the fake OpenAI-compatible endpoint (the server
+itself, `fake_openai` / `openai_env`, is in tests/conftest.py) and a tiny random Llama with
+SmolLM2's real tokenizer."""
 
 from __future__ import annotations
 
@@ -9,23 +10,7 @@ from pathlib import Path
 import pytest
 
 from labeling.judges import JudgeConfig, JudgeItem
-from tests.openai_endpoint import API_KEY, MODEL, FakeOpenAI
-
-
-@pytest.fixture(scope="session")
-def fake_openai():
-    fake = FakeOpenAI()
-    fake.thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-
-
-@pytest.fixture
-def openai_env(monkeypatch, fake_openai):
-    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    return fake_openai
+from tests.openai_endpoint import MODEL
 
 
 def openai_config(**params) -> JudgeConfig:

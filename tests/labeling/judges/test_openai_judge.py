@@ -17,7 +17,8 @@ from labeling.judges import (
 )
 from labeling.judges.base import JudgeConfig
 from labeling.records import VerdictStatus
-from tests.labeling.judges.conftest import API_KEY, MODEL, items, openai_config
+from tests.labeling.judges.conftest import items, openai_config
+from tests.openai_endpoint import API_KEY, MODEL
 
 
 def test_soft_label_comes_from_verdict_token_logprobs(openai_env):
