@@ -8,8 +8,9 @@ import json
 import pytest
 
 from tandem.core import review, routing, services
-from tandem.core.models import HumanLabel, Judgment, Pair
+from tandem.core.models import HumanLabel, Pair
 from tests.browser.conftest import shot
+from tests.factories import judge_pairs
 
 pytestmark = pytest.mark.django_db
 
@@ -21,21 +22,7 @@ def test_annotator_picks_a_response_in_argilla_and_tandem_gets_the_label(browser
     path.write_text(json.dumps({"prompt": "What is 2 + 2?", "response_a": "4", "response_b": "5"}) + "\n")
     services.import_pairs(project, path, "pairs")
     pair = Pair.objects.get(project=project)
-    Judgment.objects.bulk_create(
-        [
-            Judgment(
-                pair=pair,
-                judge="j",
-                config_hash="h",
-                backend="hf",
-                order=o,
-                p_first=0.8,
-                choice="a" if o == "ab" else "b",
-                status="ok",
-            )
-            for o in ("ab", "ba")
-        ]
-    )
+    judge_pairs([pair], 0.8)
     routing.route_pairs(project, routing.RoutingPolicy(audit_rate=0.0))  # it flips: human review
     client = review.client(local.api_url, credentials["users"]["owner"]["api_key"])
     assert review.sync(project, client)["pushed"] == 1

@@ -12,8 +12,9 @@ from celery.contrib.testing.worker import start_worker
 
 from tandem.celery import app as celery_app
 from tandem.core import services
-from tandem.core.models import Judgment, Pair
+from tandem.core.models import Pair
 from tests.browser.conftest import shot
+from tests.factories import judge_pairs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,22 +94,7 @@ def test_auditor_reads_the_audit_and_cannot_change_anything(browser, live_server
         )
     )
     services.import_pairs(project, path, "pairs")
-    Judgment.objects.bulk_create(
-        [
-            Judgment(
-                pair=p,
-                judge="smollm2",
-                config_hash="h",
-                backend="hf",
-                order=o,
-                p_first=0.8,
-                choice="a" if o == "ab" else "b",
-                status="ok",
-            )
-            for p in Pair.objects.all()
-            for o in ("ab", "ba")
-        ]
-    )
+    judge_pairs(Pair.objects.all(), 0.8, judge="smollm2")
     page = sign_in(browser, live_server, user_factory, "auditor")
     page.goto(f"{live_server.url}/projects/{project.pk}/")
     assert page.locator("#import-form").count() == 0 and page.locator("#judge-form").count() == 0

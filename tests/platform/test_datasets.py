@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tandem.core import datasets, services
-from tandem.core.models import AuditReport, DatasetVersion, Judgment, Pair, TrainingRun
+from tandem.core.models import AuditReport, DatasetVersion, Pair, TrainingRun
+from tests.factories import judge_pairs
 
 pytestmark = pytest.mark.django_db
 FRUITS = ["apple", "pear", "plum", "fig", "kiwi", "lime", "date", "mango"]
@@ -34,32 +35,8 @@ def project(tmp_path):
         )
     )
     services.import_pairs(project, path, "pairs")
-    rows = []
-    for i, pair in enumerate(Pair.objects.filter(project=project).order_by("id")):
-        p = 0.95 if i % 5 else 0.6  # every fifth pair the judge is unsure
-        rows += [
-            Judgment(
-                pair=pair,
-                judge="j",
-                config_hash="h",
-                backend="hf",
-                order="ab",
-                p_first=p,
-                choice="a",
-                status="ok",
-            ),
-            Judgment(
-                pair=pair,
-                judge="j",
-                config_hash="h",
-                backend="hf",
-                order="ba",
-                p_first=1 - p,
-                choice="a",
-                status="ok",
-            ),
-        ]
-    Judgment.objects.bulk_create(rows)
+    p_ab = lambda i: 0.95 if i % 5 else 0.6  # noqa: E731 (every fifth pair the judge is unsure)
+    judge_pairs(Pair.objects.filter(project=project).order_by("id"), p_ab, lambda i: 1 - p_ab(i))
     return project
 
 

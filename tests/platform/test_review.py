@@ -11,8 +11,9 @@ from django.test import Client
 
 from scripts.services import free_port
 from tandem.core import review, routing, services
-from tandem.core.models import ArgillaRecord, HumanLabel, Job, Judgment, Pair
+from tandem.core.models import ArgillaRecord, HumanLabel, Job, Pair
 from tests.argilla_local.conftest import Rest
+from tests.factories import judge_pairs
 
 pytestmark = pytest.mark.django_db
 
@@ -36,32 +37,8 @@ def project(tmp_path):
         )
     )
     services.import_pairs(project, path, "pairs")
-    for i, pair in enumerate(Pair.objects.filter(project=project).order_by("id")):
-        p = 0.9 if i % 2 else 0.55  # half confident, half uncertain
-        Judgment.objects.bulk_create(
-            [
-                Judgment(
-                    pair=pair,
-                    judge="j",
-                    config_hash="h",
-                    backend="hf",
-                    order="ab",
-                    p_first=p,
-                    choice="a",
-                    status="ok",
-                ),
-                Judgment(
-                    pair=pair,
-                    judge="j",
-                    config_hash="h",
-                    backend="hf",
-                    order="ba",
-                    p_first=1 - p,
-                    choice="a",
-                    status="ok",
-                ),
-            ]
-        )
+    p_ab = lambda i: 0.9 if i % 2 else 0.55  # noqa: E731 (half confident, half uncertain)
+    judge_pairs(Pair.objects.filter(project=project).order_by("id"), p_ab, lambda i: 1 - p_ab(i))
     routing.route_pairs(project, routing.RoutingPolicy(uncertainty=0.1, audit_rate=0.25, seed=1))
     return project
 
@@ -196,22 +173,7 @@ def test_simulated_annotators_replay_recorded_labels_through_argilla(argilla, tm
         )
     )
     services.import_pairs(project, path, "pairs")
-    for pair in Pair.objects.filter(project=project):
-        Judgment.objects.bulk_create(
-            [
-                Judgment(
-                    pair=pair,
-                    judge="j",
-                    config_hash="h",
-                    backend="hf",
-                    order=o,
-                    p_first=0.8,
-                    choice="a" if o == "ab" else "b",
-                    status="ok",
-                )
-                for o in ("ab", "ba")
-            ]
-        )
+    judge_pairs(Pair.objects.filter(project=project), 0.8)
     routing.route_pairs(project, routing.RoutingPolicy(audit_rate=0.0))  # every pair flips: all human
     client = review.client(local.api_url, owner_key)
     assert review.sync(project, client)["pushed"] == 6

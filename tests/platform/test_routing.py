@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tandem.core import routing, services
-from tandem.core.models import Judgment, RoutingDecision
+from tandem.core.models import RoutingDecision
+from tests.factories import judge_pairs
 
 pytestmark = pytest.mark.django_db
 
@@ -31,25 +32,9 @@ def judged_project(tmp_path, n=40):
         )
     )
     services.import_pairs(project, path, "pairs")
-    rows = []
-    for i, pair in enumerate(project.pairs.order_by("id")):
-        p = [0.95, 0.55, 0.9][i % 3]  # confident, uncertain, confident
-        flip = i % 5 == 0
-        for order, p_first in (("ab", p), ("ba", p if flip else 1 - p)):
-            choice = ("a" if p_first > 0.5 else "b") if order == "ab" else ("b" if p_first > 0.5 else "a")
-            rows.append(
-                Judgment(
-                    pair=pair,
-                    judge="j",
-                    config_hash="h",
-                    backend="hf",
-                    order=order,
-                    p_first=p_first,
-                    choice=choice,
-                    status="ok",
-                )
-            )
-    Judgment.objects.bulk_create(rows)
+    p_ab = lambda i: [0.95, 0.55, 0.9][i % 3]  # noqa: E731 (confident, uncertain, confident)
+    # every fifth verdict flips under the swap: the same p for the first-shown in both orders
+    judge_pairs(project.pairs.order_by("id"), p_ab, lambda i: p_ab(i) if i % 5 == 0 else 1 - p_ab(i))
     return project
 
 

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 
 from tandem.core import services
-from tandem.core.models import Job, Judgment, Pair
+from tandem.core.models import Job, Pair
+from tests.factories import judge_pairs
 
 pytestmark = pytest.mark.django_db
 
@@ -34,22 +35,7 @@ def project(tmp_path):
         )
     )
     services.import_pairs(project, path, "pairs")
-    Judgment.objects.bulk_create(
-        [
-            Judgment(
-                pair=p,
-                judge="j",
-                config_hash="h",
-                backend="hf",
-                order=o,
-                p_first=0.8,
-                choice="a" if o == "ab" else "b",
-                status="ok",
-            )
-            for p in Pair.objects.all()
-            for o in ("ab", "ba")
-        ]
-    )
+    judge_pairs(Pair.objects.all(), 0.8)
     return project
 
 
