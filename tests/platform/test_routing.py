@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from tandem.core import routing, services
+from tandem.core import routing, selectors, services
 from tandem.core.models import RoutingDecision
 from tests.factories import judge_pairs
 
@@ -50,6 +50,10 @@ def test_route_stores_decisions_with_reasons_and_is_idempotent(tmp_path, capsys)
     assert RoutingDecision.objects.count() == 40
     blind = RoutingDecision.objects.filter(blind=True)
     assert blind.count() == result["routed_by_reason"]["audit"] and all("audit" in d.reasons for d in blind)
+    # The project page tallies the stored decisions (one SQL aggregate) to the same figures.
+    counts = selectors.routing_counts(project)
+    assert counts["by_reason"] == result["routed_by_reason"]
+    assert (counts["decided"], counts["human"]) == (40, result["human"])
     call_command("route", project="r", json=True)
     again = json.loads(capsys.readouterr().out)
     assert (again["pairs"], again["already_decided"]) == (0, 40)

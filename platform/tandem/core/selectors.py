@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 
 from .models import HumanLabel, Job, Judgment, Pair, Project, RoutingDecision
@@ -14,7 +15,14 @@ def projects_for(user) -> QuerySet[Project]:
 
 
 def project_counts(project: Project) -> dict:
-    """Pipeline counts for one project, in a handful of aggregate queries."""
+    """Pipeline counts for one project, in a handful of aggregate queries.
+
+    The jobs are read first: a job that is already finished when the page is built then has
+    its rows in the counts below. Read after the counts, a job finishing in between would show
+    as succeeded next to stale counts, and the page (which reloads only when it sees a job
+    end) would never show them.
+    """
+    jobs = list(Job.objects.filter(project=project).order_by("-created_at")[:10])
     pairs = Pair.objects.filter(project=project)
     judgments = Judgment.objects.filter(pair__project=project)
     by_judge = list(
@@ -36,19 +44,28 @@ def project_counts(project: Project) -> dict:
         "annotators": labels.values("annotator").distinct().count(),
         "cost": judgments.aggregate(total=Sum("cost"))["total"] or 0,
         "routing": routing_counts(project),
-        "jobs": list(Job.objects.filter(project=project).order_by("-created_at")[:10]),
+        "jobs": jobs,
         "datasets": list(project.dataset_versions.all()[:10]),
         "alerts": [a.message for a in project.alerts.all()[:5]],
         "runs": list(project.training_runs.select_related("dataset")[:10]),
     }
 
 
+_REASON_COUNTS = {
+    # Each decision's reasons are a JSON array: unnest it in SQL and count, one query.
+    "postgresql": "SELECT r.reason, count(*) FROM {d} d JOIN {p} p ON p.id = d.pair_id, "
+    "jsonb_array_elements_text(d.reasons) AS r(reason) WHERE p.project_id = %s AND d.human GROUP BY 1",
+    "sqlite": "SELECT r.value, count(*) FROM {d} d JOIN {p} p ON p.id = d.pair_id, json_each(d.reasons) r "
+    "WHERE p.project_id = %s AND d.human GROUP BY 1",
+}
+
+
 def routing_counts(project: Project) -> dict:
     decisions = RoutingDecision.objects.filter(pair__project=project)
-    by_reason: dict[str, int] = {}
-    for reasons in decisions.filter(human=True).values_list("reasons", flat=True).iterator():
-        for reason in reasons:
-            by_reason[reason] = by_reason.get(reason, 0) + 1
+    sql = _REASON_COUNTS[connection.vendor].format(d=RoutingDecision._meta.db_table, p=Pair._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk])
+        by_reason = dict(sorted(cursor.fetchall()))
     return {
         "decided": decisions.count(),
         "human": decisions.filter(human=True).count(),
