@@ -15,6 +15,15 @@ class ModelPermissions(DjangoModelPermissions):
     }
 
 
+class ProjectReaders(BasePermission):
+    """Signed-in users who may read projects (auditors, engineers, admins): the API root, the
+    OpenAPI schema and its docs. Annotators work in Argilla and get 403 here too."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("core.view_project"))
+
+
 def requires(*perms: str) -> type[BasePermission]:
     """A permission class for an action whose model is not the view's queryset."""
 

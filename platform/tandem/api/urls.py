@@ -1,10 +1,19 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter, SimpleRouter
+from rest_framework.routers import APIRootView, DefaultRouter, SimpleRouter
 
 from . import views
+from .permissions import ProjectReaders
+
+
+class RootView(APIRootView):
+    """The API's index of links: stock DRF lets anyone read it; here only project readers."""
+
+    permission_classes = [ProjectReaders]
+
 
 router = DefaultRouter()
+router.APIRootView = RootView
 router.register("projects", views.ProjectViewSet)
 router.register("jobs", views.JobViewSet)
 pairs = SimpleRouter()

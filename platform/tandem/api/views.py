@@ -1,4 +1,8 @@
-"""REST API views: each takes ids, checks permissions, and calls one service or selector."""
+"""REST API views: each takes ids, checks permissions, and calls one service or selector.
+
+Extra actions take **kwargs: the router also serves them with a format suffix
+(`/api/projects/1/stats.json`), which passes `format=`; without it that URL was a 500.
+"""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -28,7 +32,7 @@ class ProjectViewSet(
 
     @extend_schema(responses=s.StatsSerializer)
     @action(detail=True, methods=["get"])
-    def stats(self, request, pk=None):
+    def stats(self, request, pk=None, **kwargs):
         counts = selectors.project_counts(self.get_object())
         return Response(
             {k: v for k, v in counts.items() if k not in {"jobs", "datasets", "runs", "routing"}}
@@ -44,7 +48,7 @@ class ProjectViewSet(
         serializer_class=s.ImportRequestSerializer,
         permission_classes=[requires("core.add_pair", "core.add_job")],
     )
-    def imports(self, request, pk=None):
+    def imports(self, request, pk=None, **kwargs):
         """Upload a file of pairs; it is imported by a background job (poll the job)."""
         project = get_object_or_404(Project, pk=pk)
         form = s.ImportRequestSerializer(data=request.data)
@@ -62,7 +66,7 @@ class ProjectViewSet(
         serializer_class=s.JudgeRequestSerializer,
         permission_classes=[requires("core.add_judgment", "core.add_job")],
     )
-    def judge(self, request, pk=None):
+    def judge(self, request, pk=None, **kwargs):
         """Judge the project's pairs in both orders in a background job (poll the job)."""
         project = get_object_or_404(Project, pk=pk)
         form = s.JudgeRequestSerializer(data=request.data)
@@ -96,6 +100,6 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     @extend_schema(request=None, responses=s.JobSerializer)
     @action(detail=True, methods=["post"], permission_classes=[requires("core.change_job")])
-    def cancel(self, request, pk=None):
+    def cancel(self, request, pk=None, **kwargs):
         job = jobs.request_cancel(get_object_or_404(Job, pk=pk))
         return Response(s.JobSerializer(job).data)

@@ -143,6 +143,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Hybrid AI + human preference labeling for RLAIF.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs are for the API's users: signed in, with read access to projects.
+    "SERVE_PERMISSIONS": ["tandem.api.permissions.ProjectReaders"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

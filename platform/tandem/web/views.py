@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from tandem.core import jobs, judging, selectors, services
 from tandem.core.models import DatasetVersion, Pair, Project, TrainingRun
@@ -21,6 +21,7 @@ from .forms import ImportForm, JudgeForm
 view_required = permission_required("core.view_project", raise_exception=True)
 
 
+@require_safe
 @login_required
 def home(request):
     context = {"projects": selectors.projects_for(request.user)}
@@ -30,6 +31,7 @@ def home(request):
     return render(request, "web/home.html", context)
 
 
+@require_safe  # a page that only reads answers GET and HEAD; anything else is a 405
 @login_required
 @view_required
 def project_detail(request, pk: int):
@@ -78,6 +80,7 @@ def start_judge(request, pk: int):
     return redirect("project-detail", pk=pk)
 
 
+@require_safe
 @login_required
 @view_required
 def pair_list(request, pk: int):
@@ -99,6 +102,7 @@ def pair_list(request, pk: int):
     )
 
 
+@require_safe
 @login_required
 @view_required
 def pair_detail(request, pk: int, pair_id: int):
@@ -110,6 +114,7 @@ def pair_detail(request, pk: int, pair_id: int):
     return render(request, "web/pair.html", {"project": project, "pair": pair})
 
 
+@require_safe
 @login_required
 @view_required
 def audit_page(request, pk: int):
@@ -119,6 +124,7 @@ def audit_page(request, pk: int):
     return render(request, "web/audit.html", {"project": project, "judges": judges, "judge": judge})
 
 
+@require_safe
 @login_required
 @view_required
 def audit_download(request, pk: int, fmt: str):
@@ -152,6 +158,7 @@ def audit_download(request, pk: int, fmt: str):
     return response
 
 
+@require_safe
 @login_required
 @view_required
 def dataset_download(request, pk: int, version: str, fmt: str):
@@ -167,6 +174,7 @@ def dataset_download(request, pk: int, version: str, fmt: str):
     )
 
 
+@require_safe
 @login_required
 @view_required
 def training_run(request, pk: int, run_id: int):
