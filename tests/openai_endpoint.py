@@ -16,6 +16,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL = "judge-model"
+POLICY_MODEL = "policy-model"  # answers in plain text, `n` distinct choices (generation tests)
 API_KEY = "sk-test"
 VOTE_PATTERN = ["1", "1", "2", "1", "tie"]
 
@@ -63,7 +64,10 @@ class FakeOpenAI:
                     200,
                     {
                         "object": "list",
-                        "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "test"}],
+                        "data": [
+                            {"id": m, "object": "model", "created": 0, "owned_by": "test"}
+                            for m in (MODEL, POLICY_MODEL)
+                        ],
                     },
                 )
 
@@ -117,11 +121,25 @@ class FakeOpenAI:
 
     def completion(self, scenario: str, body: dict) -> dict:
         n = int(body.get("n") or 1)
+        if body.get("model") == POLICY_MODEL:
+            texts = self.policy_texts(scenario, body)
+            return self._envelope(texts, [None] * len(texts))
         if scenario in {"no-logprobs", "ignore-n"}:
             contents = VOTE_PATTERN[:n] if scenario == "no-logprobs" else ["2"]
             logprobs = [None] * len(contents)
         else:
             contents, logprobs = self._with_logprobs(scenario, body)
+        return self._envelope(contents, logprobs)
+
+    @staticmethod
+    def policy_texts(scenario: str, body: dict) -> list[str]:
+        """A policy's replies: distinct per seed and choice, naming the start of the last user
+        turn; one choice only under SCENARIO=ignore-n (servers that ignore `n`)."""
+        n = 1 if scenario == "ignore-n" else int(body.get("n") or 1)
+        last = body["messages"][-1]["content"][:40]
+        return [f"Reply {body.get('seed', 0)}.{i} to: {last}" for i in range(n)]
+
+    def _envelope(self, contents: list[str], logprobs: list) -> dict:
         choices = [
             {
                 "index": i,
@@ -150,6 +168,13 @@ class FakeOpenAI:
         if scenario == "no-verdict":
             top = {"I": 0.6, "The": 0.4}
             return ["I think"], [{"content": [_logprob_entry("I", top)]}]
+        shown = re.findall(r"<response_[12]>\n(.*?)\n</response_[12]>", body["messages"][-1]["content"], re.S)
+        if scenario == "longer" and len(shown) == 2:  # prefers the longer response, ties on equal
+            first, second = map(len, shown)
+            top = {"1": 0.9, "2": 0.1} if first > second else {"2": 0.9, "1": 0.1}
+            top = {"tie": 0.9, "1": 0.05, "2": 0.05} if first == second else top
+            token = max(top, key=top.get)
+            return [token], [{"content": [_logprob_entry(token, top)]}]
         if scenario == "score":
             top = {"7": 0.5, "8": 0.3, "Score": 0.2}
             return ["7"], [{"content": [_logprob_entry("7", top)]}]

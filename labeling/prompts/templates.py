@@ -46,7 +46,7 @@ class Template:
 
     name: str
     sha256: str
-    kind: str  # "pairwise" | "score"
+    kind: str  # "pairwise" | "score" | "critique" | "revise" (the last two: labeling.revision)
     reasoning: str  # "none" | "cot"
     system: str
     user: str
@@ -118,10 +118,10 @@ def _parse(name: str, digest: str, text: str) -> Template:
         if key.strip()
     }
     kind, reasoning = meta.get("kind", ""), meta.get("reasoning", "none")
-    if kind not in {"pairwise", "score"} or reasoning not in {"none", "cot"}:
+    if kind not in {"pairwise", "score", "critique", "revise"} or reasoning not in {"none", "cot"}:
         raise TemplateError(
             "prompts.malformed",
-            f"template {name!r}: meta kind must be pairwise|score and reasoning none|cot",
+            f"template {name!r}: meta kind must be pairwise|score|critique|revise and reasoning none|cot",
         )
     if (reasoning == "cot") != ("verdict" in sections):
         raise TemplateError("prompts.malformed", f"template {name!r}: a cot template needs a verdict section")

@@ -328,10 +328,13 @@ def generate_candidates(
 ) -> dict:
     """Sample `config.n` responses per prompt with a policy and import every pair of them.
 
-    Samples are kept under var/generated/ one prompt at a time, so a stopped run resumes and
-    never samples a prompt twice; the import is the ordinary all-or-nothing import.
+    The policy is a local model or an OpenAI-compatible endpoint (`openai:MODEL`). Samples are
+    kept under var/generated/ one prompt at a time, so a stopped run resumes and never samples
+    a prompt twice; the import is the ordinary all-or-nothing import. Raises ServiceError when
+    the policy cannot run (the message names the setting: key variable, base URL, model).
     """
     from labeling import generation
+    from labeling.chat import GenerationError
 
     try:
         rows = generation.read_prompts(Path(prompts_path))
@@ -339,14 +342,20 @@ def generate_candidates(
         raise ServiceError(str(err)) from err
     folder = Path(settings.VAR_DIR) / "generated"
     folder.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(repr((project.pk, str(Path(prompts_path).resolve()), config)).encode()).hexdigest()[
-        :12
-    ]
+    # The endpoint is not in the config's repr (a local policy keeps its old resume file).
+    identity = repr((project.pk, str(Path(prompts_path).resolve()), config))
+    identity += f"@{config.base_url}" if config.base_url else ""
+    key = hashlib.sha256(identity.encode()).hexdigest()[:12]
     samples, pairs = (
         folder / f"{project.name}-{key}.samples.jsonl",
         folder / f"{project.name}-{key}.pairs.jsonl",
     )
-    sampled = generation.generate_pairs(rows, samples, config, progress=progress, should_cancel=should_cancel)
+    try:
+        sampled = generation.generate_pairs(
+            rows, samples, config, progress=progress, should_cancel=should_cancel
+        )
+    except GenerationError as err:
+        raise ServiceError(str(err)) from err
     if should_cancel is not None and should_cancel():
         raise Cancelled(f"generation cancelled after {sampled} prompts; run it again to continue")
     generation.flatten(samples, pairs)
@@ -354,6 +363,7 @@ def generate_candidates(
     return {
         "prompts": len(rows),
         "sampled_now": sampled,
+        "policy": config.model,
         "samples_file": str(samples),
         "import": summary.as_dict(),
     }
