@@ -2,17 +2,21 @@
 
 The behaviour is chosen per request by a `SCENARIO=name` marker in the prompt: logprobs,
 no-logprobs, rate-limited (429 with Retry-After), server-error (500), slow, delay=S,
-truncated JSON, no verdict. Only the HTTP transport is fake; the judge's SDK client is real.
+truncated JSON, no verdict, and `chaos`: a seeded share of attempts fails with one of those
+faults at random (or hangs past the client's timeout), the rest answer normally (see `Chaos`).
+Only the HTTP transport is fake; the judge's SDK client is real.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL = "judge-model"
@@ -29,12 +33,41 @@ def _logprob_entry(token: str, top: dict[str, float]) -> dict:
     }
 
 
+CHAOS_FAULTS = ("rate-limited", "server-error", "timeout", "truncated", "no-verdict")
+
+
+@dataclass(frozen=True)
+class Chaos:
+    """Random faults for `SCENARIO=chaos` prompts: each attempt fails with probability `rate`,
+    with one of CHAOS_FAULTS picked evenly. The draw is a hash of (seed, request, attempt
+    number), not a shared random stream, so the same run meets the same faults whatever order
+    its concurrent calls arrive in. `hang_s` is how long a `timeout` attempt keeps the
+    connection before closing it unanswered (set it past the client's per-call timeout);
+    `retry_after` is the 429's Retry-After header."""
+
+    rate: float = 0.3
+    seed: int = 0
+    hang_s: float = 1.0
+    retry_after: str = "0.05"
+
+    def fault(self, text: str, attempt: int) -> str | None:
+        digest = hashlib.sha256(f"{self.seed}|{attempt}|{text}".encode()).digest()
+        if int.from_bytes(digest[:8], "big") / 2**64 >= self.rate:
+            return None
+        return CHAOS_FAULTS[digest[8] % len(CHAOS_FAULTS)]
+
+
 class FakeOpenAI:
     """An OpenAI-compatible endpoint whose behaviour is chosen by a `SCENARIO=name` marker
-    in the prompt. It records every request it is sent."""
+    in the prompt. It records every request it is sent, what each `chaos` attempt met
+    (`faults`), and how many complete replies it sent per request body (`answered`: a
+    reply the client received in full is a paid call)."""
 
-    def __init__(self) -> None:
+    def __init__(self, chaos: Chaos | None = None) -> None:
+        self.chaos = chaos or Chaos()
         self.requests: list[dict] = []
+        self.faults: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()  # complete 200 replies, by canonical request body
         self.attempts: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.in_flight: Counter[str] = Counter()  # requests being answered, per scenario
@@ -49,6 +82,11 @@ class FakeOpenAI:
         with self.lock:
             chats = [r for r in self.requests if "messages" in r]
         return sum(scenario in json.dumps(r["messages"]) for r in chats)
+
+    def paid_twice(self) -> int:
+        """Request bodies that were answered in full more than once."""
+        with self.lock:
+            return sum(1 for n in self.answered.values() if n > 1)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -101,6 +139,8 @@ class FakeOpenAI:
         return Handler
 
     def respond(self, handler, scenario: str, body: dict, attempt: int) -> None:
+        if scenario == "chaos":
+            return self._chaos(handler, body, attempt)
         if scenario == "rate-limited" and attempt == 1:
             return handler._json(429, {"error": {"message": "slow down"}}, {"Retry-After": "0.3"})
         if scenario == "server-error":
@@ -117,7 +157,35 @@ class FakeOpenAI:
             handler.end_headers()
             handler.wfile.write(raw)
             return None
-        return handler._json(200, self.completion(scenario, body))
+        return self._answer(handler, scenario, body)
+
+    def _answer(self, handler, scenario: str, body: dict) -> None:
+        handler._json(200, self.completion(scenario, body))
+        with self.lock:  # counted once the whole reply is written: the client has it
+            self.answered[json.dumps(body, sort_keys=True)] += 1
+
+    def _chaos(self, handler, body: dict, attempt: int) -> None:
+        fault = self.chaos.fault(json.dumps(body, sort_keys=True), attempt)
+        with self.lock:
+            self.faults[fault or "ok"] += 1
+        if fault == "rate-limited":
+            retry_after = {"Retry-After": self.chaos.retry_after}
+            return handler._json(429, {"error": {"message": "slow down"}}, retry_after)
+        if fault == "server-error":
+            return handler._json(500, {"error": {"message": "boom"}})
+        if fault == "timeout":
+            time.sleep(self.chaos.hang_s)  # the client gave up meanwhile; close unanswered
+            handler.close_connection = True
+            return None
+        if fault == "truncated":
+            raw = b'{"id": "x", "choices": [{"index": 0, "mess'
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(raw)))
+            handler.end_headers()
+            handler.wfile.write(raw)
+            return None
+        return self._answer(handler, "no-verdict" if fault == "no-verdict" else "logprobs", body)
 
     def completion(self, scenario: str, body: dict) -> dict:
         n = int(body.get("n") or 1)
