@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from audits.config import AuditConfig
-from audits.frames import TIE, UNBIASED_SAMPLES
+from audits.frames import TIE, UNBIASED_SAMPLES, join_on_pair, n_pairs
 from audits.intervals import bootstrap_ci, bootstrap_cis, pair_sums, ratio
 from audits.values import Reasons, fraction, number
 
@@ -28,17 +28,20 @@ AGREE, N, AGREE_NT, N_NT, AGREE_AB, N_AB, AGREE_BA, N_BA, CELLS = 0, 1, 2, 3, 4,
 def comparisons(units: pd.DataFrame, votes: pd.DataFrame, samples) -> pd.DataFrame:
     """One row per (unit, human vote) on the same pair, for votes of the given samples.
 
-    `unit` is the row number in `units`, so slices can look up the unit's attributes.
+    `unit` is the row number in `units`, so slices can look up the unit's attributes. Rows
+    come in the order of a pandas inner merge on pair_id (units in order, then votes).
     """
-    chosen = votes[votes["sample"].isin(list(samples))]
-    left = units[["pair_id", "c_comb", "c_ab", "c_ba"]].assign(unit=np.arange(len(units)))
-    merged = left.merge(chosen[["pair_id", "code"]], on="pair_id", how="inner")
-    return merged.rename(columns={"code": "human"})
+    chosen = votes[votes["sample"].isin(list(samples)).to_numpy()]
+    unit, vote = join_on_pair(units["pair"].to_numpy(), chosen["pair"].to_numpy(), n_pairs(units))
+    out = {"pair_id": units["pair_id"].to_numpy()[unit]}
+    out.update({name: units[name].to_numpy()[unit] for name in ("c_comb", "c_ab", "c_ba")})
+    out.update(unit=unit, human=chosen["code"].to_numpy()[vote], pair=units["pair"].to_numpy()[unit])
+    return pd.DataFrame(out)
 
 
 def comparison_columns(comp: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per-comparison indicator columns (layout above) and each comparison's pair code."""
-    pair_code, _ = pd.factorize(comp["pair_id"])
+    pair_code, _ = pd.factorize(comp["pair"].to_numpy())
     human = comp["human"].to_numpy().astype(np.int64)
     judge = comp["c_comb"].to_numpy().astype(np.int64)
     cols = np.zeros((len(comp), CELLS + 9))

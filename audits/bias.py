@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from audits.config import AuditConfig
-from audits.frames import TIE, UNBIASED_SAMPLES, A, B
+from audits.frames import TIE, UNBIASED_SAMPLES, A, B, n_pairs, pair_first_unit, text_codes
 from audits.intervals import bootstrap_cis, pair_sums, ratio
 from audits.logistic import fit_logistic
 from audits.values import Reasons, fraction, number
@@ -81,8 +81,7 @@ def _why_no_both(units: pd.DataFrame, n_verdicts: int) -> str:
 
 
 def _position_intervals(units, both, cols, idx, first, decided, config, reasons) -> dict:
-    pair_code, uniques = pd.factorize(units["pair_id"])
-    n = len(uniques)
+    pair_code, n = units["pair"].to_numpy(), n_pairs(units)
     per_unit = np.column_stack([cols[0][0], both])
     stats = np.hstack(
         [
@@ -103,13 +102,9 @@ def _position_intervals(units, both, cols, idx, first, decided, config, reasons)
     return cis
 
 
-def pair_positions(units: pd.DataFrame, pair_ids: pd.Series) -> np.ndarray:
-    """Row of `units` holding each pair's attributes (first unit of the pair), -1 if none."""
-    first = ~units["pair_id"].duplicated()
-    index = pd.Index(units["pair_id"][first])
-    rows = np.flatnonzero(first.to_numpy())
-    where = index.get_indexer(pair_ids)
-    return np.where(where >= 0, rows[np.maximum(where, 0)], -1)
+def pair_positions(units: pd.DataFrame, votes: pd.DataFrame) -> np.ndarray:
+    """Row of `units` holding each vote's pair attributes (first unit of the pair)."""
+    return pair_first_unit(units)[votes["pair"].to_numpy()]
 
 
 def side_preference(units, votes, side_a: np.ndarray, side_b: np.ndarray) -> dict:
@@ -123,14 +118,14 @@ def side_preference(units, votes, side_a: np.ndarray, side_b: np.ndarray) -> dic
     idx, _, choice = per_order_verdicts(units)
     keep = only_one[idx] & (choice != TIE)
     ai_wins = (choice[keep] == A) == side_a[idx[keep]]
-    fair = votes[votes["sample"].isin(list(UNBIASED_SAMPLES))]
-    rows = pair_positions(units, fair["pair_id"])
+    fair = votes[votes["sample"].isin(list(UNBIASED_SAMPLES)).to_numpy()]
+    rows = pair_positions(units, fair)
     code = fair["code"].to_numpy()
-    hkeep = (rows >= 0) & (code != TIE)
-    hkeep &= only_one[np.maximum(rows, 0)]
+    hkeep = (code != TIE) & only_one[rows]
     human_wins = (code[hkeep] == A) == side_a[rows[hkeep]]
-    labeled = units["pair_id"].isin(fair["pair_id"].to_numpy()[hkeep]).to_numpy()
-    on_labeled = labeled[idx[keep]]
+    labeled_pair = np.zeros(n_pairs(units), dtype=bool)
+    labeled_pair[fair["pair"].to_numpy()[hkeep]] = True
+    on_labeled = labeled_pair[units["pair"].to_numpy()][idx[keep]]
     return {
         "ai": fraction(ai_wins.sum(), len(ai_wins)),
         "n_ai": len(ai_wins),
@@ -185,11 +180,10 @@ def _verdict_xy(units, votes, x, known) -> dict:
     """(x, y = side a won) for the judge's non-tie verdicts and for unbiased human votes."""
     idx, _, choice = per_order_verdicts(units)
     keep = known[idx] & (choice != TIE)
-    fair = votes[votes["sample"].isin(list(UNBIASED_SAMPLES))]
-    rows = pair_positions(units, fair["pair_id"])
+    fair = votes[votes["sample"].isin(list(UNBIASED_SAMPLES)).to_numpy()]
+    rows = pair_positions(units, fair)
     code = fair["code"].to_numpy()
-    hkeep = (rows >= 0) & (code != TIE)
-    hkeep &= known[np.maximum(rows, 0)]
+    hkeep = (code != TIE) & known[rows]
     return {"ai": (x[idx[keep]], choice[keep] == A), "human": (x[rows[hkeep]], code[hkeep] == A)}
 
 
@@ -227,25 +221,35 @@ def _length_curve(units, votes, x, known) -> dict:
     return out
 
 
-def _family_match(families: pd.Series, models: pd.Series) -> np.ndarray:
-    """True where the judge's family name appears in the model name (case-insensitive)."""
-    combos = pd.MultiIndex.from_arrays([families.fillna("").astype(str), models.fillna("").astype(str)])
-    codes, uniques = combos.factorize()
-    hits = np.array([bool(f) and bool(m) and f.lower() in m.lower() for f, m in uniques], dtype=bool)
-    return hits[codes] if len(codes) else np.zeros(0, dtype=bool)
+def _family_match(families: tuple, models: tuple) -> np.ndarray:
+    """True where the judge's family name appears in the model name (case-insensitive).
+
+    Both arguments are (codes, names) from `text_codes`; the test runs once per distinct
+    (family, model) combination, not once per unit.
+    """
+    (f_codes, f_names), (m_codes, m_names) = families, models
+    combos, uniques = pd.factorize(f_codes * len(m_names) + m_codes)
+    fams, mods = f_names[uniques // len(m_names)], m_names[uniques % len(m_names)]
+    pairs = zip(fams, mods, strict=True)
+    hits = np.array([bool(f) and bool(m) and f.lower() in m.lower() for f, m in pairs], dtype=bool)
+    return hits[combos] if len(combos) else np.zeros(0, dtype=bool)
+
+
+def _any_text(codes: np.ndarray, names: np.ndarray) -> bool:
+    return bool(len(codes)) and bool(np.any(names[np.unique(codes)] != ""))
 
 
 def self_preference(units: pd.DataFrame, votes: pd.DataFrame, reasons: Reasons) -> dict:
     """How often the judge picks its own family's response, next to the humans' rate."""
     keys = ("self_wins_ai", "self_wins_human", "self_wins_ai_on_labeled")
-    family = units["judge_family"].fillna("").astype(str)
-    if not (family != "").any():
+    family = text_codes(units["judge_family"])
+    if not _any_text(*family):
         return {k: reasons.null(k, "judge_family unknown") for k in keys}
-    models = units["model_a"].fillna("").astype(str) + units["model_b"].fillna("").astype(str)
-    if not (models != "").any():
+    model_a, model_b = text_codes(units["model_a"]), text_codes(units["model_b"])
+    if not (_any_text(*model_a) or _any_text(*model_b)):
         return {k: reasons.null(k, "model names unknown") for k in keys}
-    own_a = _family_match(family, units["model_a"])
-    own_b = _family_match(family, units["model_b"])
+    own_a = _family_match(family, model_a)
+    own_b = _family_match(family, model_b)
     pref = side_preference(units, votes, own_a, own_b)
     out = {
         "self_wins_ai": pref["ai"],

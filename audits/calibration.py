@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from audits.config import AuditConfig
-from audits.frames import TIE, UNBIASED_SAMPLES, A, p_a_debiased
+from audits.frames import TIE, UNBIASED_SAMPLES, A, join_on_pair, n_pairs, p_a_debiased
 from audits.logistic import fit_logistic, sigmoid
 from audits.values import Reasons, number
 
@@ -107,10 +107,11 @@ def reliability(p: np.ndarray, y: np.ndarray, n_bins: int) -> tuple[list[dict], 
 def calibration_pairs(units: pd.DataFrame, votes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(p_a, y) per (unit, non-tie unbiased vote) where the unit has a probability."""
     p = p_a_debiased(units["p_ab"].to_numpy(), units["p_ba"].to_numpy())
-    left = pd.DataFrame({"pair_id": units["pair_id"].to_numpy(), "p": p})[~np.isnan(p)]
-    fair = votes[votes["sample"].isin(list(UNBIASED_SAMPLES)) & (votes["code"] != TIE)]
-    merged = left.merge(fair[["pair_id", "code"]], on="pair_id", how="inner")
-    return merged["p"].to_numpy(), (merged["code"].to_numpy() == A).astype(float)
+    has_p = np.flatnonzero(~np.isnan(p))
+    fair = votes[(votes["sample"].isin(list(UNBIASED_SAMPLES)) & (votes["code"] != TIE)).to_numpy()]
+    pair = units["pair"].to_numpy()[has_p]
+    unit, vote = join_on_pair(pair, fair["pair"].to_numpy(), n_pairs(units))
+    return p[has_p][unit], (fair["code"].to_numpy()[vote] == A).astype(float)
 
 
 def calibration(units: pd.DataFrame, votes: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict:

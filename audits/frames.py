@@ -38,6 +38,10 @@ Rules applied here, once: a (pair, judge, template, order) seen twice keeps the 
 `created_at` (re-runs replace verdicts); an annotator who voted twice on a pair keeps the last
 vote (so nobody agrees with themselves in the human-human ceiling); a choice on a row whose
 status is not ok is ignored.
+
+Text columns may be plain strings (pandas' default pyarrow-backed `str`, or object) or
+categoricals; categoricals are cheapest, since every text column is turned into integer
+codes here and nothing downstream looks at a string per row.
 """
 
 from __future__ import annotations
@@ -86,10 +90,13 @@ class AuditInputError(ValueError):
 class AuditFrames:
     """The inputs, coded: one row per judged unit, and the human votes on those pairs.
 
-    `units` has one row per (pair_id, judge, template) with `c_ab`, `c_ba` (choice codes of
-    the two orders, -1 when that order has no ok verdict), `p_ab`, `p_ba` (p_first of each
-    order), `created_at` (earliest verdict) and the pair attributes. `votes` has pair_id,
-    annotator, `code` (choice code) and `sample`. `status_counts` counts every judgment row.
+    `units` has one row per (pair_id, judge, template), in order of first appearance, with
+    `c_ab`, `c_ba` (choice codes of the two orders, -1 when that order has no ok verdict),
+    `p_ab`, `p_ba` (p_first of each order), `created_at` (earliest verdict), the pair
+    attributes (text ones as categoricals) and `pair`, a dense pair code (0.. in order of
+    first appearance). `votes` has pair_id, annotator, `code` (choice code), `sample` and
+    `pair` (the same code, so votes meet units by integer joins, never by pair id).
+    `status_counts` counts every judgment row.
     """
 
     units: pd.DataFrame
@@ -110,11 +117,36 @@ def formatting_flags(texts: pd.Series) -> np.ndarray:
     return texts.fillna("").astype(str).str.contains(_FORMAT_RE).to_numpy(dtype=bool)
 
 
+def _arrow_strings(values: pd.Series):
+    """The pyarrow array behind a pyarrow-backed string column (pandas' default `str`), else None."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa
+
+    array = pa.array(values.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
+    return array
+
+
 def codes_of(values: pd.Series, allowed: tuple) -> np.ndarray:
     """Position of each value in `allowed`, -1 for null or unknown.
 
-    Factorizes first, so the lookup runs on the few distinct values, not on every row.
+    Never hashes Python strings row by row: a categorical column maps its few categories, a
+    pyarrow string column looks values up in C (`index_in`), anything else is factorized
+    first so the lookup runs on the distinct values only.
     """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        table = np.append(pd.Index(list(allowed)).get_indexer(values.cat.categories), -1)
+        return table[values.cat.codes.to_numpy()].astype(np.int64)
+    arrow = _arrow_strings(values)
+    if arrow is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = pc.index_in(arrow, value_set=pa.array(list(allowed), type=arrow.type))
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     codes, uniques = pd.factorize(values)
     table = np.append(pd.Index(list(allowed)).get_indexer(pd.Index(uniques)), -1)
     return table[codes].astype(np.int64)
@@ -123,6 +155,68 @@ def codes_of(values: pd.Series, allowed: tuple) -> np.ndarray:
 def choice_codes(values: pd.Series) -> np.ndarray:
     """Map "a"/"b"/"tie" to 0/1/2 and anything null to -1."""
     return codes_of(values, CHOICES).astype(np.int8)
+
+
+def first_appearance(codes: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Recode `labels[codes]` (codes >= 0) exactly as `pd.factorize` would code those labels.
+
+    The result equals factorizing the per-row labels (dense codes in order of first
+    appearance, equal labels merged), but hashes integers and the few distinct labels only.
+    """
+    labels = np.asarray(labels, dtype=object)
+    dense, used = pd.factorize(codes)
+    merged, names = pd.factorize(labels[used])
+    return merged[dense].astype(np.int64), np.asarray(names, dtype=object)
+
+
+def text_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, names) with `names[codes]` equal to `values.fillna("").astype(str)`.
+
+    Works on the categories of a categorical (what `prepare` builds) instead of per row;
+    names may repeat (null and "" both give ""), codes are never -1.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy().astype(np.int64), values.cat.categories
+    else:
+        codes, uniques = _factorize(values)
+    names = np.append(np.asarray(uniques.astype(str), dtype=object), "")
+    return np.where(codes < 0, len(names) - 1, codes), names
+
+
+def _constant(arrow) -> bool:
+    """One non-null value throughout (a single template or judge): no hashing needed to code it.
+
+    Comparing the ends first keeps the full comparison off columns that plainly vary.
+    """
+    import pyarrow.compute as pc
+
+    if not len(arrow) or arrow.null_count or arrow[0] != arrow[len(arrow) - 1]:
+        return False
+    return bool(pc.all(pc.equal(arrow, arrow[0])).as_py())
+
+
+def _factorize(values: pd.Series, at: np.ndarray | None = None) -> tuple[np.ndarray, pd.Index]:
+    """Codes of `values` (at rows `at`, if given) and the values they stand for; nulls are -1.
+
+    A categorical already is codes; a pyarrow string column is dictionary-encoded in C (after
+    taking the rows, so only those are hashed); anything else goes through `pd.factorize`.
+    Codes need not be in order of first appearance (see `first_appearance`).
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        return (codes if at is None else codes[at]), pd.Index(values.cat.categories)
+    arrow = _arrow_strings(values)
+    if arrow is not None:
+        import pyarrow.compute as pc
+
+        if at is None and _constant(arrow):
+            return np.zeros(len(arrow), dtype=np.int64), pd.Index([arrow[0].as_py()], dtype=values.dtype)
+        encoded = pc.dictionary_encode(arrow if at is None else arrow.take(at))
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, pd.Index(encoded.dictionary.to_pylist(), dtype=values.dtype)
+    codes, uniques = pd.factorize(values)
+    codes = codes.astype(np.int64)
+    return (codes if at is None else codes[at]), pd.Index(uniques)
 
 
 def _check_columns(frame: pd.DataFrame, required: tuple, name: str) -> None:
@@ -141,100 +235,253 @@ def _check_values(values: pd.Series, allowed: tuple, column: str) -> None:
     _raise_on_bad(values, codes_of(values, allowed) < 0, allowed, column)
 
 
-def _with_defaults(judgments: pd.DataFrame) -> pd.DataFrame:
-    frame = judgments.copy(deep=False)
-    for column, default in JUDGMENT_OPTIONAL.items():
-        if column not in frame.columns:
-            frame[column] = default
-    frame["template"] = frame["template"].fillna("")
-    return frame
+class _Rows:
+    """The judgments frame seen through a row selection (a judge filter, then re-run dedup).
+
+    Columns are coded over the whole frame once and indexed after, so a selection never
+    copies string columns; `None` rows means every row, without building an index.
+    """
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.rows: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame) if self.rows is None else len(self.rows)
+
+    def has(self, column: str) -> bool:
+        return column in self.frame.columns
+
+    def pick(self, array: np.ndarray) -> np.ndarray:
+        """A whole-frame array restricted to the selected rows."""
+        return array if self.rows is None else array[self.rows]
+
+    def series(self, column: str) -> pd.Series:
+        """The selected rows of a column (a copy only when rows are selected)."""
+        values = self.frame[column]
+        return values if self.rows is None else values.iloc[self.rows]
+
+    def select(self, keep: np.ndarray) -> None:
+        """Narrow the selection to `keep` (positions within the current selection)."""
+        self.rows = keep if self.rows is None else self.rows[keep]
+
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        """Whole-frame row numbers of positions within the selection."""
+        return positions if self.rows is None else self.rows[positions]
 
 
-def _latest_rows(frame: pd.DataFrame, slot: np.ndarray) -> np.ndarray | None:
+def _latest_rows(created: pd.Series | None, slot: np.ndarray) -> np.ndarray | None:
     """Rows to keep so each (unit, order) has its latest verdict; None when there are no dupes."""
     if np.bincount(slot).max(initial=0) <= 1:
         return None
-    by_time = np.argsort(frame["created_at"].to_numpy(), kind="stable")
+    by_time = np.arange(len(slot)) if created is None else np.argsort(created.to_numpy(), kind="stable")
     keep = ~pd.Series(slot[by_time]).duplicated(keep="last").to_numpy()
     return np.sort(by_time[keep])
 
 
-def _unit_codes(frame: pd.DataFrame) -> tuple[np.ndarray, int]:
-    """Dense code per (pair_id, judge, template), by combining per-column codes as integers."""
-    combined = np.zeros(len(frame), dtype=np.int64)
-    for column in UNIT_KEY:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
-        combined = combined * len(uniques) + codes
-    codes, uniques = pd.factorize(combined)
-    return codes.astype(np.int64), len(uniques)
+def _integer_ids(values: pd.Series) -> np.ndarray | None:
+    """pair_id as a plain int64 array when it is an integer column, else None."""
+    dtype = values.dtype
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "iu" or dtype == np.uint64:
+        return None
+    return values.to_numpy().astype(np.int64, copy=False)
 
 
-def _earliest(created: pd.Series, unit: np.ndarray, n_units: int) -> np.ndarray:
-    """Earliest timestamp per unit (NaT where none), as naive UTC datetime64."""
-    stamps = pd.to_datetime(created, utc=True, errors="coerce").dt.tz_localize(None)
-    ns = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
-    known = ns != np.iinfo(np.int64).min
-    out = np.full(n_units, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(out, unit[known], ns[known])
-    out[out == np.iinfo(np.int64).max] = np.iinfo(np.int64).min
-    return out.view("datetime64[ns]")
+def dense_codes(keys: np.ndarray) -> np.ndarray:
+    """`pd.factorize(keys)[0]` for non-negative integer keys: dense codes, first appearance first.
+
+    Keys from a small range (ids packed with judge and template codes, typically) are coded by
+    direct addressing: a table of each key's first row, then a running count of first rows.
+    That is a few linear passes instead of a hash table with one entry per unit.
+    """
+    n = len(keys)
+    span = int(keys.max()) + 1 if n else 0
+    if span > 4 * n + 1024:
+        return pd.factorize(keys)[0].astype(np.int64)
+    first = np.full(span, n, dtype=np.int64)
+    first[keys[::-1]] = np.arange(n)[::-1]
+    first_row = first[keys]
+    rank = np.cumsum(first_row == np.arange(n)) - 1
+    return rank[first_row]
 
 
-def _build_units(frame: pd.DataFrame, coded: dict, unit: np.ndarray, n_units: int) -> pd.DataFrame:
-    """One row per unit: key, pair attributes (from its first row), both orders' verdicts."""
-    ok = coded["status"] == 0
-    p_first = pd.to_numeric(frame["p_first"], errors="coerce").to_numpy(dtype=float)
+def _unit_codes(rows: _Rows, judge: np.ndarray, template: np.ndarray, n_templates: int) -> np.ndarray:
+    """Dense code per (pair_id, judge, template) in order of first appearance.
+
+    Judge and template are already small integer codes; an integer pair_id is packed with
+    them into one int64 key, so pair ids are never hashed; other pair ids are factorized first.
+    """
+    minor = (judge + 1) * n_templates + template
+    n_minor = (int(judge.max(initial=0)) + 2) * n_templates
+    pair_id = rows.series("pair_id")
+    ids = _integer_ids(pair_id)
+    if ids is not None and len(ids):
+        low, high = int(ids.min()), int(ids.max())
+        if (high - low + 1) * n_minor < 2**62:
+            return dense_codes((ids - low) * n_minor + minor)
+    pair_codes, _ = pd.factorize(pair_id, use_na_sentinel=False)
+    return dense_codes(pair_codes.astype(np.int64) * n_minor + minor)
+
+
+def _pair_codes(pair_id: pd.Series) -> np.ndarray:
+    """Dense pair codes in order of first appearance (a null id is one pair, as in the unit key)."""
+    ids = _integer_ids(pair_id)
+    if ids is not None and len(ids):
+        return dense_codes(ids - ids.min())
+    return pd.factorize(pair_id, use_na_sentinel=False)[0].astype(np.int64)
+
+
+def _template_codes(rows: _Rows) -> tuple[np.ndarray, pd.Index]:
+    """Template codes with a null template coded as "" (the default prompt version)."""
+    if not rows.has("template"):
+        return np.zeros(len(rows.frame), dtype=np.int64), pd.Index([""], dtype=object)
+    codes, uniques = _factorize(rows.frame["template"])
+    if len(codes) and codes.min() < 0:
+        blank = uniques.get_indexer([""])[0]
+        if blank < 0:
+            uniques, blank = pd.Index([*uniques, ""]), len(uniques)
+        codes = np.where(codes < 0, blank, codes)
+    return codes.astype(np.int64), uniques
+
+
+def _categorical(rows: _Rows, column: str, at: np.ndarray, default: str = "") -> pd.Categorical:
+    """A text column at whole-frame rows `at`, as a categorical (nulls stay null).
+
+    Coding the column once and taking codes is what keeps string handling off the hot path;
+    an absent optional column is its default on every unit.
+    """
+    if not rows.has(column):
+        return pd.Categorical.from_codes(np.zeros(len(at), dtype=np.int8), categories=[default])
+    codes, uniques = _factorize(rows.frame[column], at)
+    return pd.Categorical.from_codes(codes, categories=uniques)
+
+
+def _as_ns(created: pd.Series) -> np.ndarray:
+    """Timestamps as naive-UTC int64 nanoseconds, NaT as int64 min (any input the contract allows)."""
+    dtype = created.dtype
+    if dtype.kind == "M":
+        return created.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        stamps = created.dt.tz_convert("UTC").dt.tz_localize(None)
+    else:
+        stamps = pd.to_datetime(created, utc=True, errors="coerce").dt.tz_localize(None)
+    return stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _per_order(values: np.ndarray, slot: np.ndarray, n_units: int, fill) -> np.ndarray:
+    """n_units x 2 array (order ab, ba) of a per-row value; each (unit, order) has one row."""
+    out = np.full(2 * n_units, fill, dtype=values.dtype)
+    out[slot] = values
+    return out.reshape(n_units, 2)
+
+
+def _flag(rows: _Rows, column: str) -> np.ndarray:
+    if not rows.has(column):
+        return np.zeros(len(rows), dtype=bool)
+    return rows.series(column).fillna(False).to_numpy(dtype=bool)
+
+
+def _numeric(rows: _Rows, column: str, at: np.ndarray):
+    if not rows.has(column):
+        return np.full(len(at), np.nan)
+    return rows.frame[column].iloc[at].reset_index(drop=True)
+
+
+def _build_units(rows: _Rows, coded: dict, unit: np.ndarray, n_units: int) -> pd.DataFrame:
+    """One row per unit: key, pair attributes (from its first row), both orders' verdicts.
+
+    Each (unit, order) has exactly one row once re-runs are dropped, so the per-order columns
+    are plain scatters into an n_units x 2 array rather than grouped aggregations.
+    """
     first_row = np.empty(n_units, dtype=np.int64)
-    first_row[unit[::-1]] = np.arange(len(frame))[::-1]
-    units = frame[[*UNIT_KEY, "judge_family", *PAIR_ATTRIBUTES]].iloc[first_row]
-    units = units.reset_index(drop=True)
-    for name, code in (("ab", 0), ("ba", 1)):
-        rows = ok & (coded["order"] == code)
-        c = np.full(n_units, MISSING, dtype=np.int8)
-        c[unit[rows]] = coded["choice"][rows]
-        p = np.full(n_units, np.nan)
-        p[unit[rows]] = p_first[rows]
-        units[f"c_{name}"] = c
-        units[f"p_{name}"] = p
-    units["created_at"] = _earliest(frame["created_at"], unit, n_units)
-    disagree = np.zeros(n_units, dtype=bool)
-    np.logical_or.at(disagree, unit, frame["orders_disagree"].fillna(False).to_numpy(dtype=bool))
-    units["orders_disagree"] = disagree
-    merged = np.zeros(n_units, dtype=bool)
-    np.logical_or.at(merged, unit, frame["orders_merged"].fillna(False).to_numpy(dtype=bool))
-    units["orders_merged"] = merged
+    first_row[unit[::-1]] = np.arange(len(unit))[::-1]
+    at = rows.at(first_row)
+    pair_id = rows.frame["pair_id"].iloc[at].reset_index(drop=True)
+    pair = _pair_codes(pair_id)
+    units = pd.DataFrame(
+        {
+            "pair_id": pair_id,
+            "judge": pd.Categorical.from_codes(coded["judge"][first_row], categories=coded["judges"]),
+            "template": pd.Categorical.from_codes(coded["template"][first_row], coded["templates"]),
+            "judge_family": _categorical(rows, "judge_family", at),
+            **{c: _categorical(rows, c, at) for c in ("category", "model_a", "model_b")},
+            **{c: _numeric(rows, c, at) for c in ("len_a", "len_b", "fmt_a", "fmt_b")},
+        }
+    )
+    units["pair"] = pair
+    slot = unit * 2 + coded["order"]
+    ok = coded["status"] == 0
+    choice = np.where(ok, coded["choice"], MISSING).astype(np.int8)
+    c = _per_order(choice, slot, n_units, MISSING)
+    p_first = _p_first(rows)
+    p = _per_order(np.where(ok, p_first, np.nan), slot, n_units, np.nan)
+    for i, name in enumerate(ORDERS):
+        units[f"c_{name}"] = np.ascontiguousarray(c[:, i])
+        units[f"p_{name}"] = np.ascontiguousarray(p[:, i])
+    units["created_at"] = _earliest(rows, slot, n_units)
+    for column in ("orders_disagree", "orders_merged"):
+        flags = _per_order(_flag(rows, column), slot, n_units, False)
+        units[column] = flags[:, 0] | flags[:, 1]
     return units
 
 
-def _coded_judgments(frame: pd.DataFrame) -> dict:
+def _p_first(rows: _Rows) -> np.ndarray:
+    if not rows.has("p_first"):
+        return np.full(len(rows), np.nan)
+    return pd.to_numeric(rows.series("p_first"), errors="coerce").to_numpy(dtype=float)
+
+
+def _earliest(rows: _Rows, slot: np.ndarray, n_units: int) -> np.ndarray:
+    """Earliest timestamp per unit (NaT where none), as naive UTC datetime64[ns]."""
+    nat, never = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    if not rows.has("created_at"):
+        return np.full(n_units, nat, dtype=np.int64).view("datetime64[ns]")
+    ns = _as_ns(rows.series("created_at"))
+    both = _per_order(np.where(ns == nat, never, ns), slot, n_units, never)
+    stamps = np.minimum(both[:, 0], both[:, 1])
+    stamps[stamps == never] = nat
+    return stamps.view("datetime64[ns]")
+
+
+def _coded_judgments(rows: _Rows) -> dict:
     """order, status and choice as integer codes, each checked against its valid values."""
     coded = {
-        "order": codes_of(frame["order"], ORDERS),
-        "status": codes_of(frame["status"], STATUSES),
-        "choice": codes_of(frame["choice"], CHOICES),
+        "order": codes_of(rows.series("order"), ORDERS),
+        "status": codes_of(rows.series("status"), STATUSES),
+        "choice": codes_of(rows.series("choice"), CHOICES),
     }
     for column, allowed in (("order", ORDERS), ("status", STATUSES)):
-        _raise_on_bad(frame[column], coded[column] < 0, allowed, column)
+        _raise_on_bad(rows.series(column), coded[column] < 0, allowed, column)
     bad_choice = (coded["status"] == 0) & (coded["choice"] < 0)
-    _raise_on_bad(frame["choice"], bad_choice, CHOICES, "choice (on rows with status ok)")
+    _raise_on_bad(rows.series("choice"), bad_choice, CHOICES, "choice (on rows with status ok)")
     return coded
 
 
 def prepare_judgments(judgments: pd.DataFrame, judge: str | None = None) -> AuditFrames:
     """Validate and code the judgments frame; raises AuditInputError on a contract breach."""
     _check_columns(judgments, JUDGMENT_REQUIRED, "judgments")
-    frame = _with_defaults(judgments)
+    rows = _Rows(judgments)
+    judge_codes, judges = _factorize(judgments["judge"])
     if judge is not None:
-        frame = frame[(frame["judge"] == judge).to_numpy()]
-    coded = _coded_judgments(frame)
-    unit, n_units = _unit_codes(frame)
-    keep = _latest_rows(frame, unit * 2 + coded["order"])
+        wanted = judges.get_indexer([judge])[0]
+        rows.select(np.flatnonzero(judge_codes == wanted) if wanted >= 0 else np.zeros(0, dtype=np.int64))
+    template_codes, templates = _template_codes(rows)
+    coded = _coded_judgments(rows)
+    coded["judge"] = rows.pick(judge_codes.astype(np.int64))
+    coded["template"] = rows.pick(template_codes)
+    unit = _unit_codes(rows, coded["judge"], coded["template"], len(templates))
+    created = rows.series("created_at") if rows.has("created_at") else None
+    keep = _latest_rows(created, unit * 2 + coded["order"])
     if keep is not None:
-        frame, coded = frame.iloc[keep], {k: v[keep] for k, v in coded.items()}
-        unit, n_units = _unit_codes(frame)
-    status_counts = {s: int(np.sum(coded["status"] == i)) for i, s in enumerate(STATUSES)}
-    units = _build_units(frame, coded, unit, n_units)
-    return AuditFrames(units, _empty_votes(), status_counts, len(frame))
+        rows.select(keep)
+        coded = {k: v[keep] for k, v in coded.items()}
+        unit = dense_codes(unit[keep])
+    n_units = int(unit.max()) + 1 if len(unit) else 0
+    coded["judges"], coded["templates"] = judges, templates
+    counts = np.bincount(coded["status"], minlength=len(STATUSES))
+    status_counts = {s: int(n) for s, n in zip(STATUSES, counts, strict=True)}
+    units = _build_units(rows, coded, unit, n_units)
+    return AuditFrames(units, _empty_votes(), status_counts, len(rows))
 
 
 def _empty_votes() -> pd.DataFrame:
@@ -244,25 +491,73 @@ def _empty_votes() -> pd.DataFrame:
             "annotator": pd.Series([], dtype=object),
             "code": pd.Series([], dtype=np.int8),
             "sample": pd.Series([], dtype=object),
+            "pair": pd.Series([], dtype=np.int64),
         }
     )
 
 
-def prepare_labels(labels: pd.DataFrame | None, pair_ids: pd.Series) -> pd.DataFrame:
-    """Votes on the given pairs, coded; an absent or empty frame gives an empty table."""
+def pair_index(units: pd.DataFrame) -> pd.Index:
+    """The judged pair ids, position = the `pair` code that units and votes carry."""
+    first = pair_first_unit(units)
+    return pd.Index(units["pair_id"].to_numpy()[first])
+
+
+def pair_first_unit(units: pd.DataFrame) -> np.ndarray:
+    """Row of `units` holding each pair's attributes (its first unit), indexed by pair code."""
+    pair = units["pair"].to_numpy()
+    first = np.empty(n_pairs(units), dtype=np.int64)
+    first[pair[::-1]] = np.arange(len(pair))[::-1]
+    return first
+
+
+def n_pairs(units: pd.DataFrame) -> int:
+    """Number of distinct pair codes (pairs are coded 0..n-1 in order of first appearance)."""
+    return int(units["pair"].max()) + 1 if len(units) else 0
+
+
+def pair_codes_of(units: pd.DataFrame, pair_ids: pd.Series) -> np.ndarray:
+    """The `pair` code of each id, -1 for a pair without judged units.
+
+    Integer ids from a compact range are looked up in a table indexed by id, which spares
+    hashing every judged pair id just to find the few thousand that humans labeled.
+    """
+    known, asked = _integer_ids(units["pair_id"]), _integer_ids(pair_ids)
+    if known is not None and asked is not None and len(known):
+        low, high = int(known.min()), int(known.max())
+        if high - low < 4 * len(known) + 1024:
+            table = np.full(high - low + 1, -1, dtype=np.int64)
+            table[known - low] = units["pair"].to_numpy()
+            inside = (asked >= low) & (asked <= high)
+            out = np.full(len(asked), -1, dtype=np.int64)
+            out[inside] = table[asked[inside] - low]
+            return out
+    if not len(units):
+        return np.full(len(pair_ids), -1, dtype=np.int64)
+    return pair_index(units).get_indexer(pair_ids).astype(np.int64)
+
+
+def prepare_labels(labels: pd.DataFrame | None, units: pd.DataFrame) -> pd.DataFrame:
+    """Human votes on the judged pairs of `units`, coded, with the same `pair` codes.
+
+    An absent or empty frame gives an empty table.
+    """
     if labels is None or len(labels) == 0:
         return _empty_votes()
     _check_columns(labels, LABEL_REQUIRED, "labels")
     _check_values(labels["choice"], CHOICES, "choice")
     _check_values(labels["sample"], SAMPLES, "sample")
-    votes = labels[labels["pair_id"].isin(pair_ids.unique())]
-    votes = votes.drop_duplicates(["pair_id", "annotator"], keep="last")
+    pair = pair_codes_of(units, labels["pair_id"])
+    judged = pair >= 0
+    votes = labels[judged]
+    last = ~votes.duplicated(["pair_id", "annotator"], keep="last").to_numpy()
+    votes = votes[last]
     return pd.DataFrame(
         {
             "pair_id": votes["pair_id"].to_numpy(),
             "annotator": votes["annotator"].astype(str).to_numpy(),
             "code": choice_codes(votes["choice"]),
             "sample": votes["sample"].astype(str).to_numpy(),
+            "pair": pair[judged][last].astype(np.int64),
         }
     )
 
@@ -270,8 +565,25 @@ def prepare_labels(labels: pd.DataFrame | None, pair_ids: pd.Series) -> pd.DataF
 def prepare(judgments: pd.DataFrame, labels: pd.DataFrame | None, judge: str | None = None) -> AuditFrames:
     """Both frames, coded and restricted to the judge (if given) and the judged pairs."""
     frames = prepare_judgments(judgments, judge)
-    votes = prepare_labels(labels, frames.units["pair_id"])
+    votes = prepare_labels(labels, frames.units)
     return AuditFrames(frames.units, votes, frames.status_counts, frames.n_judgments)
+
+
+def join_on_pair(left: np.ndarray, right: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inner join of two pair-code arrays: (left positions, right positions) of each match.
+
+    Ordered as pandas' inner merge orders it (left rows in order, each followed by its right
+    matches in order), so results built on it sum in the same order as before; a counting
+    sort instead of hashing the keys.
+    """
+    counts = np.bincount(right, minlength=n)
+    by_pair = np.argsort(right, kind="stable")
+    starts = np.cumsum(counts) - counts
+    reps = counts[left]
+    left_pos = np.repeat(np.arange(len(left)), reps)
+    within = np.arange(len(left_pos)) - np.repeat(np.cumsum(reps) - reps, reps)
+    right_pos = by_pair[np.repeat(starts[left], reps) + within]
+    return left_pos, right_pos
 
 
 def combined_choice(c_ab: np.ndarray, c_ba: np.ndarray) -> np.ndarray:
@@ -286,8 +598,8 @@ def combined_choice(c_ab: np.ndarray, c_ba: np.ndarray) -> np.ndarray:
 
 def p_a_debiased(p_ab: np.ndarray, p_ba: np.ndarray) -> np.ndarray:
     """P(response a is better), averaged over the orders that gave one (NaN when none)."""
-    both = np.column_stack([p_ab, 1.0 - p_ba])
-    count = np.sum(~np.isnan(both), axis=1)
-    total = np.nansum(both, axis=1)
+    has_ab, has_ba = ~np.isnan(p_ab), ~np.isnan(p_ba)
+    total = np.where(has_ab, p_ab, 0.0) + np.where(has_ba, 1.0 - p_ba, 0.0)
+    count = has_ab.astype(np.int64) + has_ba
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)

@@ -8,6 +8,7 @@ Every null has an entry in `reasons` under its dotted key.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from audits import bias
@@ -20,7 +21,9 @@ from audits.frames import (
     AuditFrames,
     AuditInputError,
     combined_choice,
+    pair_index,
     prepare,
+    text_codes,
 )
 from audits.slices import slices
 from audits.values import Reasons
@@ -98,15 +101,21 @@ def _alignment_sections(frames, units, config, reasons) -> dict:
     return {"agreement": agreement, "selected": selected, "_fair": fair}
 
 
+def _used_names(values: pd.Series) -> list[str]:
+    """Sorted distinct values of a (categorical) unit column, as text."""
+    codes, names = text_codes(values)
+    return sorted(set(names[np.unique(codes)].tolist()))
+
+
 def _header(frames: AuditFrames, judge: str | None) -> dict:
     units = frames.units
     statuses = frames.status_counts
     return {
         "schema": SCHEMA,
         "judge": judge,
-        "judges": sorted(units["judge"].astype(str).unique().tolist()),
-        "templates": sorted(units["template"].astype(str).unique().tolist()),
-        "n_pairs": int(units["pair_id"].nunique()),
+        "judges": _used_names(units["judge"]),
+        "templates": _used_names(units["template"]),
+        "n_pairs": int(pair_index(units).notna().sum()),
         "n_units": len(units),
         "n_judgments": frames.n_judgments,
         "status": {

@@ -15,6 +15,7 @@ import pandas as pd
 
 from audits.agreement import N, comparison_columns, intervals, point_estimates
 from audits.config import AuditConfig
+from audits.frames import first_appearance, pair_index, text_codes
 from audits.intervals import pair_sums
 from audits.values import Reasons, fraction
 
@@ -22,38 +23,56 @@ DIMENSIONS = ("category", "length", "model_pair", "judge", "template", "time")
 _HEADLINE = ("with_ties", "without_ties")
 
 
-def length_labels(units: pd.DataFrame, edges: tuple[int, ...]) -> np.ndarray:
-    """Bucket of the mean response length, e.g. "500-1000" or "4000+" (characters)."""
+def length_labels(units: pd.DataFrame, edges: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Bucket of the mean response length, e.g. "500-1000" or "4000+" (characters), coded."""
     mean_len = (
         pd.to_numeric(units["len_a"], errors="coerce") + pd.to_numeric(units["len_b"], errors="coerce")
     ).to_numpy(dtype=float) / 2
     names = [f"{lo}-{hi}" for lo, hi in itertools.pairwise(edges)]
     names.append(f"{edges[-1]}+")
     idx = np.clip(np.digitize(mean_len, edges[1:]), 0, len(names) - 1)
-    return np.where(np.isnan(mean_len), "(unknown)", np.array(names, dtype=object)[idx])
+    return first_appearance(np.where(np.isnan(mean_len), len(names), idx), [*names, "(unknown)"])
 
 
-def _model_pair_labels(units: pd.DataFrame) -> np.ndarray:
-    a = units["model_a"].fillna("").astype(str).to_numpy()
-    b = units["model_b"].fillna("").astype(str).to_numpy()
+def _model_pair_labels(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """ "a vs b" with the two names sorted, so a pair and its mirror share a slice; coded.
+
+    Labels are built once per distinct (model_a, model_b) combination.
+    """
+    (a_codes, a_names), (b_codes, b_names) = text_codes(units["model_a"]), text_codes(units["model_b"])
+    combo, uniques = pd.factorize(a_codes * len(b_names) + b_codes)
+    a, b = a_names[uniques // len(b_names)], b_names[uniques % len(b_names)]
     low, high = np.where(a <= b, a, b), np.where(a <= b, b, a)
     joined = pd.Series(low, dtype=object) + " vs " + pd.Series(high, dtype=object)
-    return np.where((a == "") & (b == ""), "(unknown)", joined.to_numpy())
+    labels = np.where((a == "") & (b == ""), "(unknown)", joined.to_numpy(dtype=object))
+    return first_appearance(combo, labels)
 
 
-def _time_labels(units: pd.DataFrame, freq: str) -> np.ndarray:
-    created = pd.to_datetime(units["created_at"], utc=True, errors="coerce")
-    periods = created.dt.tz_localize(None).dt.to_period(freq)
-    start = periods.dt.start_time.dt.strftime("%Y-%m-%d")
-    return np.where(created.isna().to_numpy(), "(unknown)", start.to_numpy(dtype=object))
+def _time_labels(units: pd.DataFrame, freq: str) -> tuple[np.ndarray, np.ndarray]:
+    """Start date of each unit's period (e.g. its week), "(unknown)" without a time; coded.
+
+    Periods are integer ordinals; only one timestamp per distinct period is formatted.
+    """
+    created = pd.DatetimeIndex(pd.to_datetime(units["created_at"], utc=True, errors="coerce"))
+    periods = created.tz_localize(None).to_period(freq)
+    codes, _ = pd.factorize(periods.asi8)
+    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    start = periods[first].start_time.strftime("%Y-%m-%d")
+    labels = np.where(created[first].isna(), "(unknown)", np.asarray(start, dtype=object))
+    return first_appearance(codes, labels)
 
 
-def slice_keys(units: pd.DataFrame, config: AuditConfig) -> dict[str, np.ndarray]:
-    """One label per unit for each dimension; blanks become "(none)" / "(unknown)"."""
+def slice_keys(units: pd.DataFrame, config: AuditConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per dimension, (code per unit, label per code) as `pd.factorize` of the unit labels gives.
 
-    def text(column: str, blank: str) -> np.ndarray:
-        values = units[column].fillna("").astype(str).to_numpy(dtype=object)
-        return np.where(values == "", blank, values)
+    Blanks become "(none)" / "(unknown)". Labels are made from distinct values only, so no
+    dimension formats or hashes a string per unit.
+    """
+
+    def text(column: str, blank: str) -> tuple[np.ndarray, np.ndarray]:
+        codes, names = text_codes(units[column])
+        return first_appearance(codes, np.where(names == "", blank, names))
 
     return {
         "category": text("category", "(none)"),
@@ -65,14 +84,16 @@ def slice_keys(units: pd.DataFrame, config: AuditConfig) -> dict[str, np.ndarray
     }
 
 
-def _slice_row(label, unit_rows, comp_rows, cols, pair_code, units, config) -> dict:
+def _slice_row(label, unit_rows, comp_rows, cols, pair_code, units, config, pair_known) -> dict:
     reasons = Reasons()
     c_ab, c_ba = units["c_ab"].to_numpy()[unit_rows], units["c_ba"].to_numpy()[unit_rows]
     both = (c_ab >= 0) & (c_ba >= 0)
+    seen = np.zeros(len(pair_known), dtype=bool)
+    seen[units["pair"].to_numpy()[unit_rows]] = True
     row = {
         "slice": str(label),
         "n_units": len(unit_rows),
-        "n_pairs": int(units["pair_id"].iloc[unit_rows].nunique()),
+        "n_pairs": int(np.count_nonzero(seen & pair_known)),
         "consistency": fraction((both & (c_ab == c_ba)).sum(), both.sum()),
     }
     if row["consistency"] is None:
@@ -99,14 +120,23 @@ def _slice_row(label, unit_rows, comp_rows, cols, pair_code, units, config) -> d
 
 
 def _grouping(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sort order and group boundaries of integer group codes (one stable sort)."""
+    """Sort order and group boundaries of integer group codes (one stable sort).
+
+    Codes that fit 16 bits are sorted as int16, which numpy sorts by radix (same order).
+    """
+    if n_groups < 2**15:
+        codes = codes.astype(np.int16)
     order = np.argsort(codes, kind="stable")
     return order, np.searchsorted(codes[order], np.arange(n_groups + 1))
 
 
-def slice_dimension(keys, units, comp, cols, pair_code, config) -> dict:
-    """All slices of one dimension (largest first), capped at `max_slice_rows`."""
-    codes, labels = pd.factorize(keys)
+def slice_dimension(keys, units, comp, cols, pair_code, config, pair_known) -> dict:
+    """All slices of one dimension (largest first), capped at `max_slice_rows`.
+
+    `keys` is (code per unit, labels) from `slice_keys`; `pair_known` flags pair codes whose
+    pair_id is not null (a null id is not counted as a pair, as `nunique` would not).
+    """
+    codes, labels = keys
     unit_order, unit_bounds = _grouping(codes, len(labels))
     comp_codes = codes[comp["unit"].to_numpy()] if len(comp) else np.zeros(0, dtype=np.int64)
     comp_order, comp_bounds = _grouping(comp_codes, len(labels))
@@ -120,6 +150,7 @@ def slice_dimension(keys, units, comp, cols, pair_code, config) -> dict:
             pair_code,
             units,
             config,
+            pair_known,
         )
         for i in chosen
     ]
@@ -129,9 +160,10 @@ def slice_dimension(keys, units, comp, cols, pair_code, config) -> dict:
 def slices(units: pd.DataFrame, comp: pd.DataFrame, config: AuditConfig) -> dict:
     """The `slices` section: one table per dimension in DIMENSIONS."""
     cols, pair_code = comparison_columns(comp)
+    pair_known = np.asarray(pair_index(units).notna(), dtype=bool)
     out = {}
     for name, keys in slice_keys(units, config).items():
-        table = slice_dimension(keys, units, comp, cols, pair_code, config)
+        table = slice_dimension(keys, units, comp, cols, pair_code, config, pair_known)
         if name == "time":
             table["rows"].sort(key=lambda r: r["slice"])
         out[name] = table
