@@ -123,6 +123,27 @@ class BaseTrainingConfig:
 
 
 @dataclass
+class PolicyTrainingConfig(BaseTrainingConfig):
+    """Fields of the methods that train a policy (DPO, PPO, RLOO, GRPO): the final evaluation's
+    size. After training, the policy and its starting model answer `eval_prompts` held-out
+    prompts (greedy, `eval_max_new_tokens` tokens) and a judge compares them in both orders;
+    small by default so that it stays cheap on a CPU. 0 prompts turns it off. `eval_judge`
+    names the judge (the platform resolves it; default: the dataset's own judge)."""
+
+    eval_prompts: int = 8
+    eval_max_new_tokens: int = 32
+    eval_judge: str | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.eval_prompts < 0 or self.eval_max_new_tokens <= 0:
+            raise ConfigError(
+                f"{self.method} config: eval_prompts must be >= 0 and eval_max_new_tokens > 0, got "
+                f"{self.eval_prompts} and {self.eval_max_new_tokens}"
+            )
+
+
+@dataclass
 class RewardTrainingConfig(BaseTrainingConfig):
     """Bradley-Terry reward model; `soft_labels` trains on p_chosen, `use_weights` on weight."""
 
@@ -146,7 +167,7 @@ class RewardTrainingConfig(BaseTrainingConfig):
 
 
 @dataclass
-class DPOTrainingConfig(BaseTrainingConfig):
+class DPOTrainingConfig(PolicyTrainingConfig):
     """DPO. `weighting='resample'` draws rows in proportion to weight; `soft_labels='flip'`
     swaps chosen/rejected with probability 1 - p_chosen (the soft-label loss in expectation).
     `label_smoothing` only acts with a robust loss type: TRL ignores it for 'sigmoid'."""
@@ -189,7 +210,7 @@ class DPOTrainingConfig(BaseTrainingConfig):
 
 
 @dataclass
-class OnlineTrainingConfig(BaseTrainingConfig):
+class OnlineTrainingConfig(PolicyTrainingConfig):
     """Shared by PPO / RLOO / GRPO. `beta` is the KL coefficient to the starting policy and must
     be > 0 (GRPO's own default is 0: no KL, and a policy free to exploit the reward).
     `reward_model`: a trained reward model's path; or the caller passes a reward function."""

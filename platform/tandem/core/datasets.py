@@ -160,9 +160,12 @@ def train_run(
     progress: Progress | None = None,
     should_cancel: ShouldCancel | None = None,
 ) -> TrainingRun:
-    """Train `method` on the version's rows; the TrainingRun says how it went (also on failure)."""
+    """Train `method` on the version's rows; the TrainingRun says how it went (also on failure).
+    A trained policy is then evaluated against its starting model (policy_eval.evaluate_run)."""
     from training import config as tconfig
     from training import runner
+
+    from . import policy_eval
 
     _, errors, export = _training()
     try:
@@ -219,6 +222,12 @@ def train_run(
             "held_out_rows": len(eval_rows),
             "seconds": round(result.seconds, 1),
         }
+        if method in policy_eval.POLICY_METHODS:
+            run.final_eval["policy_eval"] = (
+                policy_eval.evaluate_run(project, version, config, eval_rows, result.artifacts["model"])
+                if config.eval_prompts
+                else {"win_rate": None, "reason": "turned off in the config (eval_prompts = 0)"}
+            )
         _finish(run, TrainingRun.Status.SUCCEEDED, result.metrics or metrics, "", result.artifacts)
     return run
 

@@ -6,7 +6,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from tandem.core import datasets, judging, services
+from tandem.core import datasets, judging, policy_eval, services
 from tandem.core.management.commands.import_pairs import _project
 
 
@@ -59,12 +59,16 @@ class Command(BaseCommand):
             "artifacts": run.artifacts,
             "error": run.error,
         }
-        self.stdout.write(
-            json.dumps(summary, default=str)
-            if opts["json"]
-            else f"training run {run.pk} {run.status}: {len(run.metrics)} logged steps; "
-            f"eval {run.final_eval}; artifacts {run.artifacts}"
-            + (f"; error: {run.error}" if run.error else "")
-        )
+        if opts["json"]:
+            self.stdout.write(json.dumps(summary, default=str))
+        else:
+            evaluation = {k: v for k, v in run.final_eval.items() if k != "policy_eval"}
+            self.stdout.write(
+                f"training run {run.pk} {run.status}: {len(run.metrics)} logged steps; "
+                f"eval {evaluation}; artifacts {run.artifacts}"
+                + (f"; error: {run.error}" if run.error else "")
+            )
+            if "policy_eval" in run.final_eval:
+                self.stdout.write(policy_eval.summary_line(run.final_eval["policy_eval"]))
         if run.status != "succeeded":
             raise CommandError(f"training run {run.pk} {run.status}: {run.error}", returncode=1)
