@@ -3,17 +3,29 @@
 Progress and cancel requests travel through the cache (Redis in production and in the demo),
 because the service may hold one long database transaction (an all-or-nothing import) during
 which the job's own row cannot be updated on SQLite. The row gets the final state.
+
+A worker can die with its job (kill -9, out of memory, a lost machine): the job would stay
+`running` forever. So a running job names its worker and beats a heartbeat on its row; a job
+whose worker restarted under the same name, or whose heartbeat is older than
+TANDEM_JOB_STALE_SECONDS, is found by `recover_stale_jobs` (run by every worker when it starts
+and then periodically) and re-queued once: every job kind continues or redoes its work without
+duplicating it (judging resumes, imports and exports are all-or-nothing). A job interrupted
+twice is marked failed with the reason, so one that kills its worker cannot loop.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
+import os
+import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from . import services
@@ -61,12 +73,16 @@ def start_job(kind: str, *, project: Project | None, params: dict, user=None) ->
     if kind not in HANDLERS:
         raise services.ServiceError(f"unknown job kind '{kind}'; known: {', '.join(HANDLERS)}")
     job = Job.objects.create(kind=kind, project=project, params=params, created_by=user)
+    _enqueue(job)
+    return job
+
+
+def _enqueue(job: Job) -> None:
     from .tasks import run_job, run_training_job  # the task module imports this one
 
     # Training goes to the `gpu` queue (workers on GPU machines consume it); the rest to `default`.
-    task = run_training_job if kind == "train" else run_job
+    task = run_training_job if job.kind == "train" else run_job
     transaction.on_commit(lambda: task.delay(job.pk))
-    return job
 
 
 def start_upload_import(project: Project, upload, fmt: str, skip_invalid: bool, user=None) -> Job:
@@ -107,8 +123,9 @@ def live_progress(job: Job) -> tuple[int, int | None]:
 
 def execute(job_id: int) -> Job:
     """Run a job to its end state. Safe to call twice: only a queued job starts."""
+    now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=timezone.now()
+        status=Job.Status.RUNNING, started_at=now, worker=worker_name(), heartbeat_at=now
     )
     job = Job.objects.get(pk=job_id)
     if not claimed:
@@ -116,23 +133,167 @@ def execute(job_id: int) -> Job:
         return job
     context = JobContext(job)
     state: dict = {"status": Job.Status.SUCCEEDED, "result": {}, "error": ""}
-    try:
-        state["result"] = HANDLERS[job.kind](job, context)
-    except services.Cancelled as err:
-        state.update(status=Job.Status.CANCELLED, error=err.message)
-    except services.ImportFailed as err:
-        state.update(status=Job.Status.FAILED, error=err.message, result=err.summary.as_dict())
-    except services.ServiceError as err:
-        state.update(status=Job.Status.FAILED, error=err.message)
-    except Exception as err:
-        log.exception("job %s (%s) failed", job_id, job.kind)
-        state.update(status=Job.Status.FAILED, error=f"{type(err).__name__}: {err}")
+    with Heartbeat(job_id):
+        try:
+            state["result"] = HANDLERS[job.kind](job, context)
+        except services.Cancelled as err:
+            state.update(status=Job.Status.CANCELLED, error=err.message)
+        except services.ImportFailed as err:
+            state.update(status=Job.Status.FAILED, error=err.message, result=err.summary.as_dict())
+        except services.ServiceError as err:
+            state.update(status=Job.Status.FAILED, error=err.message)
+        except (OperationalError, InterfaceError) as err:
+            log.exception("job %s (%s) lost its database", job_id, job.kind)
+            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            state.update(
+                status=Job.Status.FAILED,
+                error=f"the database connection failed during the job ({message}); "
+                "start it again: finished work is kept",
+            )
+        except Exception as err:
+            log.exception("job %s (%s) failed", job_id, job.kind)
+            state.update(status=Job.Status.FAILED, error=f"{type(err).__name__}: {err}")
     done, total = cache.get(_key(job_id, "progress")) or (0, None)
-    Job.objects.filter(pk=job_id).update(
-        **state, progress_done=done, progress_total=total, finished_at=timezone.now()
-    )
+    _finish(job_id, {**state, "progress_done": done, "progress_total": total, "finished_at": timezone.now()})
     job.refresh_from_db()
     return job
+
+
+def _finish(job_id: int, fields: dict, retry_s: float = 60.0) -> None:
+    """Write a job's end state, through a database restart: the connection the job used may be
+    broken (it is dropped and reopened) and the server may take a while to come back. Only a
+    job still running is written: a recovery that re-queued it meanwhile wins."""
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(**fields)
+            return
+        except (OperationalError, InterfaceError):
+            connection.close()
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+
+
+def worker_name() -> str:
+    """The Celery node name (`celery@host`) inside a worker, else `host:pid` (a command)."""
+    from celery import current_task
+
+    hostname = getattr(getattr(current_task, "request", None), "hostname", None)
+    return hostname or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _seconds(name: str, default: float) -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, name, None) or os.environ.get(name) or default)
+
+
+class Heartbeat:
+    """Stamps the running job's `heartbeat_at` every TANDEM_JOB_HEARTBEAT_SECONDS from a thread
+    of its own (a job's service may hold the main thread for minutes). A beat that cannot be
+    written (SQLite locked by the job's own transaction, a database restart) is skipped."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        self.interval = _seconds("TANDEM_JOB_HEARTBEAT_SECONDS", 10)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"job-{job_id}-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except (OperationalError, InterfaceError):
+                    connection.close()
+        finally:
+            connection.close()
+
+
+MAX_INTERRUPTIONS = 1  # re-queued this many times after its worker died, then failed
+
+
+def recover_stale_jobs(restarted_worker: str | None = None) -> list[int]:
+    """Re-queue (or, past MAX_INTERRUPTIONS, fail) running jobs whose worker is gone: those of
+    `restarted_worker` (a worker starting under a name cannot be running anything yet) and
+    those whose heartbeat is older than TANDEM_JOB_STALE_SECONDS. Returns the job ids."""
+    stale_s = _seconds("TANDEM_JOB_STALE_SECONDS", 120)
+    cutoff = timezone.now() - datetime.timedelta(seconds=stale_s)
+    running = Job.objects.filter(status=Job.Status.RUNNING)
+    found = running.filter(heartbeat_at__lt=cutoff) | running.filter(
+        heartbeat_at__isnull=True, started_at__lt=cutoff
+    )
+    if restarted_worker:
+        found = found | running.filter(worker=restarted_worker)
+    recovered = []
+    for job in found.distinct():
+        last = timezone.localtime(job.heartbeat_at or job.started_at).strftime("%Y-%m-%d %H:%M:%S")
+        interruptions = int((job.result or {}).get("interrupted", 0)) + 1
+        why = f"its worker {job.worker or '?'} stopped (last heartbeat {last})"
+        if interruptions > MAX_INTERRUPTIONS:
+            fields = {
+                "status": Job.Status.FAILED,
+                "error": f"{why}; interrupted {interruptions} times, so not re-queued again: "
+                "start it again once the cause is fixed (finished work is kept)",
+                "finished_at": timezone.now(),
+            }
+        else:
+            fields = {"status": Job.Status.QUEUED, "error": f"{why}; re-queued to continue"}
+        with transaction.atomic():
+            # Only if nothing touched it since it was read (another worker recovering it too).
+            claimed = Job.objects.filter(
+                pk=job.pk, status=Job.Status.RUNNING, heartbeat_at=job.heartbeat_at
+            ).update(result={"interrupted": interruptions}, worker="", **fields)
+            if claimed and fields["status"] == Job.Status.QUEUED:
+                _enqueue(job)
+        if claimed:
+            log.warning("job %s (%s): %s", job.pk, job.kind, fields["error"])
+            recovered.append(job.pk)
+    return recovered
+
+
+def watch_for_stale_jobs(restarted_worker: str | None) -> threading.Thread:
+    """Recover at once (the jobs this worker name ran before a restart), then every half
+    TANDEM_JOB_STALE_SECONDS (jobs of workers that never came back). A daemon thread."""
+
+    def loop() -> None:
+        name = restarted_worker
+        while True:
+            try:
+                recover_stale_jobs(name)
+            except Exception:  # the watcher must outlive a database blip
+                log.exception("stale job check failed")
+                connection.close()
+            name = None
+            time.sleep(_seconds("TANDEM_JOB_STALE_SECONDS", 120) / 2)
+
+    thread = threading.Thread(target=loop, name="stale-job-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _on_worker_ready(sender=None, **kwargs) -> None:
+    watch_for_stale_jobs(getattr(sender, "hostname", None))
+
+
+def _connect_worker_signal() -> None:
+    from celery.signals import worker_ready
+
+    worker_ready.connect(_on_worker_ready, weak=False, dispatch_uid="tandem-recover-stale-jobs")
+
+
+_connect_worker_signal()
 
 
 @job_kind("import_pairs")
