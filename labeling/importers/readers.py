@@ -26,6 +26,9 @@ csv.field_size_limit(sys.maxsize)
 
 def open_binary(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
+        with path.open("rb") as fh:  # not gzip at all: say so, not a BadGzipFile traceback mid-import
+            if fh.read(2) != b"\x1f\x8b":
+                raise FormatError(str(path), "is not gzip-compressed, yet its name ends in .gz")
         return gzip.open(path, "rb")
     return path.open("rb")
 

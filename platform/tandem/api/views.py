@@ -1,10 +1,11 @@
 """REST API views: each takes ids, checks permissions, and calls one service or selector.
 
-Extra actions take **kwargs: the router also serves them with a format suffix
-(`/api/projects/1/stats.json`), which passes `format=`; without it that URL was a 500.
+Objects are fetched with the viewset's get_object(): DRF's lookup answers 404 to an id that
+is not a number ("null,null"), where Django's get_object_or_404 raised a 500. Extra actions
+take **kwargs: the router also serves them with a format suffix (`/api/projects/1/stats.json`),
+which passes `format=`; without it that URL was a 500.
 """
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -50,7 +51,7 @@ class ProjectViewSet(
     )
     def imports(self, request, pk=None, **kwargs):
         """Upload a file of pairs; it is imported by a background job (poll the job)."""
-        project = get_object_or_404(Project, pk=pk)
+        project = self.get_object()
         form = s.ImportRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -68,7 +69,7 @@ class ProjectViewSet(
     )
     def judge(self, request, pk=None, **kwargs):
         """Judge the project's pairs in both orders in a background job (poll the job)."""
-        project = get_object_or_404(Project, pk=pk)
+        project = self.get_object()
         form = s.JudgeRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         judging.resolve_config(project, form.validated_data["judge"])  # a bad name is a 400 now
@@ -101,5 +102,5 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(request=None, responses=s.JobSerializer)
     @action(detail=True, methods=["post"], permission_classes=[requires("core.change_job")])
     def cancel(self, request, pk=None, **kwargs):
-        job = jobs.request_cancel(get_object_or_404(Job, pk=pk))
+        job = jobs.request_cancel(self.get_object())
         return Response(s.JobSerializer(job).data)
