@@ -10,7 +10,10 @@ final evaluation and artifacts on a TrainingRun, and keep their last checkpoint 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import time
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -73,7 +76,13 @@ def export_dataset(
     dry_run: bool = False,
     user=None,
 ) -> dict:
-    """Blend and (unless `dry_run`) export; returns the summary and, when written, the version."""
+    """Blend and (unless `dry_run`) export; returns the summary and, when written, the version.
+
+    Each version's files live in `out_dir/versions/<version>/`, written in a staging folder and
+    renamed into place in one step, and only then recorded as a DatasetVersion: an export killed
+    half-way leaves no version and no half-written version folder, and a later export of other
+    rows to the same folder cannot change a recorded version's files. `out_dir/preferences.*`
+    are hard links to the latest export (what a user opening the folder looks for)."""
     blend, errors, export = _training()
     try:
         policy = blend.BlendPolicy.load(policy_source) if policy_source else blend.BlendPolicy()
@@ -85,10 +94,17 @@ def export_dataset(
     summary = {**result.summary.to_dict(), "judge": judge, "calibrated": calibration is not None}
     if dry_run:
         return {"dry_run": True, "summary": summary, "text": result.summary.format()}
+    out = Path(out_dir)
+    _remove_abandoned_staging(out)
+    staging = out / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        written = export.export(result.rows, out_dir, formats)
+        written = export.export(result.rows, staging, formats)
+        written.paths = _publish(staging, out / "versions" / written.version, written.paths)
     except errors.TrainingError as err:
         raise ServiceError(str(err)) from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _link_latest(out, written.paths)
     version, _ = DatasetVersion.objects.get_or_create(
         project=project,
         version=written.version,
@@ -113,6 +129,48 @@ def export_dataset(
         "summary": summary,
         "files": version.files,
     }
+
+
+STAGING_PREFIX = ".partial-"
+
+
+def _remove_abandoned_staging(out: Path) -> None:
+    """Staging folders of exports that died (their process is gone) are deleted."""
+    for folder in out.glob(f"{STAGING_PREFIX}*"):
+        pid = folder.name[len(STAGING_PREFIX) :].split("-")[0]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
+
+
+def _publish(staging: Path, target: Path, paths: dict[str, Path]) -> dict[str, Path]:
+    """Move the staged files to the version's folder: the whole folder in one rename when the
+    version is new; formats the folder lacks when it exists (its files, being the same
+    version, are already byte-identical). Returns the files' final paths by format."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(staging, target)
+    except OSError:  # the version exists: keep its files, add missing formats
+        for path in paths.values():
+            if not (target / path.name).exists():
+                os.rename(path, target / path.name)
+    return {fmt: target / path.name for fmt, path in paths.items()}
+
+
+def _link_latest(out: Path, paths: dict[str, Path]) -> None:
+    """out/<name> as hard links to the version's files (each replaced in one rename)."""
+    for path in paths.values():
+        tmp, final = out / f"{path.name}.tmp-{os.getpid()}", out / path.name
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, tmp, copy_function=os.link)
+            shutil.rmtree(final, ignore_errors=True)
+        else:
+            os.link(path, tmp)
+        os.replace(tmp, final)
 
 
 def _default_judge(project: Project) -> str | None:
