@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from labeling.injection import neutralize
 from labeling.judges.base import JudgeConfig, JudgeError, JudgeItem
 from labeling.judges.scoring import ScoreItem
 from labeling.prompts import DEFAULT_RUBRIC, Template, TemplateError, fence, fill, load_template
@@ -51,20 +53,45 @@ def _examples(config: JudgeConfig) -> str:
     return "\n\n".join(blocks)
 
 
-def _slots(config: JudgeConfig, prompt: str, reference: str) -> dict[str, str]:
+def defended(template: Template) -> bool:
+    """Whether `template` delimits untrusted text with a per-item nonce (`{{nonce}}`, e.g.
+    pairwise_v2): such templates also get `neutralize` (chat control tokens defused, any tag
+    shaped like a template block escaped). Older templates keep their exact rendering, so
+    their released prompts, and the cache keys built from them, do not change."""
+    return "{{nonce}}" in template.user
+
+
+def untrusted_text(template: Template) -> Callable[[str], str]:
+    """How text the judge must not obey (prompt, reference, responses) is made safe to embed."""
+    return (lambda text: neutralize(fence(text))) if defended(template) else fence
+
+
+def nonce(*texts: str) -> str:
+    """The delimiter identifier of one rendering: a hash of the untrusted texts themselves, so it
+    is the same on every run (cache keys and provenance stay reproducible) while a response
+    cannot contain its own closing tag: it would have to contain a hash of itself."""
+    return hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:12]
+
+
+def _slots(config: JudgeConfig, prompt: str, reference: str, safe=fence) -> dict[str, str]:
     return {
         "rubric": fence(config.rubric or DEFAULT_RUBRIC),
         "examples": _examples(config),
-        "prompt": fence(prompt),
-        "reference": fence(reference),
+        "prompt": safe(prompt),
+        "reference": safe(reference),
         "tie": "yes" if allow_tie(config) else "",
     }
 
 
 def pairwise_messages(template: Template, config: JudgeConfig, item: JudgeItem) -> Messages:
     """System + user messages asking for a pairwise verdict (or, for cot, the reasoning)."""
-    slots = _slots(config, item.prompt, item.reference)
-    slots |= {"first": fence(item.first), "second": fence(item.second)}
+    safe = untrusted_text(template)
+    slots = _slots(config, item.prompt, item.reference, safe)
+    slots |= {
+        "first": safe(item.first),
+        "second": safe(item.second),
+        "nonce": nonce(item.prompt, item.reference, item.first, item.second),
+    }
     return [
         {"role": "system", "content": fill(template.system, slots)},
         {"role": "user", "content": fill(template.user, slots)},
@@ -84,7 +111,11 @@ def verdict_followup(template: Template, config: JudgeConfig, messages: Messages
 
 def score_messages(template: Template, config: JudgeConfig, item: ScoreItem) -> Messages:
     """System + user messages asking for a 1-10 score of one response."""
-    slots = _slots(config, item.prompt, item.reference) | {"response": fence(item.response)}
+    safe = untrusted_text(template)
+    slots = _slots(config, item.prompt, item.reference, safe) | {
+        "response": safe(item.response),
+        "nonce": nonce(item.prompt, item.reference, item.response),
+    }
     return [
         {"role": "system", "content": fill(template.system, slots)},
         {"role": "user", "content": fill(template.user, slots)},
