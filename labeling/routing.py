@@ -3,9 +3,10 @@
 Pure Python and deterministic: the same signals, policy and seed give the same decisions. A pair
 goes to a human for every reason that applies (its verdict flips when the responses swap, its
 debiased probability is near 0.5, several judges disagree, the judge failed on it, its category
-is high-stakes, or it falls in the random blind audit sample). A human budget (items, or money
-at a price per label) caps the queue: audit items always go (they are the unbiased estimate of
-the judge's accuracy and never the ones dropped), the rest fill the budget by priority.
+is high-stakes, one of its responses addresses the judge (labeling.injection), or it falls in the
+random blind audit sample). A human budget (items, or money at a price per label) caps the queue:
+audit items always go (they are the unbiased estimate of the judge's accuracy and never the ones
+dropped), the rest fill the budget by priority.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 class Reason(StrEnum):
     AUDIT = "audit"
     ESCALATED = "escalated"
+    INJECTION = "injection"  # a response addresses the judge: its verdict may have been steered
     HIGH_STAKES = "high_stakes"
     ERROR = "judge_error"
     FLIP = "flip"
@@ -35,6 +37,7 @@ class Reason(StrEnum):
 PRIORITY = [
     Reason.AUDIT,
     Reason.ESCALATED,
+    Reason.INJECTION,
     Reason.HIGH_STAKES,
     Reason.ERROR,
     Reason.FLIP,
@@ -57,6 +60,9 @@ class RoutingPolicy:
     uncertainty: float = 0.1  # route when |p(a) - 0.5| < uncertainty
     route_flips: bool = True
     route_errors: bool = True
+    # A pair whose response the injection detector flags goes to a human: a steered judge can be
+    # confidently wrong in both orders, so neither the flip nor the uncertainty signal sees it.
+    route_injection: bool = True
     disagreement: float = 0.3  # route when judges' p(a) spread (max - min) reaches this
     high_stakes: tuple[str, ...] = ()
     audit_rate: float = 0.05
@@ -123,6 +129,7 @@ class PairSignals:
     failed: bool = False
     spread: float | None = None
     slice: str = ""  # the audit slice the pair belongs to (default: its category)
+    injection: str = ""  # why the detector flagged a response (labeling.injection.scan_pair), or ""
 
     @property
     def slice_key(self) -> str:
@@ -230,6 +237,8 @@ def reasons_for(
         found.append(Reason.AUDIT)
     if escalated:
         found.append(Reason.ESCALATED)
+    if policy.route_injection and s.injection:
+        found.append(Reason.INJECTION)
     if s.category and s.category in policy.high_stakes:
         found.append(Reason.HIGH_STAKES)
     if policy.route_errors and (s.failed or s.p_a is None):

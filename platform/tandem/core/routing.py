@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from django.db import transaction
 
+from labeling.injection import scan_pair
 from labeling.records import Choice
 from labeling.routing import PairSignals, PolicyError, RoutingPolicy, SliceAudit, route
 from labeling.routing_replay import ReplayItem, ai_choice
@@ -97,11 +99,20 @@ def _pair_signals(pair_id: int, category: str, per_judge: list[dict]) -> PairSig
     return PairSignals(pair_id, category, p_a, flipped, failed, spread)
 
 
+def _same_policy(stored: dict, policy: RoutingPolicy) -> bool:
+    """A stored policy read with today's defaults (a key added since, e.g. `route_injection`,
+    takes its default) equals `policy`: new policy options do not break old versions."""
+    try:
+        return RoutingPolicy.from_dict(stored) == policy
+    except (PolicyError, TypeError):
+        return False
+
+
 def _policy_version(project: Project, policy: RoutingPolicy) -> RoutingPolicyVersion:
     stored, created = RoutingPolicyVersion.objects.get_or_create(
         project=project, version=policy.version, defaults={"policy": policy.as_dict()}
     )
-    if not created and stored.policy != policy.as_dict():
+    if not created and not _same_policy(stored.policy, policy):
         raise ServiceError(
             f"routing policy version {policy.version} was already used with different settings "
             f"({stored.policy}); give the changed policy a new 'version'"
@@ -131,8 +142,6 @@ def slice_audits(project: Project, judged: list[PairSignals]) -> dict[str, Slice
 def calibrated(project: Project, judges: list[str], judged: list[PairSignals]) -> list[PairSignals]:
     """Signals with p(a) mapped through the latest audit's calibration map of the (first) judge,
     so routing thresholds mean calibrated confidence; unchanged where no map was fitted."""
-    from dataclasses import replace
-
     from audits import apply_calibration
 
     report = AuditReport.objects.filter(project=project, judge=judges[0], calibration__isnull=False).first()
@@ -142,6 +151,39 @@ def calibrated(project: Project, judges: list[str], judged: list[PairSignals]) -
     mapped = apply_calibration(report.calibration, [s.p_a for s in known]) if known else []
     by_pair = {s.pair_id: float(p) for s, p in zip(known, mapped, strict=True)}
     return [replace(s, p_a=by_pair[s.pair_id]) if s.pair_id in by_pair else s for s in judged]
+
+
+def injection_flags(pair_ids: list[int], chunk: int = 2000) -> dict[int, str]:
+    """{pair id: the detector's reason} for the pairs whose responses address the judge.
+
+    Run on the pairs being decided only (each pair once per policy version), not in `signals`,
+    which exports and Argilla pushes call too and which need no response text."""
+    flags = {}
+    for start in range(0, len(pair_ids), chunk):
+        rows = Pair.objects.filter(pk__in=pair_ids[start : start + chunk]).values_list(
+            "pk", "response_a", "response_b"
+        )
+        for pair_id, response_a, response_b in rows.iterator():
+            reason = scan_pair(response_a, response_b)
+            if reason:
+                flags[pair_id] = reason
+    return flags
+
+
+def _injection_alert(project: Project, policy: RoutingPolicy, flags: dict[int, str]) -> None:
+    """One alert per routing run that flagged pairs, with every pair's reason in its data."""
+    first = min(flags)
+    message = (
+        f"{len(flags)} pair(s) routed to human review because a response addresses the judge "
+        f"(prompt injection), e.g. pair {first}: {flags[first]}"
+    )
+    log.warning("project %s: %s", project.name, message)
+    Alert.objects.create(
+        project=project,
+        kind="injection",
+        message=message,
+        data={"policy_version": policy.version, "pairs": {str(k): v for k, v in sorted(flags.items())}},
+    )
 
 
 def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | None = None) -> dict:
@@ -156,6 +198,8 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
     judged = calibrated(project, judges, signals(project, judges))
     audits = slice_audits(project, judged)
     pending = [s for s in judged if s.pair_id not in decided]
+    flags = injection_flags([s.pair_id for s in pending]) if policy.route_injection else {}
+    pending = [replace(s, injection=flags.get(s.pair_id, "")) for s in pending]
     decisions, summary = route(pending, policy, audits, judge=", ".join(judges))
     for message in summary.alerts:
         log.warning("project %s: %s", project.name, message)
@@ -165,6 +209,8 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
             message=message,
             data={"policy_version": policy.version, "judges": judges},
         )
+    if flags:
+        _injection_alert(project, policy, flags)
     with transaction.atomic():
         RoutingDecision.objects.bulk_create(
             [
@@ -192,6 +238,7 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
         "over_budget": summary.over_budget,
         "routed_by_reason": summary.by_reason,
         "alerts": summary.alerts,
+        "injection": {str(k): v for k, v in sorted(flags.items())},
     }
 
 
