@@ -169,13 +169,13 @@ class ArgillaReview:
         """Upsert records in batches (a re-push updates, never duplicates); returns how many."""
         pushed = 0
         for batch in _batches(list(items), batch_size):
-            dataset.records.log([to_record(item, self.seed) for item in batch], batch_size=batch_size)
+            dataset.records.log([to_record(item, self.seed) for item in batch], batch_size=len(batch))
             pushed += len(batch)
             if progress is not None:
                 progress(pushed)
         return pushed
 
-    def pull(self, dataset, page: int = 500) -> Iterator[ReviewResponse]:
+    def pull(self, dataset, page: int = 1000) -> Iterator[ReviewResponse]:
         """Every response on the dataset's records, mapped to the pair's terms.
 
         Read from the REST API, page by page: the SDK's record iterator fails on a discarded

@@ -59,6 +59,11 @@ class JobContext:
             self._last = now
             cache.set(_key(self.job_id, "progress"), (done, total), timeout=7 * 86400)
 
+    def report(self, message: str) -> None:
+        """Show `message` as the running job's error (e.g. "Argilla unreachable, retrying in 4 s");
+        "" clears it. The job's final state replaces it."""
+        Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING).update(error=message)
+
     def should_cancel(self) -> bool:
         self._cancelled = self._cancelled or bool(cache.get(_key(self.job_id, "cancel")))
         return self._cancelled
@@ -343,7 +348,9 @@ def _generate(job: Job, context: JobContext) -> dict:
 def _sync_argilla(job: Job, context: JobContext) -> dict:
     from . import review
 
-    return review.sync(job.project, review.client(), progress=context.progress)
+    return review.sync(
+        job.project, review.client(report=context.report), progress=context.progress, report=context.report
+    )
 
 
 @job_kind("route")

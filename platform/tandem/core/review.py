@@ -26,23 +26,33 @@ from .services import Progress, ServiceError
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS = (1, 2, 4, 8, 16, 30)
+Report = Callable[[str], None]
 
 
-def client(api_url: str | None = None, api_key: str | None = None) -> ArgillaReview:
+def client(
+    api_url: str | None = None, api_key: str | None = None, report: Report | None = None
+) -> ArgillaReview:
     key = api_key or settings.ARGILLA_API_KEY
     if not key:
         raise ServiceError("ARGILLA_API_KEY is not set: give the key of an Argilla owner or admin")
     return with_retries(
         lambda: ArgillaReview(api_url or settings.ARGILLA_API_URL, key, settings.ARGILLA_WORKSPACE),
         "connect to Argilla",
+        report=report,
     )
 
 
-def with_retries(call: Callable, what: str, delays=RETRY_DELAYS):
-    """Run `call`, retrying on connection failures with backoff; raise ServiceError at the end."""
+def with_retries(call: Callable, what: str, delays=RETRY_DELAYS, report: Report | None = None):
+    """Run `call`, retrying on connection failures with backoff; raise ServiceError at the end.
+
+    While it waits, `report` gets a line that says Argilla is unreachable and when the next try
+    is (a job shows it as its error, so the outage is visible before the job ends), and gets ""
+    once a retried call succeeds. Every call it wraps is safe to repeat: pushes upsert by the
+    pair's record id, pulls only read.
+    """
     for attempt, delay in enumerate((*delays, None)):
         try:
-            return call()
+            result = call()
         except Exception as err:  # the SDK raises httpx and its own errors for an outage
             if not _is_outage(err) or delay is None:
                 if _is_outage(err):
@@ -51,8 +61,18 @@ def with_retries(call: Callable, what: str, delays=RETRY_DELAYS):
                         "nothing was lost: run it again when Argilla is back"
                     ) from err
                 raise
-            log.warning("Argilla unreachable (%s); retrying %s in %s s", err, what, delay)
+            message = (
+                f"Argilla unreachable ({type(err).__name__}: {err}); retrying to {what} in {delay} s "
+                f"(try {attempt + 2} of {len(delays) + 1})"
+            )
+            log.warning(message)
+            if report is not None:
+                report(message)
             time.sleep(delay)
+        else:
+            if attempt and report is not None:
+                report("")
+            return result
     raise AssertionError("unreachable")
 
 
@@ -108,22 +128,35 @@ def sync(
     batch_size: int = 100,
     min_submitted: int = 1,
     progress: Progress | None = None,
+    report: Report | None = None,
 ) -> dict:
-    """Push what routing sent to humans and pull every response; returns the counts."""
+    """Push what routing sent to humans and pull every response; returns the counts.
+
+    `retries` counts the calls that found Argilla unreachable and were tried again; `report`
+    hears about each while it waits (see with_retries).
+    """
+    outages: list[str] = []
+
+    def noted(message: str) -> None:
+        if message:
+            outages.append(message)
+        if report is not None:
+            report(message)
+
     version = version or routing.project_policy(project).version
     name = dataset_name(project, version)
     dataset, created = with_retries(
-        lambda: review.dataset(name, project.rubric, min_submitted), "open the dataset"
+        lambda: review.dataset(name, project.rubric, min_submitted), "open the dataset", report=noted
     )
     if created:  # a new (or wiped) Argilla: whatever was pushed before is not there any more
         ArgillaRecord.objects.filter(dataset=name, pair__project=project).delete()
-    pushed = _push(project, review, dataset, name, version, batch_size, progress)
-    responses = with_retries(lambda: list(review.pull(dataset)), "pull responses")
+    pushed = _push(project, review, dataset, name, version, batch_size, progress, noted)
+    responses = with_retries(lambda: list(review.pull(dataset)), "pull responses", report=noted)
     counts = store_responses(project, responses)
-    return {"dataset": name, "pushed": pushed, "pulled": len(responses), **counts}
+    return {"dataset": name, "pushed": pushed, "pulled": len(responses), **counts, "retries": len(outages)}
 
 
-def _push(project, review, dataset, name, version, batch_size, progress) -> int:
+def _push(project, review, dataset, name, version, batch_size, progress, report) -> int:
     done = set(ArgillaRecord.objects.filter(dataset=name).values_list("pair_id", flat=True))
     decisions = [
         d
@@ -138,7 +171,11 @@ def _push(project, review, dataset, name, version, batch_size, progress) -> int:
     for start in range(0, len(decisions), batch_size):
         batch = decisions[start : start + batch_size]
         items = review_items(batch, signals)
-        with_retries(lambda items=items: review.push(dataset, items, batch_size), "push records")
+        with_retries(
+            lambda items=items: review.push(dataset, items, batch_size), "push records", report=report
+        )
+        # Written after Argilla took the batch: a crash in between re-pushes it next time, and
+        # the re-push upserts the same records (keyed by pair), so nothing is duplicated.
         ArgillaRecord.objects.bulk_create(
             [ArgillaRecord(pair_id=i.pair_id, dataset=name, blind=i.blind) for i in items],
             ignore_conflicts=True,
@@ -150,35 +187,55 @@ def _push(project, review, dataset, name, version, batch_size, progress) -> int:
 
 
 def store_responses(project: Project, responses: list[ReviewResponse]) -> dict:
-    """Make the HumanLabels match the responses: one current label per (pair, annotator)."""
+    """Make the HumanLabels match the responses: one current label per (pair, annotator).
+
+    In a fixed number of queries whatever the number of responses (one read of the labels
+    that exist, one bulk insert, one bulk update, one delete): a pull of 10,000 responses
+    takes seconds, not the minutes of a query or two per response. Argilla keeps one response
+    per (record, user); should a pull hold two for the same (pair, annotator), the last wins.
+    """
     counts = {"labels_created": 0, "labels_updated": 0, "labels_removed": 0}
     project_pairs = set(
         Pair.objects.filter(project=project, pk__in={r.pair_id for r in responses}).values_list(
             "pk", flat=True
         )
     )
+    latest = {(r.pair_id, r.annotator): r for r in responses if r.pair_id in project_pairs}
+    if not latest:
+        return counts
     with transaction.atomic():
-        for r in responses:
-            if r.pair_id not in project_pairs:
-                continue
-            current = HumanLabel.objects.filter(
-                pair_id=r.pair_id, annotator=r.annotator, source=HumanLabel.Source.ARGILLA
+        existing = {
+            (label.pair_id, label.annotator): label
+            for label in HumanLabel.objects.select_for_update().filter(
+                pair_id__in={pair_id for pair_id, _ in latest}, source=HumanLabel.Source.ARGILLA
             )
+        }
+        create, update, remove = [], [], []
+        for key, r in latest.items():
+            label = existing.get(key)
             if r.choice is None:
-                counts["labels_removed"] += current.delete()[0]
-                continue
-            label, created = current.get_or_create(
-                pair_id=r.pair_id,
-                annotator=r.annotator,
-                source=HumanLabel.Source.ARGILLA,
-                defaults={"choice": r.choice.value, "rationale": r.rationale, "external_id": r.response_key},
-            )
-            if created:
-                counts["labels_created"] += 1
+                if label is not None:
+                    remove.append(label.pk)
+            elif label is None:
+                create.append(
+                    HumanLabel(
+                        pair_id=r.pair_id,
+                        annotator=r.annotator,
+                        source=HumanLabel.Source.ARGILLA,
+                        choice=r.choice.value,
+                        rationale=r.rationale,
+                        external_id=r.response_key,
+                    )
+                )
             elif (label.choice, label.rationale) != (r.choice.value, r.rationale):
                 label.choice, label.rationale = r.choice.value, r.rationale
-                label.save(update_fields=["choice", "rationale"])
-                counts["labels_updated"] += 1
+                update.append(label)
+        # ignore_conflicts: a sync running beside this one (webhook and schedule) may have
+        # stored the same label a moment ago; the unique (pair, annotator, source) keeps one.
+        HumanLabel.objects.bulk_create(create, batch_size=1000, ignore_conflicts=True)
+        HumanLabel.objects.bulk_update(update, ["choice", "rationale"], batch_size=1000)
+        HumanLabel.objects.filter(pk__in=remove).delete()
+    counts.update(labels_created=len(create), labels_updated=len(update), labels_removed=len(remove))
     return counts
 
 
