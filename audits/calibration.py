@@ -106,12 +106,14 @@ def reliability(p: np.ndarray, y: np.ndarray, n_bins: int) -> tuple[list[dict], 
 
 def calibration_pairs(units: pd.DataFrame, votes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(p_a, y) per (unit, non-tie unbiased vote) where the unit has a probability."""
-    p = p_a_debiased(units["p_ab"].to_numpy(), units["p_ba"].to_numpy())
-    has_p = np.flatnonzero(~np.isnan(p))
     fair = votes[(votes["sample"].isin(list(UNBIASED_SAMPLES)) & (votes["code"] != TIE)).to_numpy()]
-    pair = units["pair"].to_numpy()[has_p]
-    unit, vote = join_on_pair(pair, fair["pair"].to_numpy(), n_pairs(units))
-    return p[has_p][unit], (fair["code"].to_numpy()[vote] == A).astype(float)
+    labeled = np.zeros(n_pairs(units), dtype=bool)
+    labeled[fair["pair"].to_numpy()] = True
+    rows = np.flatnonzero(labeled[units["pair"].to_numpy()])  # only units a vote can meet
+    p = p_a_debiased(units["p_ab"].to_numpy()[rows], units["p_ba"].to_numpy()[rows])
+    rows, p = rows[~np.isnan(p)], p[~np.isnan(p)]
+    unit, vote = join_on_pair(units["pair"].to_numpy()[rows], fair["pair"].to_numpy(), n_pairs(units))
+    return p[unit], (fair["code"].to_numpy()[vote] == A).astype(float)
 
 
 def calibration(units: pd.DataFrame, votes: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict:

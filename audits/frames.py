@@ -124,37 +124,34 @@ def _arrow_strings(values: pd.Series):
         return None
     import pyarrow as pa
 
-    array = pa.array(values.array)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.chunk(0) if array.num_chunks == 1 else array.combine_chunks()
-    return array
+    return pa.array(values.array)  # no copy; chunked when the frame was concatenated
 
 
 def codes_of(values: pd.Series, allowed: tuple) -> np.ndarray:
-    """Position of each value in `allowed`, -1 for null or unknown.
+    """Position of each value in `allowed` (int8: a handful of valid values), -1 for null or unknown.
 
     Never hashes Python strings row by row: a categorical column maps its few categories, a
     pyarrow string column looks values up in C (`index_in`), anything else is factorized
     first so the lookup runs on the distinct values only.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        table = np.append(pd.Index(list(allowed)).get_indexer(values.cat.categories), -1)
-        return table[values.cat.codes.to_numpy()].astype(np.int64)
+        table = np.append(pd.Index(list(allowed)).get_indexer(values.cat.categories), -1).astype(np.int8)
+        return table[values.cat.codes.to_numpy()]
     arrow = _arrow_strings(values)
     if arrow is not None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         found = pc.index_in(arrow, value_set=pa.array(list(allowed), type=arrow.type))
-        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int8)
     codes, uniques = pd.factorize(values)
-    table = np.append(pd.Index(list(allowed)).get_indexer(pd.Index(uniques)), -1)
-    return table[codes].astype(np.int64)
+    table = np.append(pd.Index(list(allowed)).get_indexer(pd.Index(uniques)), -1).astype(np.int8)
+    return table[codes]
 
 
 def choice_codes(values: pd.Series) -> np.ndarray:
     """Map "a"/"b"/"tie" to 0/1/2 and anything null to -1."""
-    return codes_of(values, CHOICES).astype(np.int8)
+    return codes_of(values, CHOICES)
 
 
 def first_appearance(codes: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray]:
@@ -207,15 +204,20 @@ def _factorize(values: pd.Series, at: np.ndarray | None = None) -> tuple[np.ndar
         return (codes if at is None else codes[at]), pd.Index(values.cat.categories)
     arrow = _arrow_strings(values)
     if arrow is not None:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         if at is None and _constant(arrow):
             return np.zeros(len(arrow), dtype=np.int64), pd.Index([arrow[0].as_py()], dtype=values.dtype)
+        if not len(arrow) or (at is not None and not len(at)):
+            return np.zeros(0, dtype=np.int64), pd.Index([], dtype=values.dtype)
         encoded = pc.dictionary_encode(arrow if at is None else arrow.take(at))
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()  # unifies the chunks' dictionaries; indices only
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
         return codes, pd.Index(encoded.dictionary.to_pylist(), dtype=values.dtype)
     codes, uniques = pd.factorize(values)
-    codes = codes.astype(np.int64)
+    codes = codes.astype(np.int64, copy=False)
     return (codes if at is None else codes[at]), pd.Index(uniques)
 
 
@@ -229,10 +231,6 @@ def _raise_on_bad(values: pd.Series, bad: np.ndarray, allowed: tuple, column: st
     if bad.any():
         examples = sorted({str(v) for v in values[bad].head(5)})
         raise AuditInputError(f"column {column!r} has values {examples}; valid values are {list(allowed)}")
-
-
-def _check_values(values: pd.Series, allowed: tuple, column: str) -> None:
-    _raise_on_bad(values, codes_of(values, allowed) < 0, allowed, column)
 
 
 class _Rows:
@@ -297,12 +295,15 @@ def dense_codes(keys: np.ndarray) -> np.ndarray:
     n = len(keys)
     span = int(keys.max()) + 1 if n else 0
     if span > 4 * n + 1024:
-        return pd.factorize(keys)[0].astype(np.int64)
-    first = np.full(span, n, dtype=np.int64)
-    first[keys[::-1]] = np.arange(n)[::-1]
+        return pd.factorize(keys)[0].astype(np.int64, copy=False)
+    index = np.int32 if n < 2**31 - 1 else np.int64
+    rows = np.arange(n, dtype=index)
+    first = np.full(span, n, dtype=index)
+    first[keys[::-1]] = rows[::-1]
     first_row = first[keys]
-    rank = np.cumsum(first_row == np.arange(n)) - 1
-    return rank[first_row]
+    rank = np.cumsum(first_row == rows, dtype=index)
+    rank -= 1
+    return rank[first_row].astype(np.int64, copy=False)
 
 
 def _unit_codes(rows: _Rows, judge: np.ndarray, template: np.ndarray, n_templates: int) -> np.ndarray:
@@ -311,14 +312,14 @@ def _unit_codes(rows: _Rows, judge: np.ndarray, template: np.ndarray, n_template
     Judge and template are already small integer codes; an integer pair_id is packed with
     them into one int64 key, so pair ids are never hashed; other pair ids are factorized first.
     """
-    minor = (judge + 1) * n_templates + template
+    minor = judge + 1 if n_templates == 1 else (judge + 1) * n_templates + template
     n_minor = (int(judge.max(initial=0)) + 2) * n_templates
     pair_id = rows.series("pair_id")
     ids = _integer_ids(pair_id)
     if ids is not None and len(ids):
         low, high = int(ids.min()), int(ids.max())
         if (high - low + 1) * n_minor < 2**62:
-            return dense_codes((ids - low) * n_minor + minor)
+            return dense_codes((ids - low if low else ids) * n_minor + minor)
     pair_codes, _ = pd.factorize(pair_id, use_na_sentinel=False)
     return dense_codes(pair_codes.astype(np.int64) * n_minor + minor)
 
@@ -341,7 +342,7 @@ def _template_codes(rows: _Rows) -> tuple[np.ndarray, pd.Index]:
         if blank < 0:
             uniques, blank = pd.Index([*uniques, ""]), len(uniques)
         codes = np.where(codes < 0, blank, codes)
-    return codes.astype(np.int64), uniques
+    return codes.astype(np.int64, copy=False), uniques
 
 
 def _categorical(rows: _Rows, column: str, at: np.ndarray, default: str = "") -> pd.Categorical:
@@ -391,38 +392,37 @@ def _build_units(rows: _Rows, coded: dict, unit: np.ndarray, n_units: int) -> pd
     """One row per unit: key, pair attributes (from its first row), both orders' verdicts.
 
     Each (unit, order) has exactly one row once re-runs are dropped, so the per-order columns
-    are plain scatters into an n_units x 2 array rather than grouped aggregations.
+    are plain scatters into an n_units x 2 array rather than grouped aggregations. The frame
+    is assembled once without consolidating (copying) same-typed columns into blocks.
     """
     first_row = np.empty(n_units, dtype=np.int64)
     first_row[unit[::-1]] = np.arange(len(unit))[::-1]
     at = rows.at(first_row)
     pair_id = rows.frame["pair_id"].iloc[at].reset_index(drop=True)
-    pair = _pair_codes(pair_id)
-    units = pd.DataFrame(
-        {
-            "pair_id": pair_id,
-            "judge": pd.Categorical.from_codes(coded["judge"][first_row], categories=coded["judges"]),
-            "template": pd.Categorical.from_codes(coded["template"][first_row], coded["templates"]),
-            "judge_family": _categorical(rows, "judge_family", at),
-            **{c: _categorical(rows, c, at) for c in ("category", "model_a", "model_b")},
-            **{c: _numeric(rows, c, at) for c in ("len_a", "len_b", "fmt_a", "fmt_b")},
-        }
-    )
-    units["pair"] = pair
+    columns = {
+        "pair_id": pair_id,
+        "judge": pd.Categorical.from_codes(coded["judge"][first_row], categories=coded["judges"]),
+        "template": pd.Categorical.from_codes(coded["template"][first_row], coded["templates"]),
+        "judge_family": _categorical(rows, "judge_family", at),
+        **{c: _categorical(rows, c, at) for c in ("category", "model_a", "model_b")},
+        **{c: _numeric(rows, c, at) for c in ("len_a", "len_b", "fmt_a", "fmt_b")},
+    }
     slot = unit * 2 + coded["order"]
     ok = coded["status"] == 0
-    choice = np.where(ok, coded["choice"], MISSING).astype(np.int8)
-    c = _per_order(choice, slot, n_units, MISSING)
-    p_first = _p_first(rows)
-    p = _per_order(np.where(ok, p_first, np.nan), slot, n_units, np.nan)
+    c = _per_order(np.where(ok, coded["choice"], np.int8(MISSING)), slot, n_units, MISSING)
+    p = _per_order(np.where(ok, _p_first(rows), np.nan), slot, n_units, np.nan)
     for i, name in enumerate(ORDERS):
-        units[f"c_{name}"] = np.ascontiguousarray(c[:, i])
-        units[f"p_{name}"] = np.ascontiguousarray(p[:, i])
-    units["created_at"] = _earliest(rows, slot, n_units)
+        columns[f"c_{name}"] = np.ascontiguousarray(c[:, i])
+        columns[f"p_{name}"] = np.ascontiguousarray(p[:, i])
+    columns["created_at"] = _earliest(rows, slot, n_units)
     for column in ("orders_disagree", "orders_merged"):
-        flags = _per_order(_flag(rows, column), slot, n_units, False)
-        units[column] = flags[:, 0] | flags[:, 1]
-    return units
+        if rows.has(column):
+            flags = _per_order(_flag(rows, column), slot, n_units, False)
+            columns[column] = flags[:, 0] | flags[:, 1]
+        else:
+            columns[column] = np.zeros(n_units, dtype=bool)
+    columns["pair"] = _pair_codes(pair_id)
+    return pd.DataFrame(columns, copy=False)
 
 
 def _p_first(rows: _Rows) -> np.ndarray:
@@ -467,7 +467,7 @@ def prepare_judgments(judgments: pd.DataFrame, judge: str | None = None) -> Audi
         rows.select(np.flatnonzero(judge_codes == wanted) if wanted >= 0 else np.zeros(0, dtype=np.int64))
     template_codes, templates = _template_codes(rows)
     coded = _coded_judgments(rows)
-    coded["judge"] = rows.pick(judge_codes.astype(np.int64))
+    coded["judge"] = rows.pick(judge_codes)
     coded["template"] = rows.pick(template_codes)
     unit = _unit_codes(rows, coded["judge"], coded["template"], len(templates))
     created = rows.series("created_at") if rows.has("created_at") else None
@@ -544,20 +544,22 @@ def prepare_labels(labels: pd.DataFrame | None, units: pd.DataFrame) -> pd.DataF
     if labels is None or len(labels) == 0:
         return _empty_votes()
     _check_columns(labels, LABEL_REQUIRED, "labels")
-    _check_values(labels["choice"], CHOICES, "choice")
-    _check_values(labels["sample"], SAMPLES, "sample")
+    choice = codes_of(labels["choice"], CHOICES)
+    _raise_on_bad(labels["choice"], choice < 0, CHOICES, "choice")
+    _raise_on_bad(labels["sample"], codes_of(labels["sample"], SAMPLES) < 0, SAMPLES, "sample")
     pair = pair_codes_of(units, labels["pair_id"])
-    judged = pair >= 0
-    votes = labels[judged]
-    last = ~votes.duplicated(["pair_id", "annotator"], keep="last").to_numpy()
-    votes = votes[last]
+    annotator, names = _factorize(labels["annotator"])
+    judged = np.flatnonzero(pair >= 0)
+    # An annotator's last vote on a pair replaces the earlier ones.
+    voter = pd.Series(pair[judged] * (len(names) + 1) + annotator[judged] + 1)
+    rows = judged[~voter.duplicated(keep="last").to_numpy()]
     return pd.DataFrame(
         {
-            "pair_id": votes["pair_id"].to_numpy(),
-            "annotator": votes["annotator"].astype(str).to_numpy(),
-            "code": choice_codes(votes["choice"]),
-            "sample": votes["sample"].astype(str).to_numpy(),
-            "pair": pair[judged][last].astype(np.int64),
+            "pair_id": labels["pair_id"].to_numpy()[rows],
+            "annotator": labels["annotator"].astype(str).to_numpy()[rows],
+            "code": choice[rows],
+            "sample": labels["sample"].astype(str).to_numpy()[rows],
+            "pair": pair[rows],
         }
     )
 
@@ -579,10 +581,11 @@ def join_on_pair(left: np.ndarray, right: np.ndarray, n: int) -> tuple[np.ndarra
     counts = np.bincount(right, minlength=n)
     by_pair = np.argsort(right, kind="stable")
     starts = np.cumsum(counts) - counts
-    reps = counts[left]
-    left_pos = np.repeat(np.arange(len(left)), reps)
+    hit = np.flatnonzero(counts[left])  # most units have no vote: drop them before repeating
+    reps = counts[left[hit]]
+    left_pos = np.repeat(hit, reps)
     within = np.arange(len(left_pos)) - np.repeat(np.cumsum(reps) - reps, reps)
-    right_pos = by_pair[np.repeat(starts[left], reps) + within]
+    right_pos = by_pair[np.repeat(starts[left[hit]], reps) + within]
     return left_pos, right_pos
 
 
