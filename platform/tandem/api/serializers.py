@@ -8,6 +8,27 @@ from tandem.core.models import HumanLabel, Job, Judgment, Pair, Project
 UPLOAD_FORMATS = sorted(f for f in FORMATS if f not in {"llmbar", "pandalm"})
 
 
+SECRET_NAMES = ("api_key", "apikey", "secret", "password", "token")
+
+
+def _inline_secret(value, where: str = "") -> str | None:
+    """The dotted path of the first string under a key named like a secret, if any."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, item in items:
+        path = f"{where}.{key}" if where else str(key)
+        name = str(key).lower()
+        if (
+            isinstance(item, str)
+            and item
+            and any(s in name for s in SECRET_NAMES)
+            and not name.endswith("_env")
+        ):
+            return path
+        if found := _inline_secret(item, path):
+            return found
+    return None
+
+
 class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
@@ -20,7 +41,14 @@ class ProjectSerializer(serializers.ModelSerializer):
         return value
 
     def validate_judge_config(self, value):
-        return self._object(value, "judge_config")
+        self._object(value, "judge_config")
+        if found := _inline_secret(value):
+            raise serializers.ValidationError(
+                f"judge_config: {found} holds a key; keys stay out of the database (every read of the "
+                "project would show it): put it in an environment variable of the worker and name the "
+                "variable in the judge's params.api_key_env"
+            )
+        return value
 
     def validate_routing_config(self, value):
         return self._object(value, "routing_config")
