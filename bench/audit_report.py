@@ -26,10 +26,12 @@ import pandas as pd
 from audits import build_report, render_html, render_text
 from audits.agreement import AGREE, N, comparison_stats, comparisons
 from audits.calibration import calibration_pairs, reliability
-from audits.frames import UNBIASED_SAMPLES, combined_choice, prepare
+from audits.frames import CHOICES, ORDERS, SAMPLES, STATUSES, UNBIASED_SAMPLES, combined_choice, prepare
 
 JUDGES = ("bench:judge-x/v1", "bench:judge-y/v2")
 CORE_COLUMNS = ["pair_id", "judge", "template", "order", "status", "choice", "p_first"]
+VALID_ORDERS, VALID_STATUSES = frozenset(ORDERS), frozenset(STATUSES)
+VALID_CHOICES, VALID_SAMPLES = frozenset(CHOICES), frozenset(SAMPLES)
 
 
 def generate(n_judgments: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -117,14 +119,20 @@ def core_loop(judgments: pd.DataFrame, labels: pd.DataFrame) -> dict:
     """The same four numbers, one Python iteration per judgment row and per vote.
 
     Written as one would by hand, without handicaps: columns read once as Python lists, one
-    dict lookup per row, no per-row pandas access.
+    dict lookup per row, no per-row pandas access. It checks values against the contract as
+    `prepare` does (a set lookup per column), so both sides do the same work; it skips the
+    re-run rule (latest `created_at` wins), which the generated data never needs.
     """
     verdicts, probs = {}, defaultdict(list)
     for pair, judge, template, order, status, choice, p_first in zip(
         *(judgments[c].tolist() for c in CORE_COLUMNS), strict=True
     ):
+        if order not in VALID_ORDERS or status not in VALID_STATUSES:
+            raise ValueError(f"bad order {order!r} or status {status!r}")
         orders = verdicts.setdefault((pair, judge, template), {})
         if status == "ok":
+            if choice not in VALID_CHOICES:
+                raise ValueError(f"bad choice {choice!r}")
             orders[order] = choice
             if p_first == p_first:  # not NaN
                 probs[(pair, judge, template)].append(p_first if order == "ab" else 1 - p_first)
@@ -132,6 +140,8 @@ def core_loop(judgments: pd.DataFrame, labels: pd.DataFrame) -> dict:
     for pair, annotator, choice, sample in zip(
         *(labels[c].tolist() for c in ("pair_id", "annotator", "choice", "sample")), strict=True
     ):
+        if choice not in VALID_CHOICES or sample not in VALID_SAMPLES:
+            raise ValueError(f"bad vote {choice!r} or sample {sample!r}")
         votes[(pair, annotator)] = (choice, sample)
     by_pair = defaultdict(list)
     for (pair, _), (choice, sample) in votes.items():

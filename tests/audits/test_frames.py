@@ -1,0 +1,102 @@
+"""The input frames' column types and pair id kinds change nothing in the report.
+
+`prepare` codes text columns by dtype (pyarrow strings, object, categorical) and pair ids by
+kind (compact integers by direct lookup, anything else by hashing); each route must give the
+report that the plain text frame gives, nulls included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audits import build_report, flatten
+from tests.audits.factories import labels_frame
+
+TEXT = ["judge", "template", "order", "status", "choice", "category", "model_a", "model_b", "judge_family"]
+
+
+def mixed_frame(seed: int = 3, n_pairs: int = 60) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two judges, both orders, nulls in template and attributes, some failed verdicts."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for judge, family in (("gpt-judge", "gpt"), ("llama-judge", None)):
+        for order in ("ab", "ba"):
+            for pair in range(n_pairs):
+                ok = rng.random() < 0.9
+                rows.append(
+                    {
+                        "pair_id": pair,
+                        "judge": judge,
+                        "template": None if pair % 3 == 0 else ("" if pair % 3 == 1 else "v2"),
+                        "order": order,
+                        "status": "ok" if ok else "error",
+                        "choice": rng.choice(["a", "b", "tie"]) if ok else None,
+                        "p_first": rng.random(),
+                        "category": None if pair % 4 == 0 else f"c{pair % 2}",
+                        "model_a": rng.choice(["gpt-4o", "llama-3", None]),
+                        "model_b": "mistral",
+                        "judge_family": family,
+                        "len_a": int(rng.integers(10, 3000)),
+                        "len_b": int(rng.integers(10, 3000)),
+                        "created_at": pd.Timestamp("2025-03-01", tz="UTC") + pd.Timedelta(days=pair % 20),
+                    }
+                )
+    # Chunked pyarrow columns, as `pd.concat` of per-order frames leaves them.
+    judgments = pd.concat([pd.DataFrame(rows[: len(rows) // 2]), pd.DataFrame(rows[len(rows) // 2 :])])
+    judgments = judgments.reset_index(drop=True)
+    choices = rng.choice(["a", "b", "tie"], size=n_pairs)
+    labels = pd.concat(
+        [
+            labels_frame(choices, annotator="h1"),
+            labels_frame(choices[: n_pairs // 2], annotator="h2", sample="routed"),
+            labels_frame(["a", "b"], annotator="h3", pair_ids=[n_pairs + 5, 1]),  # unjudged pair, one vote
+        ],
+        ignore_index=True,
+    )
+    return judgments, labels
+
+
+def comparable(report: dict) -> dict:
+    return {k: v for k, v in flatten(report).items() if k != "config"}
+
+
+@pytest.fixture(scope="module")
+def text_report():
+    judgments, labels = mixed_frame()
+    return build_report(judgments, labels)
+
+
+@pytest.mark.parametrize("dtype", ["object", "category"])
+def test_object_and_categorical_columns_give_the_text_report(text_report, dtype):
+    judgments, labels = mixed_frame()
+    report = build_report(judgments.astype(dict.fromkeys(TEXT, dtype)), labels.astype(dtype))
+    assert comparable(report) == comparable(text_report)
+
+
+def test_null_template_is_the_default_version_and_null_category_is_none(text_report):
+    assert text_report["templates"] == ["", "v2"]
+    slices = {row["slice"]: row["n_units"] for row in text_report["slices"]["category"]["rows"]}
+    # 60 pairs x 2 judges: every 4th pair has no category, the rest alternate c0 / c1.
+    assert slices == {"(none)": 2 * 15, "c0": 2 * 15, "c1": 2 * 30}
+    assert text_report["n_pairs"] == 60
+    # The vote on an unjudged pair is dropped; h3's vote on pair 1 joins h1's there.
+    assert text_report["samples"]["votes"] == {"audit": 61, "routed": 30, "imported": 0}
+
+
+@pytest.mark.parametrize(
+    "relabel",
+    [
+        lambda ids: ids * 10**12 + 7,  # too sparse for a lookup table: hashed
+        lambda ids: ids - 1_000,  # negative
+        lambda ids: ids.astype(np.uint32),
+        lambda ids: pd.Series([f"pair-{i}" for i in ids]),  # text ids
+    ],
+    ids=["sparse", "negative", "unsigned", "text"],
+)
+def test_pair_id_kind_changes_no_number(text_report, relabel):
+    judgments, labels = mixed_frame()
+    judgments["pair_id"] = relabel(judgments["pair_id"]).to_numpy()
+    labels["pair_id"] = relabel(labels["pair_id"]).to_numpy()
+    assert comparable(build_report(judgments, labels)) == comparable(text_report)
