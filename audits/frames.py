@@ -388,7 +388,7 @@ def _numeric(rows: _Rows, column: str, at: np.ndarray):
     return rows.frame[column].iloc[at].reset_index(drop=True)
 
 
-def _build_units(rows: _Rows, coded: dict, unit: np.ndarray, n_units: int) -> pd.DataFrame:
+def _build_units(rows: _Rows, coded: dict, unit: np.ndarray, slot: np.ndarray, n_units: int) -> pd.DataFrame:
     """One row per unit: key, pair attributes (from its first row), both orders' verdicts.
 
     Each (unit, order) has exactly one row once re-runs are dropped, so the per-order columns
@@ -407,7 +407,6 @@ def _build_units(rows: _Rows, coded: dict, unit: np.ndarray, n_units: int) -> pd
         **{c: _categorical(rows, c, at) for c in ("category", "model_a", "model_b")},
         **{c: _numeric(rows, c, at) for c in ("len_a", "len_b", "fmt_a", "fmt_b")},
     }
-    slot = unit * 2 + coded["order"]
     ok = coded["status"] == 0
     c = _per_order(np.where(ok, coded["choice"], np.int8(MISSING)), slot, n_units, MISSING)
     p = _per_order(np.where(ok, _p_first(rows), np.nan), slot, n_units, np.nan)
@@ -428,6 +427,8 @@ def _build_units(rows: _Rows, coded: dict, unit: np.ndarray, n_units: int) -> pd
 def _p_first(rows: _Rows) -> np.ndarray:
     if not rows.has("p_first"):
         return np.full(len(rows), np.nan)
+    if rows.frame["p_first"].dtype == np.float64:
+        return rows.pick(rows.frame["p_first"].to_numpy())
     return pd.to_numeric(rows.series("p_first"), errors="coerce").to_numpy(dtype=float)
 
 
@@ -459,6 +460,12 @@ def _coded_judgments(rows: _Rows) -> dict:
 
 def prepare_judgments(judgments: pd.DataFrame, judge: str | None = None) -> AuditFrames:
     """Validate and code the judgments frame; raises AuditInputError on a contract breach."""
+    units, status_counts, n_judgments = _prepare_units(judgments, judge)
+    return AuditFrames(units, _empty_votes(), status_counts, n_judgments)
+
+
+def _prepare_units(judgments: pd.DataFrame, judge: str | None) -> tuple[pd.DataFrame, dict, int]:
+    """(units, status counts, number of judgments kept): `prepare_judgments` without votes."""
     _check_columns(judgments, JUDGMENT_REQUIRED, "judgments")
     rows = _Rows(judgments)
     judge_codes, judges = _factorize(judgments["judge"])
@@ -471,17 +478,18 @@ def prepare_judgments(judgments: pd.DataFrame, judge: str | None = None) -> Audi
     coded["template"] = rows.pick(template_codes)
     unit = _unit_codes(rows, coded["judge"], coded["template"], len(templates))
     created = rows.series("created_at") if rows.has("created_at") else None
-    keep = _latest_rows(created, unit * 2 + coded["order"])
+    slot = unit * 2 + coded["order"]
+    keep = _latest_rows(created, slot)
     if keep is not None:
         rows.select(keep)
         coded = {k: v[keep] for k, v in coded.items()}
         unit = dense_codes(unit[keep])
+        slot = unit * 2 + coded["order"]
     n_units = int(unit.max()) + 1 if len(unit) else 0
     coded["judges"], coded["templates"] = judges, templates
     counts = np.bincount(coded["status"], minlength=len(STATUSES))
     status_counts = {s: int(n) for s, n in zip(STATUSES, counts, strict=True)}
-    units = _build_units(rows, coded, unit, n_units)
-    return AuditFrames(units, _empty_votes(), status_counts, len(rows))
+    return _build_units(rows, coded, unit, slot, n_units), status_counts, len(rows)
 
 
 def _empty_votes() -> pd.DataFrame:
@@ -566,9 +574,8 @@ def prepare_labels(labels: pd.DataFrame | None, units: pd.DataFrame) -> pd.DataF
 
 def prepare(judgments: pd.DataFrame, labels: pd.DataFrame | None, judge: str | None = None) -> AuditFrames:
     """Both frames, coded and restricted to the judge (if given) and the judged pairs."""
-    frames = prepare_judgments(judgments, judge)
-    votes = prepare_labels(labels, frames.units)
-    return AuditFrames(frames.units, votes, frames.status_counts, frames.n_judgments)
+    units, status_counts, n_judgments = _prepare_units(judgments, judge)
+    return AuditFrames(units, prepare_labels(labels, units), status_counts, n_judgments)
 
 
 def join_on_pair(left: np.ndarray, right: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
