@@ -136,7 +136,7 @@ SPECIAL_ADMIN_ROWS = {
     "admin:logout": {"post": PUBLIC | {"admin": SIGN_IN}},  # POST only since Django 5
     "admin:view_on_site": {"get": ADMIN | {"admin": 404}},  # a project has no page outside the admin
     "admin:autocomplete": {"get": ADMIN | {"admin": 403}},  # no model declares autocomplete fields
-    "admin:": {"get": ADMIN | {"admin": 404}},  # the catch-all: an unknown admin page
+    "admin:<catch-all>": {"get": ADMIN | {"admin": 404}},  # an unknown admin page
 }
 
 
@@ -160,7 +160,7 @@ def admin_rows(w: World) -> dict[str, tuple[str, dict]]:
             path = "/" + route.replace("<path:object_id>", str(w.project.pk))
         else:
             path = reverse(name, kwargs={k: values[k] for k in params})
-        special = "admin:" if route.endswith("(?P<url>.*)$") else name
+        special = "admin:<catch-all>" if route.endswith("(?P<url>.*)$") else name
         rows[route] = (path, SPECIAL_ADMIN_ROWS.get(special, {"get": ADMIN}))
     return rows
 
