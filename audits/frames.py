@@ -554,7 +554,8 @@ def prepare_labels(labels: pd.DataFrame | None, units: pd.DataFrame) -> pd.DataF
     _check_columns(labels, LABEL_REQUIRED, "labels")
     choice = codes_of(labels["choice"], CHOICES)
     _raise_on_bad(labels["choice"], choice < 0, CHOICES, "choice")
-    _raise_on_bad(labels["sample"], codes_of(labels["sample"], SAMPLES) < 0, SAMPLES, "sample")
+    sample = codes_of(labels["sample"], SAMPLES)
+    _raise_on_bad(labels["sample"], sample < 0, SAMPLES, "sample")
     pair = pair_codes_of(units, labels["pair_id"])
     annotator, names = _factorize(labels["annotator"])
     judged = np.flatnonzero(pair >= 0)
@@ -564,11 +565,12 @@ def prepare_labels(labels: pd.DataFrame | None, units: pd.DataFrame) -> pd.DataF
     return pd.DataFrame(
         {
             "pair_id": labels["pair_id"].to_numpy()[rows],
-            "annotator": labels["annotator"].astype(str).to_numpy()[rows],
+            "annotator": pd.Categorical.from_codes(annotator[rows], categories=names),
             "code": choice[rows],
-            "sample": labels["sample"].astype(str).to_numpy()[rows],
+            "sample": pd.Categorical.from_codes(sample[rows], categories=list(SAMPLES)),
             "pair": pair[rows],
-        }
+        },
+        copy=False,
     )
 
 
@@ -588,7 +590,7 @@ def join_on_pair(left: np.ndarray, right: np.ndarray, n: int) -> tuple[np.ndarra
     counts = np.bincount(right, minlength=n)
     by_pair = np.argsort(right, kind="stable")
     starts = np.cumsum(counts) - counts
-    hit = np.flatnonzero(counts[left])  # most units have no vote: drop them before repeating
+    hit = np.flatnonzero((counts > 0).take(left))  # most units have no vote: drop them first
     reps = counts[left[hit]]
     left_pos = np.repeat(hit, reps)
     within = np.arange(len(left_pos)) - np.repeat(np.cumsum(reps) - reps, reps)
