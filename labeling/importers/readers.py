@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -24,12 +25,39 @@ Row = tuple[int, Any]  # (line or 1-based row number, the decoded row)
 csv.field_size_limit(sys.maxsize)
 
 
+class _CheckedGzip(gzip.GzipFile):
+    """A gzip stream whose damage is a FormatError naming the file, not an EOFError or
+    zlib.error traceback from deep inside a reader (a truncated download, a corrupt block)."""
+
+    def _checked(self, method, *args):
+        try:
+            return method(*args)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+            message = f"is a damaged gzip file ({err}); it may be truncated: compress or download it again"
+            raise FormatError(self.name, message) from err
+
+    def read(self, size=-1):
+        return self._checked(super().read, size)
+
+    def read1(self, size=-1):
+        return self._checked(super().read1, size)
+
+    def readline(self, size=-1):
+        return self._checked(super().readline, size)
+
+    def readinto(self, buffer):
+        return self._checked(super().readinto, buffer)
+
+    def peek(self, n):
+        return self._checked(super().peek, n)
+
+
 def open_binary(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
         with path.open("rb") as fh:  # not gzip at all: say so, not a BadGzipFile traceback mid-import
             if fh.read(2) != b"\x1f\x8b":
                 raise FormatError(str(path), "is not gzip-compressed, yet its name ends in .gz")
-        return gzip.open(path, "rb")
+        return _CheckedGzip(str(path), "rb")
     return path.open("rb")
 
 

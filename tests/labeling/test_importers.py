@@ -209,6 +209,22 @@ def test_unknown_format_suffix_and_missing_path_fail_before_any_row(tmp_path):
         list(importers.read(tmp_path / "p.txt", "pairs"))
 
 
+@pytest.mark.parametrize("name", ["p.jsonl.gz", "p.csv.gz"])
+def test_a_truncated_gzip_file_is_a_clear_error_naming_it(tmp_path, name):
+    rows = [{**PAIR, "prompt": f"q{i} " + "x" * 200} for i in range(500)]
+    body = (
+        "".join(json.dumps(r) + "\n" for r in rows)
+        if name.startswith("p.jsonl")
+        else "prompt,response_a,response_b\n" + "".join(f"{r['prompt']},a,b\n" for r in rows)
+    )
+    whole = gzip.compress(body.encode())
+    path = tmp_path / name
+    path.write_bytes(whole[: len(whole) // 2])  # a download cut off half way
+    with pytest.raises(FormatError, match=r"damaged gzip file .*truncated") as err:
+        read_all(path)
+    assert err.value.file == str(path)
+
+
 def test_hh_rlhf_prompt_is_the_shared_dialogue(tmp_path):
     shared = "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: Tell me a joke"
     path = write_jsonl(
