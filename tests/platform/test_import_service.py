@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -74,6 +75,19 @@ def test_skip_invalid_keeps_the_good_rows_and_reports_the_bad(tmp_path, project)
     assert (summary.created, summary.invalid, summary.kept) == (2, 1, True)
     assert summary.errors[0]["line"] == 2
     assert Pair.objects.count() == 2
+
+
+def test_a_file_error_part_way_with_skip_invalid_keeps_nothing_and_says_so(tmp_path, project):
+    body = "".join(json.dumps({**PAIR, "prompt": f"q{i} " + "x" * 300}) + "\n" for i in range(3000)).encode()
+    whole = gzip.compress(body)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) * 3 // 4])  # rows stream in, then the file ends mid-block
+    with pytest.raises(services.ImportFailed, match="damaged gzip file") as failed:
+        services.import_pairs(project, path, "pairs", skip_invalid=True, batch_size=500)
+    summary = failed.value.summary
+    assert summary.valid > 500  # batches were written before the error ...
+    assert (summary.kept, summary.created) == (False, 0)  # ... and rolled back: the summary agrees
+    assert counts() == (0, 0, 0)
 
 
 def test_unreadable_file_fails_cleanly(tmp_path, project):

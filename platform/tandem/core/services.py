@@ -98,6 +98,7 @@ def import_pairs(
     kept because of errors, Cancelled when `should_cancel` said so (nothing kept either).
     """
     summary = ImportSummary(file=str(path), format=fmt)
+    aborted = False  # a file-level error rolled the transaction back: nothing was written
     try:
         rows = importers.read(path, fmt, settings.TANDEM_MAX_FIELD_CHARS)
         total = importers.estimate_rows(path, fmt)
@@ -116,8 +117,10 @@ def import_pairs(
             if summary.errors and not skip_invalid:
                 transaction.set_rollback(True)
     except FormatError as err:
+        aborted = True
         _add_issue(summary, ImportIssue(err.file, 0, "", err.message))
     except IntegrityError as err:
+        aborted = True
         _add_issue(
             summary,
             ImportIssue(
@@ -127,8 +130,10 @@ def import_pairs(
                 f"another import wrote the same pairs at the same time ({err}); run it again",
             ),
         )
-    summary.kept = summary.valid > 0 and (skip_invalid or not summary.errors)
+    summary.kept = not aborted and summary.valid > 0 and (skip_invalid or not summary.errors)
     if not summary.kept:
+        # rolled back: what the batches before the error wrote is gone, so say none was created
+        summary.created = summary.labels_created = summary.judgments_created = 0
         raise ImportFailed(
             f"{path}: nothing imported ({summary.invalid} errors; the first: {_first_error(summary)})",
             summary,
