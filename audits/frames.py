@@ -60,6 +60,7 @@ SAMPLES = ("audit", "routed", "imported")
 UNBIASED_SAMPLES = ("audit", "imported")
 
 JUDGMENT_REQUIRED = ("pair_id", "judge", "order", "status", "choice")
+# What an absent optional column stands for; applied per unit, never materialized per row.
 JUDGMENT_OPTIONAL = {
     "template": "",
     "p_first": np.nan,
@@ -76,8 +77,6 @@ JUDGMENT_OPTIONAL = {
     "orders_merged": False,
 }
 LABEL_REQUIRED = ("pair_id", "annotator", "choice", "sample")
-UNIT_KEY = ("pair_id", "judge", "template")
-PAIR_ATTRIBUTES = ("category", "model_a", "model_b", "len_a", "len_b", "fmt_a", "fmt_b")
 
 
 class AuditInputError(ValueError):
@@ -299,11 +298,18 @@ def dense_codes(keys: np.ndarray) -> np.ndarray:
     index = np.int32 if n < 2**31 - 1 else np.int64
     rows = np.arange(n, dtype=index)
     first = np.full(span, n, dtype=index)
-    first[keys[::-1]] = rows[::-1]
-    first_row = first[keys]
+    np.minimum.at(first, keys, rows)
+    first_row = first.take(keys)
     rank = np.cumsum(first_row == rows, dtype=index)
     rank -= 1
-    return rank[first_row].astype(np.int64, copy=False)
+    return rank.take(first_row).astype(np.int64, copy=False)
+
+
+def first_rows(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Row of each code's first appearance (codes 0..n_codes-1, each present)."""
+    first = np.full(n_codes, len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    return first
 
 
 def _unit_codes(rows: _Rows, judge: np.ndarray, template: np.ndarray, n_templates: int) -> np.ndarray:
@@ -345,14 +351,14 @@ def _template_codes(rows: _Rows) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64, copy=False), uniques
 
 
-def _categorical(rows: _Rows, column: str, at: np.ndarray, default: str = "") -> pd.Categorical:
+def _categorical(rows: _Rows, column: str, at: np.ndarray) -> pd.Categorical:
     """A text column at whole-frame rows `at`, as a categorical (nulls stay null).
 
     Coding the column once and taking codes is what keeps string handling off the hot path;
     an absent optional column is its default on every unit.
     """
     if not rows.has(column):
-        return pd.Categorical.from_codes(np.zeros(len(at), dtype=np.int8), categories=[default])
+        return pd.Categorical.from_codes(np.zeros(len(at), dtype=np.int8), [JUDGMENT_OPTIONAL[column]])
     codes, uniques = _factorize(rows.frame[column], at)
     return pd.Categorical.from_codes(codes, categories=uniques)
 
@@ -384,7 +390,7 @@ def _flag(rows: _Rows, column: str) -> np.ndarray:
 
 def _numeric(rows: _Rows, column: str, at: np.ndarray):
     if not rows.has(column):
-        return np.full(len(at), np.nan)
+        return np.full(len(at), JUDGMENT_OPTIONAL[column])
     return rows.frame[column].iloc[at].reset_index(drop=True)
 
 
@@ -395,8 +401,7 @@ def _build_units(rows: _Rows, coded: dict, unit: np.ndarray, slot: np.ndarray, n
     are plain scatters into an n_units x 2 array rather than grouped aggregations. The frame
     is assembled once without consolidating (copying) same-typed columns into blocks.
     """
-    first_row = np.empty(n_units, dtype=np.int64)
-    first_row[unit[::-1]] = np.arange(len(unit))[::-1]
+    first_row = first_rows(unit, n_units)
     at = rows.at(first_row)
     pair_id = rows.frame["pair_id"].iloc[at].reset_index(drop=True)
     columns = {
@@ -512,10 +517,7 @@ def pair_index(units: pd.DataFrame) -> pd.Index:
 
 def pair_first_unit(units: pd.DataFrame) -> np.ndarray:
     """Row of `units` holding each pair's attributes (its first unit), indexed by pair code."""
-    pair = units["pair"].to_numpy()
-    first = np.empty(n_pairs(units), dtype=np.int64)
-    first[pair[::-1]] = np.arange(len(pair))[::-1]
-    return first
+    return first_rows(units["pair"].to_numpy(), n_pairs(units))
 
 
 def n_pairs(units: pd.DataFrame) -> int:

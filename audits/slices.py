@@ -15,7 +15,7 @@ import pandas as pd
 
 from audits.agreement import N, comparison_columns, intervals, point_estimates
 from audits.config import AuditConfig
-from audits.frames import first_appearance, pair_index, text_codes
+from audits.frames import first_appearance, first_rows, pair_index, text_codes
 from audits.intervals import pair_sums
 from audits.values import Reasons, fraction
 
@@ -56,8 +56,7 @@ def _time_labels(units: pd.DataFrame, freq: str) -> tuple[np.ndarray, np.ndarray
     created = pd.DatetimeIndex(pd.to_datetime(units["created_at"], utc=True, errors="coerce"))
     periods = created.tz_localize(None).to_period(freq)
     codes, _ = pd.factorize(periods.asi8)
-    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    first = first_rows(codes, int(codes.max()) + 1 if len(codes) else 0)
     start = periods[first].start_time.strftime("%Y-%m-%d")
     labels = np.where(created[first].isna(), "(unknown)", np.asarray(start, dtype=object))
     return first_appearance(codes, labels)
