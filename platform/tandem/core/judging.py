@@ -142,15 +142,22 @@ def judge_pairs(
     config: JudgeConfig,
     *,
     limit: int | None = None,
-    batch_pairs: int = 16,
+    batch_pairs: int | None = None,
     progress: Progress | None = None,
     should_cancel: ShouldCancel | None = None,
 ) -> JudgeSummary:
     """Judge the project's pairs (the first `limit` of them) in both orders with `config`.
 
+    Pairs go to the judge `batch_pairs` at a time; each batch is stored (and progress and
+    cancel checked) when its slowest call returns. The default keeps an endpoint judge's
+    connections busy: four times its `concurrency` in pairs, so a slow call holds up few
+    others (with 16 pairs, one hung call idled most of the slots). Local models: 16.
+
     Raises ServiceError when the judge cannot start (missing key, unknown model: the message
     names the setting), Cancelled when asked to stop (finished batches are kept).
     """
+    if batch_pairs is None:
+        batch_pairs = 4 * int(config.params.get("concurrency", 16)) if config.backend == "openai" else 16
     cache = DbCallCache()
     try:
         return _judge_pairs(project, config, cache, limit, batch_pairs, progress, should_cancel)

@@ -21,7 +21,12 @@ class Command(BaseCommand):
             help="a built-in (smollm2), a judge of the project, or a .json config file",
         )
         parser.add_argument("--limit", type=int, help="judge only the first N pairs")
-        parser.add_argument("--batch-pairs", type=int, default=16)
+        parser.add_argument(
+            "--batch-pairs",
+            type=int,
+            default=None,
+            help="pairs per stored batch (default: 4x the concurrency)",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
