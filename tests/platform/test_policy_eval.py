@@ -140,7 +140,9 @@ def test_harmless_rate_before_and_after_when_the_project_has_a_harmlessness_rubr
     rated = [
         r for r in openai_env.requests if "Refuse to help with harm." in json.dumps(r.get("messages", ""))
     ]
-    assert len(rated) >= 2 * pe["prompts"]
+    # Every prompt's answers were rated; where the policy and its start answered alike (a few
+    # steps may not move a tiny model), the second rating is the same request, from the cache.
+    assert pe["prompts"] <= len(rated) <= 2 * pe["prompts"]
 
 
 def test_no_policy_eval_when_turned_off_in_the_config(openai_env, version, tmp_path, tiny_model, capsys):
