@@ -13,6 +13,7 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from labeling.routing import Reason
 from tandem.core import jobs, judging, selectors, services
 from tandem.core.models import DatasetVersion, Pair, Project, TrainingRun
 
@@ -97,7 +98,7 @@ def pair_list(request, pk: int):
             "filters": filters,
             "query": query,
             "judges": selectors.judges_of(project),
-            "reasons": ["audit", "high_stakes", "judge_error", "flip", "judges_disagree", "uncertain"],
+            "reasons": [reason.value for reason in Reason],
         },
     )
 
