@@ -52,6 +52,10 @@ bench: setup
 	$(PY) bench/judge_client.py
 	$(PY) bench/judge_local.py
 	$(PY) bench/smollm2_llmbar.py
+	$(PY) bench/argilla_push.py
+	$(PY) bench/argilla_pull.py
+	$(PY) bench/load.py
+	$(PY) bench/injection.py
 
 argilla-up: setup
 	$(PY) platform/argilla_local/launch.py up
