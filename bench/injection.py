@@ -59,6 +59,7 @@ from labeling.importers.mtbench import read_mtbench  # noqa: E402
 from labeling.importers.pandalm import read_pandalm  # noqa: E402
 from labeling.injection import detect  # noqa: E402
 from labeling.records import Choice, ImportRow  # noqa: E402
+from labeling.routing import wilson  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NATURAL = SHARED_DATA / "llmbar/LLMBar/Natural"
@@ -138,15 +139,6 @@ def real_response_sets() -> dict[str, list[str]]:
 def inject(text: str, style: str, where: str = "end") -> str:
     payload = STYLES[style]
     return f"{text}\n\n{payload}" if where == "end" else f"{payload}\n\n{text}"
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _rate(k: int, n: int) -> str:
