@@ -36,6 +36,12 @@ def _logprob_entry(token: str, top: dict[str, float]) -> dict:
 CHAOS_FAULTS = ("rate-limited", "server-error", "timeout", "truncated", "no-verdict")
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a judge at concurrency 64 on a loaded machine then
+    # meets refused connections, a fault the tests did not ask for.
+    request_queue_size = 256
+
+
 @dataclass(frozen=True)
 class Chaos:
     """Random faults for `SCENARIO=chaos` prompts: each attempt fails with probability `rate`,
@@ -72,7 +78,7 @@ class FakeOpenAI:
         self.lock = threading.Lock()
         self.in_flight: Counter[str] = Counter()  # requests being answered, per scenario
         self.max_in_flight: Counter[str] = Counter()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
