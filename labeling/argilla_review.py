@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -167,7 +168,9 @@ class ArgillaReview:
 
         if self.client.workspaces(self.workspace) is None:
             rg.Workspace(name=self.workspace, client=self.client).create()
-        found = self.client.datasets(name=name, workspace=self.workspace)
+        with warnings.catch_warnings():  # "not found" is the expected answer the first time
+            warnings.filterwarnings("ignore", "Dataset with name", UserWarning)
+            found = self.client.datasets(name=name, workspace=self.workspace)
         if found is not None:
             return found, False
         dataset = rg.Dataset(
@@ -283,8 +286,11 @@ class SimulatedAnnotators:
             return self.keys[username]
         client = self.review.client
         password = hmac.new(self.owner_key.encode(), username.encode(), hashlib.sha256).hexdigest()[:24]
+        with warnings.catch_warnings():  # "not found" is the expected answer the first time
+            warnings.filterwarnings("ignore", "User with username", UserWarning)
+            existing = client.users(username)
         user = (
-            client.users(username)
+            existing
             or rg.User(username=username, password=password, role="annotator", client=client).create()
         )
         workspace = client.workspaces(self.review.workspace)
