@@ -36,16 +36,15 @@ def local_argilla(database: str = "sqlite") -> Iterator[tuple[object, dict]]:
     )
     said = io.StringIO()  # launch.up prints the users' passwords and keys: shown only if it fails
     try:
-        try:
-            with contextlib.redirect_stdout(said):
-                credentials = launch.up(local)
-        except Exception:
-            sys.stderr.write(said.getvalue())
-            raise
-        yield local, credentials
+        with contextlib.ExitStack() as stack:
+            try:
+                with contextlib.redirect_stdout(said):
+                    credentials = stack.enter_context(launch.running(local))
+            except Exception:
+                sys.stderr.write(said.getvalue())
+                raise
+            yield local, credentials
     finally:
-        for name in control.PROCESSES:
-            control.stop_process(local, name)
         if postgres is not None:
             postgres.stop()
         redis.stop()

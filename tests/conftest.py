@@ -7,6 +7,7 @@ database), started by the test settings (tandem/settings/test.py) before Django 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -68,8 +69,9 @@ def api(user_factory):
     return client_for
 
 
-@pytest.fixture(scope="session")
-def argilla(redis_url, tmp_path_factory):
+@contextlib.contextmanager
+def local_argilla(home: Path, redis_url: str):
+    """A private local argilla-server: (LocalArgilla, credentials), stopped by pid afterwards."""
     from argilla_local import control, launch
     from argilla_local.install import InstallError, install
 
@@ -77,15 +79,15 @@ def argilla(redis_url, tmp_path_factory):
         install()
     except InstallError as error:
         pytest.skip(f"argilla-server could not be installed into .argilla-venv: {error}")
-    local = control.LocalArgilla(
-        home=Path(tmp_path_factory.mktemp("argilla-review")), port=free_port(), redis_url=f"{redis_url}/3"
-    )
-    try:
-        credentials = launch.up(local)
+    local = control.LocalArgilla(home=home, port=free_port(), redis_url=redis_url)
+    with launch.running(local) as credentials:
         yield local, credentials
-    finally:
-        for name in control.PROCESSES:
-            control.stop_process(local, name)
+
+
+@pytest.fixture(scope="session")
+def argilla(redis_url, tmp_path_factory):
+    with local_argilla(Path(tmp_path_factory.mktemp("argilla-review")), f"{redis_url}/3") as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

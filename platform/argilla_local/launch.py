@@ -21,6 +21,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -112,6 +113,18 @@ def up(argilla: control.LocalArgilla) -> dict:
     print(bootstrap.describe(credentials))
     print(f"argilla: credentials in {argilla.credentials_file} (mode 0600)")
     return credentials
+
+
+@contextlib.contextmanager
+def running(argilla: control.LocalArgilla) -> Iterator[dict]:
+    """The stack up for a `with` block (tests, benchmarks): yields the credentials, and stops the
+    server and worker by pid on the way out, also when `up` failed half way. The Redis it uses
+    is the caller's (`argilla.redis_url`), so it is left alone."""
+    try:
+        yield up(argilla)
+    finally:
+        for name in control.PROCESSES:
+            control.stop_process(argilla, name)
 
 
 def down(argilla: control.LocalArgilla) -> None:

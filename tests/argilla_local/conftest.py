@@ -136,12 +136,10 @@ def deployment(request, argilla_venv, redis_url, tmp_path_factory) -> Deployment
         database_url=postgres and f"postgresql+asyncpg://postgres@127.0.0.1:{postgres.port}/tandem",
     )
     try:
-        credentials = launch.up(argilla)
-        dataset_id, record_ids = _seed(argilla.api_url, credentials)
-        yield Deployment(database, argilla, credentials, dataset_id, record_ids)
+        with launch.running(argilla) as credentials:
+            dataset_id, record_ids = _seed(argilla.api_url, credentials)
+            yield Deployment(database, argilla, credentials, dataset_id, record_ids)
     finally:
-        for name in control.PROCESSES:
-            control.stop_process(argilla, name)
         if postgres is not None:
             postgres.stop()
 

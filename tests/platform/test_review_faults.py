@@ -20,9 +20,9 @@ import httpx
 import pytest
 from django.db import close_old_connections, connection
 
-from scripts.services import free_port
 from tandem.core import jobs, review, routing, services
 from tandem.core.models import ArgillaRecord, HumanLabel, Job, Pair
+from tests.conftest import local_argilla
 from tests.factories import judge_pairs
 
 pytestmark = pytest.mark.django_db(transaction=True)  # other threads and processes see the rows
@@ -32,21 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def own_argilla(redis_url, tmp_path_factory):
     """A local Argilla for this module alone (the tests stop it): (LocalArgilla, credentials)."""
-    from argilla_local import control, launch
-    from argilla_local.install import InstallError, install
-
-    try:
-        install()
-    except InstallError as error:
-        pytest.skip(f"argilla-server could not be installed into .argilla-venv: {error}")
-    local = control.LocalArgilla(
-        home=Path(tmp_path_factory.mktemp("argilla-faults")), port=free_port(), redis_url=f"{redis_url}/9"
-    )
-    try:
-        yield local, launch.up(local)
-    finally:
-        for name in control.PROCESSES:
-            control.stop_process(local, name)
+    with local_argilla(Path(tmp_path_factory.mktemp("argilla-faults")), f"{redis_url}/9") as running:
+        yield running
 
 
 @pytest.fixture
