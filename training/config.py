@@ -99,6 +99,9 @@ class BaseTrainingConfig:
         names = [f.name for f in dataclasses.fields(cls)]
         check_keys(self.trl_args, names, f"{self.method} config trl_args")
         kwargs = {**self.trl_kwargs(output_dir), **self.method_kwargs(), **self.trl_args}
+        if "activation_checkpointing" not in names and "gradient_checkpointing" in names:
+            # transformers before 5.2x calls it gradient_checkpointing (seen on a GPU machine).
+            kwargs["gradient_checkpointing"] = kwargs.pop("activation_checkpointing")
         try:
             return cls(**kwargs)
         except (TypeError, ValueError) as exc:
