@@ -3,6 +3,11 @@
 One left-padded, batched forward pass per batch gives the logits at the answer position; the
 verdict probability is the softmax over the allowed verdict tokens' logits only (Lee et al.
 2023). Spellings of one verdict that are single tokens (`1`, ` 1`) are pooled with logsumexp.
+
+Every prompt of a template starts with the same tokens (the system message, the rubric, the
+few-shot examples): a third of a SmolLM2 pairwise prompt on LLMBar. Their keys and values are
+computed once and reused by every batch (`_PrefixCache`), so each item pays only for its own
+tokens; on a CPU, where reading the prompt is the whole cost, that is the speed-up.
 """
 
 from __future__ import annotations
@@ -52,6 +57,70 @@ def _accepts(model: Any, parameter: str) -> bool:
     return parameter in inspect.signature(model.forward).parameters
 
 
+MIN_SHARED_PREFIX = 16  # shorter shared heads are not worth a second forward call
+
+
+def _common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    first = rows[0]
+    n = min(len(r) for r in rows)
+    for row in rows[1:]:
+        i = 0
+        while i < n and row[i] == first[i]:
+            i += 1
+        n = i
+    return n
+
+
+def _cache_of(layers: Sequence[tuple[Any, Any]], batch: int) -> Any:
+    """A DynamicCache holding `layers` (keys, values per layer) repeated over `batch` rows
+    (views, not copies: the model appends to the cache by concatenation)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    for index, (keys, values) in enumerate(layers):
+        cache.update(keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1), index)
+    return cache
+
+
+class _PrefixCache:
+    """The keys and values of the last shared prefix scored, reused by the next call for the
+    tokens the two have in common (as llama.cpp's prompt cache does).
+
+    Batch after batch that is the template's head. With one prompt per batch it is more: the
+    other presentation order of the same pair repeats the prompt up to the first response, so
+    the second order reads only the two responses.
+    """
+
+    def __init__(self) -> None:
+        self.tokens: tuple[int, ...] = ()
+        self.layers: list[tuple[Any, Any]] = []
+
+    def get(self, model: Any, tokens: Sequence[int]) -> list[tuple[Any, Any]]:
+        import torch
+
+        tokens = tuple(tokens)
+        reuse = _common_prefix_length([self.tokens, tokens]) if self.tokens else 0
+        if reuse == len(tokens) == len(self.tokens):
+            return self.layers
+        if reuse < MIN_SHARED_PREFIX:
+            reuse = 0
+        layers = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in self.layers] if reuse else []
+        if reuse < len(tokens):
+            ids = torch.tensor([tokens[reuse:]], device=model.device)
+            positions = torch.arange(reuse, len(tokens), device=model.device)[None]
+            with torch.inference_mode():
+                out = model(
+                    input_ids=ids,
+                    position_ids=positions,
+                    past_key_values=_cache_of(layers, 1) if layers else None,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+            layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        self.tokens, self.layers = tokens, layers
+        return layers
+
+
 def _label_token_ids(tokenizer, label: str) -> list[int]:
     """Ids of the single-token spellings of `label` (`1`, ` 1`, `Tie`, ...)."""
     ids: set[int] = set()
@@ -65,7 +134,8 @@ def _label_token_ids(tokenizer, label: str) -> list[int]:
 @register_backend("hf")
 class HFJudge(Judge):
     """Params: gguf_file, device (cuda|cpu; default cuda when available), dtype, batch_size,
-    cot_max_tokens, tie, few_shot. `model` is a hub id or a local path;
+    cot_max_tokens, tie, few_shot, share_prefix (default true: reuse the shared head's keys
+    and values; false scores every prompt in full). `model` is a hub id or a local path;
     `model` and `tokenizer` objects may be passed in directly (tests, shared models)."""
 
     def __init__(
@@ -78,6 +148,8 @@ class HFJudge(Judge):
         super().__init__(config, cache)
         self._model, self._tokenizer = model, tokenizer
         self.batch_size = int(config.params.get("batch_size", 8))
+        self.share_prefix = bool(config.params.get("share_prefix", True))
+        self._prefix = _PrefixCache()
 
     # -- loading -------------------------------------------------------------------------
 
@@ -125,30 +197,49 @@ class HFJudge(Judge):
         self, conversations: Sequence[Messages], suffix_token: int | None = None
     ) -> tuple[Any, list[int]]:
         """(log-softmax over the vocabulary at the answer position, prompt token counts), one
-        row per conversation, from ONE batched forward pass (left padding; position ids follow
-        the mask so a padded row scores as it would alone). `suffix_token` is appended first.
+        row per conversation, from ONE batched forward pass over what follows the tokens all
+        rows share (their keys and values come from `_PrefixCache`). Rows are left-padded after
+        the shared head; position ids follow the mask, so a padded row scores as it would alone.
+        `suffix_token` is appended first.
         """
         import torch
 
-        model, _ = self._load()
-        batch = self._encode(conversations)
-        ids, mask = batch["input_ids"], batch["attention_mask"]
+        model, tokenizer = self._load()
+        texts = [
+            tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
+            for c in conversations
+        ]
+        rows = [list(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        counts = [len(r) for r in rows]
         if suffix_token is not None:
-            ids = torch.cat([ids, torch.full_like(ids[:, :1], suffix_token)], dim=1)
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            rows = [[*r, suffix_token] for r in rows]
+        shared = _common_prefix_length(rows) if self.share_prefix else 0
+        shared = min(shared, min(len(r) for r in rows) - 1)  # every row keeps a token to score
+        if shared < MIN_SHARED_PREFIX or not _accepts(model, "past_key_values"):
+            shared = 0
+        tails = [r[shared:] for r in rows]
+        width = max(len(t) for t in tails)
+        pad = tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(t)) + t for t in tails])
+        mask = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0) + shared
+        extra: dict[str, Any] = {}
+        if shared:
+            extra["past_key_values"] = _cache_of(self._prefix.get(model, rows[0][:shared]), len(rows))
+            mask = torch.cat([torch.ones(len(rows), shared, dtype=mask.dtype), mask], dim=1)
         # Only the last position's scores are read: asking for just those skips a
         # (batch x length x vocabulary) array (about 1 GB for 8 SmolLM2 prompts of 600 tokens).
-        extra = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+        if _accepts(model, "logits_to_keep"):
+            extra["logits_to_keep"] = 1
         with torch.inference_mode():
             out = model(
                 input_ids=ids.to(model.device),
                 attention_mask=mask.to(model.device),
                 position_ids=positions.to(model.device),
+                use_cache=bool(shared),
                 **extra,
             )
         self.stats.calls += 1
-        counts = [int(n) for n in batch["attention_mask"].sum(-1).tolist()]
         return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu(), counts
 
     def generate(self, conversations: Sequence[Messages], max_new_tokens: int) -> list[str]:
@@ -212,10 +303,12 @@ class HFJudge(Judge):
         ]
         results: list[dict[str, Any] | None] = [self.cache.get(k) for k in keys]
         self.stats.cache_hits += sum(r is not None for r in results)
-        # Similar lengths batch together, so little of each forward pass is padding; answers go
-        # back by index, so the order of the verdicts does not change.
+        # Similar lengths batch together, so little of each forward pass is padding, and the two
+        # orders of a pair (same length) sit side by side for the prefix cache; answers go back
+        # by index, so the order of the verdicts does not change.
         todo = sorted(
-            (i for i, r in enumerate(results) if r is None), key=lambda i: len(str(conversations[i]))
+            (i for i, r in enumerate(results) if r is None),
+            key=lambda i: (len(str(conversations[i])), getattr(items[i], "prompt", "")),
         )
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start : start + self.batch_size]

@@ -106,3 +106,25 @@ def test_real_smollm2_judges_two_pairs_in_both_orders(smollm2_tokenizer):
     assert all(v.ok for v in verdicts)
     combined = [debias(x, y) for x, y in zip(verdicts[:2], verdicts[2:], strict=True)]
     assert all(c.p_a is not None and 0.0 <= c.p_a <= 1.0 for c in combined)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_shared_prompt_heads_are_computed_once_and_change_no_probability(
+    tiny_llama, smollm2_tokenizer, batch_size
+):
+    both_orders = [
+        JudgeItem(key=f"{i.key}{order}", prompt=i.prompt, first=a, second=b)
+        for i in pair_items()
+        for order, (a, b) in (("ab", (i.first, i.second)), ("ba", (i.second, i.first)))
+    ]
+    params = {"batch_size": batch_size}
+    full = tiny_judge(tiny_llama, smollm2_tokenizer, share_prefix=False, **params).judge(both_orders)
+    judge = tiny_judge(tiny_llama, smollm2_tokenizer, **params)
+    shared = judge.judge(both_orders)
+    assert [v.p_first for v in shared] == pytest.approx([v.p_first for v in full], abs=1e-5)
+    assert [v.choice for v in shared] == [v.choice for v in full]
+    assert [v.provenance.prompt_tokens for v in shared] == [v.provenance.prompt_tokens for v in full]
+    head = smollm2_tokenizer.decode(list(judge._prefix.tokens))
+    assert len(judge._prefix.tokens) > 50 and "careful, impartial judge" in head
+    if batch_size == 1:  # the last prompt's own text was kept for the next one
+        assert any(p in head for p, _, _ in PAIRS)
