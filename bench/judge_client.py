@@ -16,6 +16,14 @@ with a verdict token and its `top_logprobs`. Three clients do the same work, N p
 The bound is the fastest any client can go at that concurrency: calls x latency / concurrency.
 Targets (issue 3): >= 95% of the bound, >= 30x the sequential loop, not slower than distilabel.
 
+A fourth row is the floor: the same requests POSTed by a bare aiohttp loop (no SDK, no judge),
+which shows how much of the bound this machine leaves to any client.
+
+The tandem client and the endpoint share the machine's cores, so both processes' CPU per call
+is printed: the client's is what the judge's code path costs (the `openai[aiohttp]` transport
+when installed, named in the table; the default httpx2 stack otherwise), the endpoint's is the
+harness's share (a plain asyncio server, about 0.12 ms per call: lean already, left as it is).
+
     .venv/bin/python bench/judge_client.py [--pairs 2000] [--latency 0.2] [--concurrency 64]
 
 To install the distilabel side (never into the project's .venv):
@@ -105,7 +113,11 @@ class Endpoint:
                     writer.write(self.models)
                     continue
                 if head.startswith(b"POST /stats"):
-                    stats = {"requests": self.requests, "max_in_flight": self.max_in_flight}
+                    stats = {
+                        "requests": self.requests,
+                        "max_in_flight": self.max_in_flight,
+                        "cpu_s": time.process_time(),  # this process's, since it started
+                    }
                     self.requests = self.max_in_flight = 0
                     writer.write(_response("200 OK", json.dumps(stats).encode()))
                     continue
@@ -172,9 +184,9 @@ def judge_items(pairs):
     return items
 
 
-def run_project(base_url: str, items, concurrency: int, profile=None) -> tuple[float, float, int]:
-    """(wall seconds, client CPU seconds, OK verdicts) for the project's openai judge on all
-    items; `profile` (a cProfile.Profile) is enabled around the judging only."""
+def run_project(base_url: str, items, concurrency: int, profile=None) -> tuple[float, float, int, str]:
+    """(wall seconds, client CPU seconds, OK verdicts, which transport) for the project's
+    openai judge on all items; `profile` (a cProfile.Profile) is enabled around the judging only."""
     from labeling.judges import JudgeConfig, MemoryCallCache, build_judge
 
     os.environ["BENCH_JUDGE_KEY"] = API_KEY
@@ -195,8 +207,13 @@ def run_project(base_url: str, items, concurrency: int, profile=None) -> tuple[f
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         if profile is not None:
             profile.disable()
+        import openai
+
+        http_client = judge.caller._loop_state().client._client
+        aiohttp = isinstance(http_client, openai.DefaultAioHttpClient)
+        transport = "aiohttp transport" if aiohttp else "httpx2 transport"
         await judge.aclose()
-        return elapsed, cpu, sum(v.ok for v in verdicts)
+        return elapsed, cpu, sum(v.ok for v in verdicts), transport
 
     return asyncio.run(main())
 
@@ -226,6 +243,51 @@ def run_sequential(base_url: str, conversations) -> tuple[float, int]:
         top = {t.token: t.logprob for t in reply.choices[0].logprobs.content[0].top_logprobs}
         parsed += "1" in top or "2" in top
     return time.perf_counter() - started, parsed
+
+
+def run_floor(base_url: str, conversations, concurrency: int) -> tuple[float, float, int]:
+    """(wall seconds, client CPU seconds, replies) for the least a client can do: the same
+    request bodies, serialized beforehand, POSTed with a bare aiohttp session at the same
+    concurrency; only the reply's JSON is parsed. No SDK, no judge, no cache. What it misses of
+    the bound is this machine's (scheduling, the shared cores, the endpoint), not a client's."""
+    import aiohttp
+
+    bodies = [
+        json.dumps(
+            {
+                "model": MODEL,
+                "messages": m,
+                "max_tokens": 1,
+                "temperature": 0.0,
+                "logprobs": True,
+                "top_logprobs": 20,
+            }
+        ).encode()
+        for m in conversations
+    ]
+    headers = {"content-type": "application/json", "authorization": f"Bearer {API_KEY}"}
+
+    async def main():
+        slots = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+            async def post(body: bytes) -> dict:
+                async with (
+                    slots,
+                    session.post(f"{base_url}/chat/completions", data=body, headers=headers) as r,
+                ):
+                    return json.loads(await r.read())
+
+            await asyncio.gather(*(post(b) for b in bodies[:concurrency]))  # connect before timing
+            started, cpu = time.perf_counter(), time.process_time()
+            replies = await asyncio.gather(*(post(b) for b in bodies))
+            return (
+                time.perf_counter() - started,
+                time.process_time() - cpu,
+                sum(bool(r.get("choices")) for r in replies),
+            )
+
+    return asyncio.run(main())
 
 
 DISTILABEL_SCRIPT = r"""
@@ -347,10 +409,16 @@ def print_rows(rows, calls: int, bound: float, distilabel: dict) -> None:
     print()
 
 
-def print_targets(seconds: float, cpu: float, calls: int, bound: float, seq_total: float, distilabel) -> None:
+def print_targets(
+    seconds: float, cpu: float, endpoint_cpu: float, calls: int, bound: float, seq_total: float, distilabel
+) -> None:
     print(
         f"tandem client process CPU: {cpu:.2f} s ({cpu / calls * 1000:.2f} ms per call; the bound leaves "
         f"{bound / calls * 1000:.2f} ms of wall time per call for all client work)"
+    )
+    print(
+        f"endpoint process CPU in that run: {endpoint_cpu:.2f} s ({endpoint_cpu / calls * 1000:.2f} ms "
+        "per call, on the same cores)"
     )
     vs_bound, vs_seq = bound / seconds, seq_total / seconds
     print(
@@ -390,9 +458,16 @@ def main() -> None:
         import cProfile
 
         profile = cProfile.Profile()
-    seconds, cpu, ok = run_project(base_url, items, args.concurrency, profile)
+    endpoint_cpu = endpoint_stats(base_url)["cpu_s"]
+    seconds, cpu, ok, transport = run_project(base_url, items, args.concurrency, profile)
     seen = endpoint_stats(base_url)
-    rows = [("tandem openai judge", seconds, ok, seen["max_in_flight"], "measured")]
+    endpoint_cpu = seen["cpu_s"] - endpoint_cpu
+    rows = [("tandem openai judge", seconds, ok, seen["max_in_flight"], f"measured, {transport}")]
+
+    floor_seconds, floor_cpu, floor_ok = run_floor(base_url, conversations, args.concurrency)
+    seen = endpoint_stats(base_url)
+    note = f"measured, {floor_cpu / calls * 1000:.2f} ms CPU per call: this machine's floor"
+    rows.append(("bare aiohttp POST loop", floor_seconds, floor_ok, seen["max_in_flight"], note))
 
     sub = conversations[: args.sequential_calls]
     seq_seconds, seq_ok = run_sequential(base_url, sub)
@@ -417,7 +492,7 @@ def main() -> None:
         print_profile(profile, calls)
         print()
     print_rows(rows, calls, bound, distilabel)
-    print_targets(seconds, cpu, calls, bound, seq_total, distilabel)
+    print_targets(seconds, cpu, endpoint_cpu, calls, bound, seq_total, distilabel)
 
 
 if __name__ == "__main__":
