@@ -133,7 +133,9 @@ def _label_token_ids(tokenizer, label: str) -> list[int]:
 
 @register_backend("hf")
 class HFJudge(Judge):
-    """Params: gguf_file, device (cuda|cpu; default cuda when available), dtype, batch_size,
+    """Params: gguf_file, device (cuda|cpu; default cuda when available), dtype, batch_size
+    (default 8 on a GPU, 1 on a CPU: there padding costs and the prefix cache reuses the pair's
+    prompt between its two orders only one prompt at a time; bench/judge_local.py),
     cot_max_tokens, tie, few_shot, share_prefix (default true: reuse the shared head's keys
     and values; false scores every prompt in full). `model` is a hub id or a local path;
     `model` and `tokenizer` objects may be passed in directly (tests, shared models)."""
@@ -147,9 +149,16 @@ class HFJudge(Judge):
     ) -> None:
         super().__init__(config, cache)
         self._model, self._tokenizer = model, tokenizer
-        self.batch_size = int(config.params.get("batch_size", 8))
+        self._batch_size = config.params.get("batch_size")
         self.share_prefix = bool(config.params.get("share_prefix", True))
         self._prefix = _PrefixCache()
+
+    @property
+    def batch_size(self) -> int:
+        if self._batch_size is not None:
+            return int(self._batch_size)
+        model, _ = self._load()
+        return 8 if model.device.type == "cuda" else 1
 
     # -- loading -------------------------------------------------------------------------
 
@@ -310,8 +319,9 @@ class HFJudge(Judge):
             (i for i, r in enumerate(results) if r is None),
             key=lambda i: (len(str(conversations[i])), getattr(items[i], "prompt", "")),
         )
-        for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start : start + self.batch_size]
+        size = self.batch_size
+        for start in range(0, len(todo), size):
+            chunk = todo[start : start + size]
             started = time.perf_counter()
             answers = scorer(template, [conversations[i] for i in chunk])
             latency = time.perf_counter() - started

@@ -29,8 +29,17 @@ def pair_items() -> list[JudgeItem]:
 
 
 def tiny_judge(tiny_llama, tokenizer, **params) -> HFJudge:
-    config = JudgeConfig(name="tiny", backend="hf", model="tiny-llama", params=params)
+    config = JudgeConfig(name="tiny", backend="hf", model="tiny-llama", params={"batch_size": 8} | params)
     return HFJudge(config, model=tiny_llama, tokenizer=tokenizer)
+
+
+def test_one_prompt_per_pass_on_a_cpu_unless_configured(tiny_llama, smollm2_tokenizer):
+    config = JudgeConfig(name="tiny", backend="hf", model="tiny-llama")
+    judge = HFJudge(config, model=tiny_llama, tokenizer=smollm2_tokenizer)
+    assert judge.batch_size == 1
+    judge.judge(pair_items())
+    assert judge.stats.calls == len(PAIRS)
+    assert tiny_judge(tiny_llama, smollm2_tokenizer).batch_size == 8
 
 
 def test_batched_pass_equals_per_item_passes(tiny_llama, smollm2_tokenizer):
@@ -68,7 +77,9 @@ def test_rerun_is_answered_from_cache(tiny_llama, smollm2_tokenizer):
 
 
 def test_direct_scores_are_normalized_expectations(tiny_llama, smollm2_tokenizer):
-    config = JudgeConfig(name="tiny-score", backend="hf", model="tiny", template="score_v1")
+    config = JudgeConfig(
+        name="tiny-score", backend="hf", model="tiny", template="score_v1", params={"batch_size": 8}
+    )
     judge = HFJudge(config, model=tiny_llama, tokenizer=smollm2_tokenizer)
     scores = asyncio.run(
         judge.score_batch([ScoreItem(key=f"s{i}", prompt=p, response=a) for i, (p, a, _) in enumerate(PAIRS)])
@@ -87,7 +98,7 @@ def test_cot_template_generates_then_scores(tiny_llama, smollm2_tokenizer):
         backend="hf",
         model="tiny",
         template="pairwise_cot_v1",
-        params={"cot_max_tokens": 8},
+        params={"cot_max_tokens": 8, "batch_size": 8},
     )
     judge = HFJudge(config, model=tiny_llama, tokenizer=smollm2_tokenizer)
     verdicts = judge.judge(pair_items()[:2])
