@@ -5,9 +5,10 @@ verdict probability is the softmax over the allowed verdict tokens' logits only 
 2023). Spellings of one verdict that are single tokens (`1`, ` 1`) are pooled with logsumexp.
 
 Every prompt of a template starts with the same tokens (the system message, the rubric, the
-few-shot examples): a third of a SmolLM2 pairwise prompt on LLMBar. Their keys and values are
-computed once and reused by every batch (`_PrefixCache`), so each item pays only for its own
-tokens; on a CPU, where reading the prompt is the whole cost, that is the speed-up.
+few-shot examples), and a pair's two orders repeat its prompt up to the first response: on
+LLMBar that is 45% of the tokens. Their keys and values are computed once and reused
+(`_PrefixCache`), so each item pays mostly for its own tokens; on a CPU, where reading the
+prompt is the whole cost, that is the speed-up.
 """
 
 from __future__ import annotations
@@ -92,19 +93,24 @@ class _PrefixCache:
     """
 
     def __init__(self) -> None:
-        self.tokens: tuple[int, ...] = ()
-        self.layers: list[tuple[Any, Any]] = []
+        # (tokens, keys and values per layer), replaced as one: a reader never sees a mix.
+        self._entry: tuple[tuple[int, ...], list[tuple[Any, Any]]] = ((), [])
+
+    @property
+    def tokens(self) -> tuple[int, ...]:
+        return self._entry[0]
 
     def get(self, model: Any, tokens: Sequence[int]) -> list[tuple[Any, Any]]:
         import torch
 
         tokens = tuple(tokens)
-        reuse = _common_prefix_length([self.tokens, tokens]) if self.tokens else 0
-        if reuse == len(tokens) == len(self.tokens):
-            return self.layers
+        cached, cached_layers = self._entry
+        reuse = _common_prefix_length([cached, tokens]) if cached else 0
+        if reuse == len(tokens) == len(cached):
+            return cached_layers
         if reuse < MIN_SHARED_PREFIX:
             reuse = 0
-        layers = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in self.layers] if reuse else []
+        layers = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in cached_layers] if reuse else []
         if reuse < len(tokens):
             ids = torch.tensor([tokens[reuse:]], device=model.device)
             positions = torch.arange(reuse, len(tokens), device=model.device)[None]
@@ -117,7 +123,7 @@ class _PrefixCache:
                     logits_to_keep=1,
                 )
             layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
-        self.tokens, self.layers = tokens, layers
+        self._entry = (tokens, layers)
         return layers
 
 
