@@ -67,3 +67,21 @@ def test_shipped_accelerate_configs_parse():
     assert set(found) == {"single_gpu", "ddp", "fsdp", "zero2", "zero3"}
     assert found["fsdp"]["fsdp_config"]["fsdp_version"] == 2
     assert found["zero3"]["deepspeed_config"]["zero_stage"] == 3
+
+
+def test_older_transformers_get_checkpointing_under_its_old_name(tmp_path):
+    # transformers 5.17 (seen on a GPU machine) has gradient_checkpointing, not
+    # activation_checkpointing: every run failed at start with "unexpected keyword argument".
+    import dataclasses
+
+    from trl import RewardConfig
+
+    fields = [
+        (f.name, f.type, f) for f in dataclasses.fields(RewardConfig) if f.name != "activation_checkpointing"
+    ]
+    older = dataclasses.make_dataclass("OlderRewardConfig", fields)
+    config = load_config("reward", {"model": "m", "activation_checkpointing": True})
+    config.trl_config_class = lambda: older
+    args = config.to_trl(tmp_path)
+    assert args.gradient_checkpointing is True
+    assert not hasattr(args, "activation_checkpointing")
