@@ -90,6 +90,9 @@ def tokens_per_pair(rows: list[dict], model: str) -> float:
     return sum(lengths) / len(lengths)
 
 
+DPO_LEARNING_RATE = 5e-5
+
+
 def common_config(args: argparse.Namespace) -> dict:
     return {
         "model": args.model,
@@ -142,7 +145,9 @@ def project_runs(args, train_rows, held_out, out, per_pair, before) -> dict[str,
         f"  held-out reward accuracy: {before:.3f} untrained -> {reward.final_eval['accuracy']:.3f} "
         f"(n={reward.final_eval['n']:.0f})"
     )
-    dpo_config = load_config("dpo", {**common, "max_steps": args.dpo_steps, "learning_rate": 5e-5})
+    dpo_config = load_config(
+        "dpo", {**common, "max_steps": args.dpo_steps, "learning_rate": DPO_LEARNING_RATE}
+    )
     dpo = train(dpo_config, train_rows, out / "dpo")
     rates["dpo"] = report("dpo", dpo, args.dpo_steps * args.batch * per_pair)
     losses = [m["loss"] for m in dpo.metrics if "loss" in m]
@@ -158,16 +163,19 @@ def plain_trl_runs(args, train_rows, held_out, out, per_pair, before) -> dict[st
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
     from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer
 
+    from training.config import load_config
     from training.models import load_tokenizer, resolve_model
 
+    common = common_config(args)  # the project's run's settings, spelled out for TRL below
+    project = load_config("reward", common)
     source = resolve_model(args.model)
     tokenizer = load_tokenizer(source)  # SmolLM2 pads with EOS; TRL's docs ask for a distinct pad
     data = Dataset.from_dict({c: [r[c] for r in train_rows] for c in ("prompt", "chosen", "rejected")})
     cuda = torch.cuda.is_available()
     shared = {
-        "learning_rate": 2e-4,
+        "learning_rate": common["learning_rate"],
         "per_device_train_batch_size": args.batch,
-        "max_length": 1024,
+        "max_length": common["max_length"],
         "bf16": bool(cuda and torch.cuda.is_bf16_supported()),
         "use_cpu": not cuda,
         "save_strategy": "no",
@@ -176,7 +184,12 @@ def plain_trl_runs(args, train_rows, held_out, out, per_pair, before) -> dict[st
         "disable_tqdm": True,
         "seed": 0,
     }
-    lora = {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear"}
+    lora = {
+        "r": project.lora_r,
+        "lora_alpha": project.lora_alpha,
+        "lora_dropout": project.lora_dropout,
+        "target_modules": project.lora_target_modules,
+    }
     rates = {}
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -196,7 +209,9 @@ def plain_trl_runs(args, train_rows, held_out, out, per_pair, before) -> dict[st
     trainer = DPOTrainer(
         model=model,
         args=DPOConfig(
-            output_dir=str(out / "trl-dpo"), max_steps=args.dpo_steps, **{**shared, "learning_rate": 5e-5}
+            output_dir=str(out / "trl-dpo"),
+            max_steps=args.dpo_steps,
+            **{**shared, "learning_rate": DPO_LEARNING_RATE},
         ),
         train_dataset=data,
         processing_class=tokenizer,

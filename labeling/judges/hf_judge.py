@@ -120,7 +120,7 @@ class _PrefixCache:
                     position_ids=positions,
                     past_key_values=_cache_of(layers, 1) if layers else None,
                     use_cache=True,
-                    logits_to_keep=1,
+                    **({"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}),
                 )
             layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
         self._entry = (tokens, layers)
