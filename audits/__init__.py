@@ -1,14 +1,15 @@
 """Audits: pure Python (no Django). Agreement, bias, calibration and report rendering.
 
 The platform's whole API is re-exported here: build the two frames described in
-`audits.frames`, call `build_report`, and render the dict with `render_text`,
-`render_html` or `render_pdf`. The blend step re-applies a fitted calibration map with
+`audits.frames` (`categorical_frames` turns them into the cheapest form), call
+`build_report`, and render the dict with `render_text`, `render_html` or `render_pdf`. The
+blend step re-applies a fitted calibration map with
 `apply_calibration(report["calibration"]["map"], p)`.
 """
 
 from audits.calibration import CalibrationMap, apply_calibration, fit_calibration
 from audits.config import AuditConfig
-from audits.frames import AuditInputError, formatting_flags
+from audits.frames import AuditInputError, categorical_frames, formatting_flags
 from audits.render import render_html, render_pdf, render_text
 from audits.render.pdf import PdfUnavailableError
 from audits.report import REQUIRED_KEYS, build_report, flatten, get_path
@@ -21,6 +22,7 @@ __all__ = [
     "PdfUnavailableError",
     "apply_calibration",
     "build_report",
+    "categorical_frames",
     "fit_calibration",
     "flatten",
     "formatting_flags",

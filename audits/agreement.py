@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from audits.config import AuditConfig
-from audits.frames import TIE, UNBIASED_SAMPLES, join_on_pair, n_pairs
+from audits.frames import TIE, UNBIASED_SAMPLES, join_on_pair, n_pairs, sample_mask
 from audits.intervals import bootstrap_ci, bootstrap_cis, pair_sums, ratio
 from audits.values import Reasons, fraction, number
 
@@ -31,12 +31,59 @@ def comparisons(units: pd.DataFrame, votes: pd.DataFrame, samples) -> pd.DataFra
     `unit` is the row number in `units`, so slices can look up the unit's attributes. Rows
     come in the order of a pandas inner merge on pair_id (units in order, then votes).
     """
-    chosen = votes[votes["sample"].isin(list(samples)).to_numpy()]
+    chosen = votes[sample_mask(votes, samples)]
     unit, vote = join_on_pair(units["pair"].to_numpy(), chosen["pair"].to_numpy(), n_pairs(units))
     out = {"pair_id": units["pair_id"].to_numpy()[unit]}
     out.update({name: units[name].to_numpy()[unit] for name in ("c_comb", "c_ab", "c_ba")})
     out.update(unit=unit, human=chosen["code"].to_numpy()[vote], pair=units["pair"].to_numpy()[unit])
     return pd.DataFrame(out)
+
+
+def pair_stats(units: pd.DataFrame, votes: pd.DataFrame, samples) -> np.ndarray:
+    """`comparison_stats(comparisons(units, votes, samples))`, without forming the comparisons.
+
+    Every statistic sums, over the (unit, vote) combinations of a pair, a function of the
+    unit's verdict code and the vote's code; so per pair it is a product of two small
+    histograms (verdict codes of the pair's units, vote codes of its votes). Rows are the
+    labeled pairs in pair-code order, as there; the counts are whole numbers, so the sums are
+    exactly equal.
+    """
+    n = n_pairs(units)
+    chosen = sample_mask(votes, samples)
+    vote_pair = votes["pair"].to_numpy()[chosen]
+    if not len(vote_pair):
+        return np.zeros((0, CELLS + 9))
+    labeled = np.zeros(n, dtype=bool)
+    labeled[vote_pair] = True
+    keep = np.flatnonzero(labeled)
+    m = len(keep)
+    dense = np.zeros(n, dtype=np.int64)
+    dense[keep] = np.arange(m)
+    unit_pair = units["pair"].to_numpy()
+    rows = np.flatnonzero(labeled.take(unit_pair))  # only units of labeled pairs
+    row_pair = dense.take(unit_pair.take(rows))
+
+    def histogram(pair: np.ndarray, codes: np.ndarray, shift: int) -> list[np.ndarray]:
+        """Counts of codes a / b / tie per labeled pair: three length-m arrays."""
+        counts = np.bincount((codes.astype(np.int64) + shift) * m + pair, minlength=(3 + shift) * m)
+        return list(counts.reshape(3 + shift, m)[shift:].astype(float))
+
+    human = histogram(dense.take(vote_pair), votes["code"].to_numpy()[chosen], 0)
+    both, ab, ba = (
+        histogram(row_pair, units[c].to_numpy().take(rows), 1) for c in ("c_comb", "c_ab", "c_ba")
+    )
+    n_human = human[0] + human[1] + human[2]
+    out = np.empty((m, CELLS + 9))
+    out[:, AGREE_NT] = both[0] * human[0] + both[1] * human[1]
+    out[:, AGREE] = out[:, AGREE_NT] + both[2] * human[2]
+    out[:, N] = (both[0] + both[1] + both[2]) * n_human
+    out[:, N_NT] = (both[0] + both[1]) * (human[0] + human[1])
+    for agree, count, side in ((AGREE_AB, N_AB, ab), (AGREE_BA, N_BA, ba)):
+        out[:, agree] = side[0] * human[0] + side[1] * human[1] + side[2] * human[2]
+        out[:, count] = (side[0] + side[1] + side[2]) * n_human
+    for j, k in np.ndindex(3, 3):
+        out[:, CELLS + 3 * j + k] = both[j] * human[k]
+    return out
 
 
 def comparison_columns(comp: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -114,12 +161,12 @@ def intervals(stats: np.ndarray, config: AuditConfig, reasons: Reasons, names=No
     return cis
 
 
-def alignment(comp: pd.DataFrame, config: AuditConfig, reasons: Reasons, why_empty: str) -> dict:
-    """The `agreement` section: headline numbers, per order, kappa, confusion and intervals.
+def alignment(stats: np.ndarray, config: AuditConfig, reasons: Reasons, why_empty: str) -> dict:
+    """The `agreement` section from per-pair statistics (`pair_stats`): headline numbers, per
+    order, kappa, confusion and intervals.
 
     `why_empty` is the reason given for every number when there is no comparison at all.
     """
-    stats = comparison_stats(comp)
     if not len(stats) or stats[:, N].sum() == 0:
         return _empty_alignment(reasons, why_empty)
     totals = stats.sum(axis=0)

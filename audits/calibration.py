@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from audits.config import AuditConfig
-from audits.frames import TIE, UNBIASED_SAMPLES, A, join_on_pair, n_pairs, p_a_debiased
+from audits.frames import TIE, UNBIASED_SAMPLES, A, join_on_pair, n_pairs, p_a_debiased, sample_mask
 from audits.logistic import fit_logistic, sigmoid
 from audits.values import Reasons, number
 
@@ -106,14 +106,17 @@ def reliability(p: np.ndarray, y: np.ndarray, n_bins: int) -> tuple[list[dict], 
 
 def calibration_pairs(units: pd.DataFrame, votes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(p_a, y) per (unit, non-tie unbiased vote) where the unit has a probability."""
-    fair = votes[(votes["sample"].isin(list(UNBIASED_SAMPLES)) & (votes["code"] != TIE)).to_numpy()]
-    labeled = np.zeros(n_pairs(units), dtype=bool)
-    labeled[fair["pair"].to_numpy()] = True
-    rows = np.flatnonzero(labeled[units["pair"].to_numpy()])  # only units a vote can meet
-    p = p_a_debiased(units["p_ab"].to_numpy()[rows], units["p_ba"].to_numpy()[rows])
-    rows, p = rows[~np.isnan(p)], p[~np.isnan(p)]
-    unit, vote = join_on_pair(units["pair"].to_numpy()[rows], fair["pair"].to_numpy(), n_pairs(units))
-    return p[unit], (fair["code"].to_numpy()[vote] == A).astype(float)
+    code = votes["code"].to_numpy()
+    fair = np.flatnonzero(sample_mask(votes, UNBIASED_SAMPLES) & (code != TIE))
+    fair_pair, n, unit_pair = votes["pair"].to_numpy().take(fair), n_pairs(units), units["pair"].to_numpy()
+    labeled = np.zeros(n, dtype=bool)
+    labeled[fair_pair] = True
+    rows = np.flatnonzero(labeled.take(unit_pair))  # only units a vote can meet
+    p = p_a_debiased(units["p_ab"].to_numpy().take(rows), units["p_ba"].to_numpy().take(rows))
+    has_p = ~np.isnan(p)
+    rows, p = rows[has_p], p[has_p]
+    unit, vote = join_on_pair(unit_pair.take(rows), fair_pair, n)
+    return p.take(unit), (code.take(fair.take(vote)) == A).astype(float)
 
 
 def calibration(units: pd.DataFrame, votes: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict:

@@ -41,7 +41,9 @@ status is not ok is ignored.
 
 Text columns may be plain strings (pandas' default pyarrow-backed `str`, or object) or
 categoricals; categoricals are cheapest, since every text column is turned into integer
-codes here and nothing downstream looks at a string per row.
+codes here and nothing downstream looks at a string per row. `categorical_frames` builds
+them, with order / status / choice / sample in the contract's order, whose codes are then
+used as they are (the platform calls it as rows arrive from the database).
 """
 
 from __future__ import annotations
@@ -116,6 +118,62 @@ def formatting_flags(texts: pd.Series) -> np.ndarray:
     return texts.fillna("").astype(str).str.contains(_FORMAT_RE).to_numpy(dtype=bool)
 
 
+# Text columns with a handful of distinct values; those with a fixed set keep the contract's order.
+_CATEGORICAL_COLUMNS = {
+    "judgments": (
+        "judge",
+        "template",
+        "order",
+        "status",
+        "choice",
+        "category",
+        "model_a",
+        "model_b",
+        "judge_family",
+    ),
+    "labels": ("annotator", "choice", "sample"),
+}
+_FIXED_CATEGORIES = {"order": ORDERS, "status": STATUSES, "choice": CHOICES, "sample": SAMPLES}
+
+
+def categorical_frames(
+    judgments: pd.DataFrame, labels: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The two frames with their low-cardinality text columns as categoricals.
+
+    This is the form to hand over (the platform does, as rows arrive from the database): each
+    column is coded once, and order / status / choice / sample codes in the contract's order
+    are used as they are. A value outside a fixed set would become null here, so it is
+    checked first and reported as `prepare` reports it (a choice only on rows whose status is
+    ok: elsewhere it is ignored anyway).
+    """
+    out = []
+    for frame, name in ((judgments, "judgments"), (labels, "labels")):
+        if frame is None:
+            out.append(None)
+            continue
+        dtypes = {}
+        for column in _CATEGORICAL_COLUMNS[name]:
+            if column not in frame.columns or isinstance(frame[column].dtype, pd.CategoricalDtype):
+                continue
+            fixed = _FIXED_CATEGORIES.get(column)
+            if fixed is None:
+                dtypes[column] = "category"
+                continue
+            values = frame[column]
+            unknown = values.notna().to_numpy() & ~values.isin(fixed).to_numpy()
+            if name == "judgments" and column == "choice" and "status" in frame.columns:
+                bad = unknown & (frame["status"] == STATUSES[0]).to_numpy()
+                _raise_on_bad(values, bad, fixed, "choice (on rows with status ok)")
+                if unknown.any():  # only on failed verdicts, where it is ignored: dropped
+                    frame = frame.assign(choice=values.mask(unknown))
+            else:
+                _raise_on_bad(values, unknown, fixed, column)
+            dtypes[column] = pd.CategoricalDtype(list(fixed))
+        out.append(frame.astype(dtypes))
+    return out[0], out[1]
+
+
 def _arrow_strings(values: pd.Series):
     """The pyarrow array behind a pyarrow-backed string column (pandas' default `str`), else None."""
     dtype = values.dtype
@@ -134,8 +192,11 @@ def codes_of(values: pd.Series, allowed: tuple) -> np.ndarray:
     first so the lookup runs on the distinct values only.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        table = np.append(pd.Index(list(allowed)).get_indexer(values.cat.categories), -1).astype(np.int8)
-        return table[values.cat.codes.to_numpy()]
+        codes = values.cat.codes.to_numpy()
+        table = pd.Index(list(allowed)).get_indexer(values.cat.categories)
+        if codes.dtype == np.int8 and np.array_equal(table, np.arange(len(table))):
+            return codes  # categories in the contract's order (as the platform builds them)
+        return np.append(table, -1).astype(np.int8).take(codes)
     arrow = _arrow_strings(values)
     if arrow is not None:
         import pyarrow as pa
@@ -267,9 +328,23 @@ class _Rows:
         return positions if self.rows is None else self.rows[positions]
 
 
-def _latest_rows(created: pd.Series | None, slot: np.ndarray) -> np.ndarray | None:
-    """Rows to keep so each (unit, order) has its latest verdict; None when there are no dupes."""
-    if np.bincount(slot).max(initial=0) <= 1:
+def _cell_rows(slot: np.ndarray, n_units: int) -> np.ndarray:
+    """n_units x 2 table (order ab, ba) of the row holding each (unit, order) cell, -1 where none.
+
+    Built by one scatter; where a cell has several rows the last one lands, which the caller
+    detects by counting filled cells (see `_latest_rows`).
+    """
+    cells = np.full(2 * n_units, -1, dtype=slot.dtype)
+    cells[slot] = np.arange(len(slot), dtype=slot.dtype)
+    return cells.reshape(n_units, 2)
+
+
+def _latest_rows(created: pd.Series | None, slot: np.ndarray, cells: np.ndarray) -> np.ndarray | None:
+    """Rows to keep so each (unit, order) has its latest verdict; None when there are no dupes.
+
+    `cells` is `_cell_rows(slot, ...)`: with no two rows in one cell, every row filled its own.
+    """
+    if len(slot) <= cells.size and np.count_nonzero(cells >= 0) == len(slot):
         return None
     by_time = np.arange(len(slot)) if created is None else np.argsort(created.to_numpy(), kind="stable")
     keep = ~pd.Series(slot[by_time]).duplicated(keep="last").to_numpy()
@@ -285,24 +360,32 @@ def _integer_ids(values: pd.Series) -> np.ndarray | None:
 
 
 def dense_codes(keys: np.ndarray) -> np.ndarray:
-    """`pd.factorize(keys)[0]` for non-negative integer keys: dense codes, first appearance first.
+    """`pd.factorize(keys)[0]` for non-negative integer keys: dense codes, first appearance first."""
+    return dense_codes_and_firsts(keys)[0]
+
+
+def dense_codes_and_firsts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(`dense_codes(keys)`, the row where each code first appears), both int32 where they fit.
 
     Keys from a small range (ids packed with judge and template codes, typically) are coded by
     direct addressing: a table of each key's first row, then a running count of first rows.
-    That is a few linear passes instead of a hash table with one entry per unit.
+    That is a few linear passes instead of a hash table with one entry per unit; the first
+    rows fall out of the same passes, in code order.
     """
     n = len(keys)
     span = int(keys.max()) + 1 if n else 0
     if span > 4 * n + 1024:
-        return pd.factorize(keys)[0].astype(np.int64, copy=False)
-    index = np.int32 if n < 2**31 - 1 else np.int64
+        codes = pd.factorize(keys)[0].astype(np.int64, copy=False)
+        return codes, first_rows(codes, int(codes.max()) + 1 if n else 0)
+    index = np.int32 if n < 2**30 else np.int64  # room for unit * 2 + order (`_slots`)
     rows = np.arange(n, dtype=index)
     first = np.full(span, n, dtype=index)
     np.minimum.at(first, keys, rows)
     first_row = first.take(keys)
-    rank = np.cumsum(first_row == rows, dtype=index)
+    is_first = first_row == rows
+    rank = np.cumsum(is_first, dtype=index)
     rank -= 1
-    return rank.take(first_row).astype(np.int64, copy=False)
+    return rank.take(first_row), np.flatnonzero(is_first).astype(index, copy=False)
 
 
 def first_rows(codes: np.ndarray, n_codes: int) -> np.ndarray:
@@ -312,30 +395,64 @@ def first_rows(codes: np.ndarray, n_codes: int) -> np.ndarray:
     return first
 
 
-def _unit_codes(rows: _Rows, judge: np.ndarray, template: np.ndarray, n_templates: int) -> np.ndarray:
-    """Dense code per (pair_id, judge, template) in order of first appearance.
+def _unit_codes(rows: _Rows, judge: np.ndarray, template: np.ndarray, n_templates: int):
+    """Dense code per (pair_id, judge, template) in order of first appearance, and first rows.
 
     Judge and template are already small integer codes; an integer pair_id is packed with
     them into one int64 key, so pair ids are never hashed; other pair ids are factorized first.
+    The key is built in place: one new array, whatever the width of the codes.
     """
-    minor = judge + 1 if n_templates == 1 else (judge + 1) * n_templates + template
-    n_minor = (int(judge.max(initial=0)) + 2) * n_templates
+    n_judges = int(judge.max(initial=-1)) + 2  # codes -1 (a null judge) .. max
+    n_minor = n_judges * n_templates
     pair_id = rows.series("pair_id")
     ids = _integer_ids(pair_id)
-    if ids is not None and len(ids):
-        low, high = int(ids.min()), int(ids.max())
-        if (high - low + 1) * n_minor < 2**62:
-            return dense_codes((ids - low if low else ids) * n_minor + minor)
-    pair_codes, _ = pd.factorize(pair_id, use_na_sentinel=False)
-    return dense_codes(pair_codes.astype(np.int64) * n_minor + minor)
+    low, high = (int(ids.min()), int(ids.max())) if ids is not None and len(ids) else (0, 2**62)
+    if (high - low + 1) * n_minor < 2**62:
+        keys = np.multiply(ids, n_minor)
+        if low:
+            keys -= low * n_minor
+    else:
+        keys = pd.factorize(pair_id, use_na_sentinel=False)[0].astype(np.int64) * n_minor
+    if n_templates > 1:
+        keys += template
+        keys += (judge.astype(np.int64) + 1) * n_templates
+    else:
+        keys += judge
+        keys += 1
+    return dense_codes_and_firsts(keys)
 
 
 def _pair_codes(pair_id: pd.Series) -> np.ndarray:
-    """Dense pair codes in order of first appearance (a null id is one pair, as in the unit key)."""
+    """Dense pair codes in order of first appearance (a null id is one pair, as in the unit key).
+
+    Units usually meet their pairs in id order (ids are handed out as pairs are imported, and
+    rows come back in that order), and then a pair's code is simply the rank of its id among
+    the judged ones: a table of which ids occur, one running count, one lookup. Where the
+    ranks are not in order of first appearance, `dense_codes` codes them properly.
+    """
     ids = _integer_ids(pair_id)
     if ids is not None and len(ids):
-        return dense_codes(ids - ids.min())
+        low, high = int(ids.min()), int(ids.max())
+        offset = ids - low if low else ids
+        if high - low < 4 * len(ids) + 1024:
+            present = np.zeros(high - low + 1, dtype=bool)
+            present[offset] = True
+            rank = np.cumsum(present, dtype=np.int32)
+            codes = rank.take(offset)
+            codes -= 1
+            if _in_order_of_first_appearance(codes):
+                return codes
+        return dense_codes(offset)
     return pd.factorize(pair_id, use_na_sentinel=False)[0].astype(np.int64)
+
+
+def _in_order_of_first_appearance(codes: np.ndarray) -> bool:
+    """Whether dense codes 0..k-1 first appear in increasing order: starting at 0, the running
+    maximum never steps by more than one (so every code below it has been seen already)."""
+    if not len(codes):
+        return True
+    peak = np.maximum.accumulate(codes)
+    return bool(codes[0] == 0 and (np.diff(peak) <= 1).all())
 
 
 def _template_codes(rows: _Rows) -> tuple[np.ndarray, pd.Index]:
@@ -375,11 +492,31 @@ def _as_ns(created: pd.Series) -> np.ndarray:
     return stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
-def _per_order(values: np.ndarray, slot: np.ndarray, n_units: int, fill) -> np.ndarray:
-    """n_units x 2 array (order ab, ba) of a per-row value; each (unit, order) has one row."""
-    out = np.full(2 * n_units, fill, dtype=values.dtype)
-    out[slot] = values
-    return out.reshape(n_units, 2)
+class _Orders:
+    """Per-order gathers through the cell table: `take(values, fill)` gives (ab, ba) arrays.
+
+    A cell without a row, or whose row's status is not ok when `ok_only`, gets `fill`.
+    """
+
+    def __init__(self, cells: np.ndarray, status: np.ndarray):
+        self.rows = [np.ascontiguousarray(cells[:, i]) for i in range(len(ORDERS))]
+        self.empty = [r < 0 for r in self.rows] if (cells < 0).any() else None
+        self.status = status
+        self._not_ok = None
+
+    def not_ok(self) -> list[np.ndarray]:
+        if self._not_ok is None:
+            self._not_ok = [self.status.take(r) != 0 for r in self.rows]
+            if self.empty is not None:
+                self._not_ok = [bad | empty for bad, empty in zip(self._not_ok, self.empty, strict=True)]
+        return self._not_ok
+
+    def take(self, values: np.ndarray, fill, ok_only: bool = False) -> list[np.ndarray]:
+        masks = self.not_ok() if ok_only else self.empty
+        out = [values.take(r) for r in self.rows]
+        for array, mask in zip(out, masks or (), strict=False):
+            array[mask] = fill
+        return out
 
 
 def _flag(rows: _Rows, column: str) -> np.ndarray:
@@ -388,45 +525,68 @@ def _flag(rows: _Rows, column: str) -> np.ndarray:
     return rows.series(column).fillna(False).to_numpy(dtype=bool)
 
 
-def _numeric(rows: _Rows, column: str, at: np.ndarray):
-    if not rows.has(column):
-        return np.full(len(at), JUDGMENT_OPTIONAL[column])
-    return rows.frame[column].iloc[at].reset_index(drop=True)
-
-
-def _build_units(rows: _Rows, coded: dict, unit: np.ndarray, slot: np.ndarray, n_units: int) -> pd.DataFrame:
+def _build_units(rows: _Rows, coded: dict, first_row: np.ndarray, cells: np.ndarray) -> pd.DataFrame:
     """One row per unit: key, pair attributes (from its first row), both orders' verdicts.
 
-    Each (unit, order) has exactly one row once re-runs are dropped, so the per-order columns
-    are plain scatters into an n_units x 2 array rather than grouped aggregations. The frame
-    is assembled once without consolidating (copying) same-typed columns into blocks.
+    Each (unit, order) has exactly one row once re-runs are dropped (`cells` says which), so
+    the per-order columns are plain gathers rather than grouped aggregations. The frame is
+    assembled once without consolidating (copying) same-typed columns into blocks.
     """
-    first_row = first_rows(unit, n_units)
+    n_units = len(first_row)
     at = rows.at(first_row)
-    pair_id = rows.frame["pair_id"].iloc[at].reset_index(drop=True)
+    pair_id = _taken(rows.frame["pair_id"], at)
     columns = {
         "pair_id": pair_id,
-        "judge": pd.Categorical.from_codes(coded["judge"][first_row], categories=coded["judges"]),
-        "template": pd.Categorical.from_codes(coded["template"][first_row], coded["templates"]),
+        "judge": _from_codes(coded["judge"].take(first_row), coded["judges"]),
+        "template": _from_codes(coded["template"].take(first_row), coded["templates"]),
         "judge_family": _categorical(rows, "judge_family", at),
         **{c: _categorical(rows, c, at) for c in ("category", "model_a", "model_b")},
-        **{c: _numeric(rows, c, at) for c in ("len_a", "len_b", "fmt_a", "fmt_b")},
+        **_numerics(rows, ("len_a", "len_b", "fmt_a", "fmt_b"), at),
     }
-    ok = coded["status"] == 0
-    c = _per_order(np.where(ok, coded["choice"], np.int8(MISSING)), slot, n_units, MISSING)
-    p = _per_order(np.where(ok, _p_first(rows), np.nan), slot, n_units, np.nan)
+    orders = _Orders(cells, coded["status"])
+    c = orders.take(coded["choice"], MISSING, ok_only=True)
+    p = orders.take(_p_first(rows), np.nan, ok_only=True)
     for i, name in enumerate(ORDERS):
-        columns[f"c_{name}"] = np.ascontiguousarray(c[:, i])
-        columns[f"p_{name}"] = np.ascontiguousarray(p[:, i])
-    columns["created_at"] = _earliest(rows, slot, n_units)
+        columns[f"c_{name}"] = c[i]
+        columns[f"p_{name}"] = p[i]
+    columns["created_at"] = _earliest(rows, orders, n_units)
     for column in ("orders_disagree", "orders_merged"):
         if rows.has(column):
-            flags = _per_order(_flag(rows, column), slot, n_units, False)
-            columns[column] = flags[:, 0] | flags[:, 1]
+            ab, ba = orders.take(_flag(rows, column), False)
+            columns[column] = ab | ba
         else:
             columns[column] = np.zeros(n_units, dtype=bool)
     columns["pair"] = _pair_codes(pair_id)
     return pd.DataFrame(columns, copy=False)
+
+
+def _taken(values: pd.Series, at: np.ndarray) -> pd.Series:
+    """`values.iloc[at]` with a fresh range index; a plain numpy column is taken directly."""
+    if isinstance(values.dtype, np.dtype):
+        return pd.Series(values.to_numpy().take(at), name=values.name, copy=False)
+    return values.iloc[at].reset_index(drop=True)
+
+
+def _from_codes(codes: np.ndarray, categories) -> pd.Categorical:
+    """A categorical from codes that are valid by construction (no range check pass)."""
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+
+
+def _numerics(rows: _Rows, names: tuple, at: np.ndarray) -> dict:
+    """Numeric pair attributes at whole-frame rows `at`; absent ones share one all-NaN array.
+
+    Sharing is safe: pandas hands out column arrays read-only (copy-on-write), and it spares
+    a fresh n_units array per absent column.
+    """
+    absent = None
+    out = {}
+    for name in names:
+        if rows.has(name):
+            out[name] = _taken(rows.frame[name], at)
+        else:
+            absent = np.full(len(at), np.nan) if absent is None else absent
+            out[name] = absent
+    return out
 
 
 def _p_first(rows: _Rows) -> np.ndarray:
@@ -437,14 +597,14 @@ def _p_first(rows: _Rows) -> np.ndarray:
     return pd.to_numeric(rows.series("p_first"), errors="coerce").to_numpy(dtype=float)
 
 
-def _earliest(rows: _Rows, slot: np.ndarray, n_units: int) -> np.ndarray:
+def _earliest(rows: _Rows, orders: _Orders, n_units: int) -> np.ndarray:
     """Earliest timestamp per unit (NaT where none), as naive UTC datetime64[ns]."""
     nat, never = np.iinfo(np.int64).min, np.iinfo(np.int64).max
     if not rows.has("created_at"):
         return np.full(n_units, nat, dtype=np.int64).view("datetime64[ns]")
     ns = _as_ns(rows.series("created_at"))
-    both = _per_order(np.where(ns == nat, never, ns), slot, n_units, never)
-    stamps = np.minimum(both[:, 0], both[:, 1])
+    ab, ba = orders.take(np.where(ns == nat, never, ns), never)
+    stamps = np.minimum(ab, ba, out=ab)
     stamps[stamps == never] = nat
     return stamps.view("datetime64[ns]")
 
@@ -481,20 +641,27 @@ def _prepare_units(judgments: pd.DataFrame, judge: str | None) -> tuple[pd.DataF
     coded = _coded_judgments(rows)
     coded["judge"] = rows.pick(judge_codes)
     coded["template"] = rows.pick(template_codes)
-    unit = _unit_codes(rows, coded["judge"], coded["template"], len(templates))
+    unit, first_row = _unit_codes(rows, coded["judge"], coded["template"], len(templates))
     created = rows.series("created_at") if rows.has("created_at") else None
-    slot = unit * 2 + coded["order"]
-    keep = _latest_rows(created, slot)
+    slot = _slots(unit, coded["order"])
+    cells = _cell_rows(slot, len(first_row))
+    keep = _latest_rows(created, slot, cells)
     if keep is not None:
         rows.select(keep)
         coded = {k: v[keep] for k, v in coded.items()}
-        unit = dense_codes(unit[keep])
-        slot = unit * 2 + coded["order"]
-    n_units = int(unit.max()) + 1 if len(unit) else 0
+        unit, first_row = dense_codes_and_firsts(unit[keep])
+        cells = _cell_rows(_slots(unit, coded["order"]), len(first_row))
     coded["judges"], coded["templates"] = judges, templates
     counts = np.bincount(coded["status"], minlength=len(STATUSES))
     status_counts = {s: int(n) for s, n in zip(STATUSES, counts, strict=True)}
-    return _build_units(rows, coded, unit, slot, n_units), status_counts, len(rows)
+    return _build_units(rows, coded, first_row, cells), status_counts, len(rows)
+
+
+def _slots(unit: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """unit * 2 + order: the (unit, order) cell of each row, in the units' integer width."""
+    slot = np.multiply(unit, 2)
+    slot += order
+    return slot
 
 
 def _empty_votes() -> pd.DataFrame:
@@ -580,6 +747,16 @@ def prepare(judgments: pd.DataFrame, labels: pd.DataFrame | None, judge: str | N
     """Both frames, coded and restricted to the judge (if given) and the judged pairs."""
     units, status_counts, n_judgments = _prepare_units(judgments, judge)
     return AuditFrames(units, prepare_labels(labels, units), status_counts, n_judgments)
+
+
+def sample_mask(votes: pd.DataFrame, samples) -> np.ndarray:
+    """Which votes come from one of `samples` (a bool array), from the categorical's codes."""
+    values = votes["sample"]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        wanted = values.cat.categories.get_indexer(list(samples))
+        codes = values.cat.codes.to_numpy()
+        return np.isin(codes, wanted[wanted >= 0]) if len(codes) else np.zeros(0, dtype=bool)
+    return values.isin(list(samples)).to_numpy()
 
 
 def join_on_pair(left: np.ndarray, right: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

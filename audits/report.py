@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from audits import bias
-from audits.agreement import alignment, comparisons, human_human
+from audits.agreement import alignment, comparisons, human_human, pair_stats
 from audits.calibration import calibration
 from audits.config import AuditConfig
 from audits.frames import (
@@ -85,20 +85,21 @@ def _sample_summary(votes: pd.DataFrame) -> dict:
 
 
 def _alignment_sections(frames, units, config, reasons) -> dict:
-    fair = comparisons(units, frames.votes, UNBIASED_SAMPLES)
-    routed = comparisons(units, frames.votes, ("routed",))
     agreement = alignment(
-        fair,
+        pair_stats(units, frames.votes, UNBIASED_SAMPLES),
         config,
         reasons.scoped("agreement"),
         _why_no_agreement(frames, UNBIASED_SAMPLES, "audit or imported sample"),
     )
     agreement["sample"] = "unbiased: random audit sample and imported labels"
     selected = alignment(
-        routed, config, reasons.scoped("selected"), _why_no_agreement(frames, ("routed",), "routed sample")
+        pair_stats(units, frames.votes, ("routed",)),
+        config,
+        reasons.scoped("selected"),
+        _why_no_agreement(frames, ("routed",), "routed sample"),
     )
     selected["sample"] = "selected: routed to humans for uncertainty; not an unbiased estimate"
-    return {"agreement": agreement, "selected": selected, "_fair": fair}
+    return {"agreement": agreement, "selected": selected}
 
 
 def _used_names(values: pd.Series) -> list[str]:
@@ -155,7 +156,7 @@ def build_report(
     report["self_preference"] = bias.self_preference(units, frames.votes, reasons.scoped("self_preference"))
     report["formatting"] = bias.formatting(units, frames.votes, reasons.scoped("formatting"))
     report["calibration"] = calibration(units, frames.votes, config, reasons.scoped("calibration"))
-    report["slices"] = slices(units, aligned["_fair"], config)
+    report["slices"] = slices(units, comparisons(units, frames.votes, UNBIASED_SAMPLES), config)
     report["config"] = config.to_dict()
     report["reasons"] = _explain_no_verdicts(reasons.as_dict(), frames)
     return report

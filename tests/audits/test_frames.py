@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audits import build_report, flatten
+from audits import AuditInputError, build_report, categorical_frames, flatten
+from audits.agreement import comparison_stats, comparisons, pair_stats
+from audits.frames import UNBIASED_SAMPLES, combined_choice, prepare
 from tests.audits.factories import labels_frame
 
 TEXT = ["judge", "template", "order", "status", "choice", "category", "model_a", "model_b", "judge_family"]
@@ -90,13 +92,63 @@ def test_null_template_is_the_default_version_and_null_category_is_none(text_rep
     [
         lambda ids: ids * 10**12 + 7,  # too sparse for a lookup table: hashed
         lambda ids: ids - 1_000,  # negative
+        lambda ids: 500 - ids,  # compact, but met in descending order: ranks are not codes
         lambda ids: ids.astype(np.uint32),
         lambda ids: pd.Series([f"pair-{i}" for i in ids]),  # text ids
     ],
-    ids=["sparse", "negative", "unsigned", "text"],
+    ids=["sparse", "negative", "descending", "unsigned", "text"],
 )
 def test_pair_id_kind_changes_no_number(text_report, relabel):
     judgments, labels = mixed_frame()
     judgments["pair_id"] = relabel(judgments["pair_id"]).to_numpy()
     labels["pair_id"] = relabel(labels["pair_id"]).to_numpy()
     assert comparable(build_report(judgments, labels)) == comparable(text_report)
+
+
+def test_contract_categoricals_give_the_text_report(text_report):
+    """`categorical_frames` (what the platform hands over) changes no number."""
+    judgments, labels = categorical_frames(*mixed_frame())
+    assert judgments["status"].cat.categories.tolist() == ["ok", "unparsable", "error"]
+    assert comparable(build_report(judgments, labels)) == comparable(text_report)
+
+
+def test_contract_categoricals_refuse_a_value_outside_the_contract():
+    judgments, labels = mixed_frame()
+    judgments.loc[7, "status"] = "timeout"
+    with pytest.raises(AuditInputError, match=r"column 'status' has values \['timeout'\]; valid values are"):
+        categorical_frames(judgments, labels)
+
+
+def test_contract_categoricals_ignore_a_choice_on_a_failed_verdict(text_report):
+    judgments, labels = mixed_frame()
+    failed = judgments.index[judgments["status"] == "error"]
+    judgments.loc[failed, "choice"] = "garbled"  # ignored by `prepare` too: not a usable verdict
+    assert comparable(build_report(*categorical_frames(judgments, labels))) == comparable(text_report)
+    judgments.loc[judgments.index[judgments["status"] == "ok"][0], "choice"] = "garbled"
+    with pytest.raises(
+        AuditInputError, match=r"'choice \(on rows with status ok\)' has values \['garbled'\]"
+    ):
+        categorical_frames(judgments, labels)
+
+
+def test_pair_statistics_equal_those_summed_over_comparisons():
+    """The agreement's per-pair table, from histograms, is the comparison-by-comparison one."""
+    judgments, labels = mixed_frame()
+    frames = prepare(judgments, labels)
+    units = frames.units.assign(c_comb=combined_choice(frames.units["c_ab"], frames.units["c_ba"]))
+    for samples, n_pairs in ((UNBIASED_SAMPLES, 60), (("routed",), 30), (("imported",), 0)):
+        expected = comparison_stats(comparisons(units, frames.votes, samples))
+        assert len(expected) == n_pairs
+        assert np.array_equal(pair_stats(units, frames.votes, samples), expected)
+
+
+def test_a_missing_order_leaves_that_order_empty():
+    judgments, labels = mixed_frame()
+    dropped = judgments[~((judgments["order"] == "ba") & (judgments["pair_id"] % 5 == 0))]
+    units = prepare(dropped.reset_index(drop=True), labels).units
+    gone = (units["pair_id"] % 5 == 0).to_numpy()
+    assert gone.sum() == 24
+    assert (units["c_ba"].to_numpy()[gone] == -1).all() and units["p_ba"][gone].isna().all()
+    kept = prepare(judgments, labels).units
+    assert np.array_equal(units["c_ab"], kept["c_ab"])
+    assert np.array_equal(units["p_ab"], kept["p_ab"], equal_nan=True)

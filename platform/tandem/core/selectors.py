@@ -140,6 +140,8 @@ def audit_frames(project: Project, judge: str | None = None):
     import pandas as pd
     from django.db.models.functions import Length
 
+    from audits import categorical_frames
+
     judgments = Judgment.objects.filter(pair__project=project)
     if judge:
         judgments = judgments.filter(judge=judge)
@@ -182,7 +184,7 @@ def audit_frames(project: Project, judge: str | None = None):
         "imported" if source == HumanLabel.Source.IMPORTED else "audit" if pair_id in blind else "routed"
         for pair_id, source in zip(labels["pair_id"], labels.pop("source"), strict=True)
     ]
-    return frame, labels
+    return categorical_frames(frame, labels)
 
 
 def model_family(model: str) -> str:
