@@ -122,6 +122,15 @@ def test_calls_run_concurrently_up_to_the_limit(openai_env, fake_openai):
     assert fake_openai.max_in_flight["delay=0.21"] > 4
 
 
+def test_latency_is_the_call_not_its_wait_for_a_slot(openai_env, fake_openai):
+    """Four calls through one slot take four latencies in all, but each records its own."""
+    started = time.perf_counter()
+    verdicts = build_judge(openai_config(concurrency=1)).judge(items("delay=0.15", 4, tag="queued"))
+    assert time.perf_counter() - started >= 0.6
+    assert fake_openai.max_in_flight["delay=0.15"] == 1
+    assert all(0.15 <= v.provenance.latency_s < 0.3 for v in verdicts)
+
+
 def test_requests_per_minute_limit_spaces_calls(openai_env):
     judge = build_judge(openai_config(rpm=600))  # a burst of 10, then 10 per second
     started = time.perf_counter()

@@ -110,10 +110,10 @@ def test_a_dropped_connection_is_a_connection_failure_not_a_timeout(openai_env, 
 
 
 def test_without_the_aiohttp_extra_the_default_httpx2_client_is_used(openai_env, monkeypatch):
-    def missing(**_kwargs):
+    def missing(self, **_kwargs):  # what the SDK's client does when the extra is not installed
         raise RuntimeError("To use the aiohttp client you must have installed the `aiohttp` extra")
 
-    monkeypatch.setattr(openai, "DefaultAioHttpClient", missing)
+    monkeypatch.setattr(openai.DefaultAioHttpClient, "__init__", missing)
     judge = build_judge(openai_config(timeout_s=0.3, max_retries=1))
     [verdict] = judge.judge(items("logprobs", tag="httpx2"))
     assert verdict.ok
