@@ -34,8 +34,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"judge '{opts['judge']}' has no judgments here; judges: {', '.join(sorted(judges))}"
             )
-        judgments, labels = selectors.audit_frames(project, opts["judge"])
         try:
+            judgments, labels = selectors.audit_frames(project, opts["judge"])
             report = audits.build_report(judgments, labels, judge=opts["judge"])
         except audits.AuditInputError as err:
             raise CommandError(str(err)) from err
