@@ -163,7 +163,7 @@ def categorical_frames(
             values = frame[column]
             unknown = values.notna().to_numpy() & ~values.isin(fixed).to_numpy()
             if name == "judgments" and column == "choice" and "status" in frame.columns:
-                bad = unknown & (frame["status"] == STATUSES[0]).to_numpy()
+                bad = unknown & frame["status"].eq(STATUSES[0]).to_numpy(dtype=bool, na_value=False)
                 _raise_on_bad(values, bad, fixed, "choice (on rows with status ok)")
                 if unknown.any():  # only on failed verdicts, where it is ignored: dropped
                     frame = frame.assign(choice=values.mask(unknown))
@@ -289,7 +289,7 @@ def _check_columns(frame: pd.DataFrame, required: tuple, name: str) -> None:
 
 def _raise_on_bad(values: pd.Series, bad: np.ndarray, allowed: tuple, column: str) -> None:
     if bad.any():
-        examples = sorted({str(v) for v in values[bad].head(5)})
+        examples = sorted({"null" if pd.isna(v) else str(v) for v in values[bad].head(5)})
         raise AuditInputError(f"column {column!r} has values {examples}; valid values are {list(allowed)}")
 
 
@@ -408,9 +408,8 @@ def _unit_codes(rows: _Rows, judge: np.ndarray, template: np.ndarray, n_template
     ids = _integer_ids(pair_id)
     low, high = (int(ids.min()), int(ids.max())) if ids is not None and len(ids) else (0, 2**62)
     if (high - low + 1) * n_minor < 2**62:
-        keys = np.multiply(ids, n_minor)
-        if low:
-            keys -= low * n_minor
+        keys = np.subtract(ids, low)  # before scaling: ids near 2**63 must not overflow
+        keys *= n_minor
     else:
         keys = pd.factorize(pair_id, use_na_sentinel=False)[0].astype(np.int64) * n_minor
     if n_templates > 1:
@@ -573,20 +572,9 @@ def _from_codes(codes: np.ndarray, categories) -> pd.Categorical:
 
 
 def _numerics(rows: _Rows, names: tuple, at: np.ndarray) -> dict:
-    """Numeric pair attributes at whole-frame rows `at`; absent ones share one all-NaN array.
-
-    Sharing is safe: pandas hands out column arrays read-only (copy-on-write), and it spares
-    a fresh n_units array per absent column.
-    """
-    absent = None
-    out = {}
-    for name in names:
-        if rows.has(name):
-            out[name] = _taken(rows.frame[name], at)
-        else:
-            absent = np.full(len(at), np.nan) if absent is None else absent
-            out[name] = absent
-    return out
+    """Numeric pair attributes at whole-frame rows `at`; an absent one is all NaN (its own
+    array: a frame built without copying would let a write to one column reach the others)."""
+    return {n: _taken(rows.frame[n], at) if rows.has(n) else np.full(len(at), np.nan) for n in names}
 
 
 def _p_first(rows: _Rows) -> np.ndarray:

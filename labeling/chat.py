@@ -13,7 +13,6 @@ A model is named by a spec: `openai:MODEL` for an endpoint (base URL from the ar
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +154,10 @@ class OpenAIChat:
         return run_sync(self._complete_all(conversations, sampling))
 
     async def _complete_all(self, conversations: Sequence[Messages], sampling: Sampling) -> list[list[str]]:
-        return list(await asyncio.gather(*(self._complete(list(m), sampling) for m in conversations)))
+        from labeling.judges.openai_client import in_order
+
+        concurrency = int(self._config.params["concurrency"])
+        return await in_order(concurrency, lambda m: self._complete(list(m), sampling), conversations)
 
     async def _complete(self, messages: Messages, sampling: Sampling) -> list[str]:
         from labeling.judges.openai_client import CallFailed

@@ -80,6 +80,7 @@ class FakeOpenAI:
     def __init__(self, chaos: Chaos | None = None) -> None:
         self.chaos = chaos or Chaos()
         self.requests: list[dict] = []
+        self.arrivals: list[tuple[str, float]] = []  # (prompt text, time.monotonic()) per chat request
         self.faults: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()  # complete 200 replies, by canonical request body
         self.attempts: Counter[str] = Counter()
@@ -128,6 +129,7 @@ class FakeOpenAI:
                 with fake.lock:
                     fake.requests.append(body)
                     text = json.dumps(body["messages"])
+                    fake.arrivals.append((text, time.monotonic()))
                     fake.attempts[text] += 1
                     attempt = fake.attempts[text]
                     match = re.search(r"SCENARIO=([\w.=-]+)", text)

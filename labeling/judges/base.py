@@ -92,7 +92,9 @@ class Provenance:
     from an endpoint's top_logprobs or a local model's logits), `votes:N` (N parsed sampled
     votes), `hard` (a hard choice mapped to 1 / 0 / 0.5) or `recorded` (replayed as given).
     `cost` is None only when the price table has no entry for the model.
-    `latency_s` is the wall time of the call that produced it (a batch shares one call).
+    `latency_s` is the wall time of the exchange that produced it: the answered attempt, from
+    its send to its reply, without earlier attempts, back-off or the wait for a slot (a batch
+    shares one call).
     `calls` counts HTTP attempts or forward passes made for it (0 when `cached`).
     """
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import os
 import random
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +67,7 @@ class _LoopState:
 
     loop: asyncio.AbstractEventLoop
     client: openai.AsyncOpenAI
+    http: _Gated  # the SDK client's HTTP client, which holds the concurrency bound
     limiter: RateLimiter
     closer: Any = None  # see _close_with_loop
 
@@ -93,16 +96,18 @@ class OpenAICaller:
         if self._state is None or self._state.loop is not loop:
             params = self.config.params
             concurrency = int(params.get("concurrency", 16))
+            http = _http_client(concurrency)
             client = openai.AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=os.environ.get(self.api_key_env) or "missing",
                 timeout=self.timeout_s,
                 max_retries=0,
-                http_client=_http_client(concurrency),
+                http_client=http,
             )
             self._state = _LoopState(
                 loop=loop,
                 client=client,
+                http=http,
                 limiter=RateLimiter(params.get("rpm"), params.get("tpm")),
                 closer=_close_with_loop(client),
             )
@@ -135,13 +140,9 @@ class OpenAICaller:
         """(reply body, attempts made, seconds the answered attempt took from send to reply)."""
         estimate = _estimate_tokens(request)
         for attempt in range(self.max_retries + 1):
-            await state.limiter.acquire(estimate)
             self.stats.calls += 1
             try:
-                # The raw endpoint through the SDK's own client (auth, timeouts, error types): its
-                # typed request transform and response model cost more CPU per call than the rest
-                # of the judge, which bounded throughput (bench/judge_client.py).
-                raw = await state.client.post("/chat/completions", body=request, cast_to=httpx.Response)
+                raw = await _post(state, request, estimate)
                 body = json.loads(raw.content)
                 if not body.get("choices"):
                     raise ValueError("reply has no choices")
@@ -151,9 +152,9 @@ class OpenAICaller:
                     raise CallFailed(f"{reason} (gave up after {attempt + 1} attempts)", attempt + 1) from exc
                 self.stats.retries += 1
                 headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-                await asyncio.sleep(
-                    backoff_delay(attempt, retry_after_seconds(headers), *self.backoff, self._rng)
-                )
+                delay = backoff_delay(attempt, retry_after_seconds(headers), *self.backoff, self._rng)
+                async with state.http.slot():  # a call backing off keeps a slot: less load when throttled
+                    await asyncio.sleep(delay)
             except openai.APIStatusError as exc:
                 raise CallFailed(_describe(exc), attempt + 1) from exc
             else:
@@ -207,6 +208,24 @@ class OpenAICaller:
             return None
 
 
+async def _post(state: _LoopState, request: dict[str, Any], estimate: int) -> httpx2.Response:
+    """One chat-completions exchange: the raw endpoint through the SDK's own client (auth,
+    timeouts, error types), whose typed request transform and response model cost more CPU per
+    call than the rest of the judge (bench/judge_client.py). The rate limits are taken once the
+    request holds a slot, right before it goes out (`_Gated`)."""
+    permit = _BEFORE_SEND.set(lambda: state.limiter.acquire(estimate))
+    try:
+        return await state.client.post("/chat/completions", body=request, cast_to=httpx.Response)
+    finally:
+        _BEFORE_SEND.reset(permit)
+
+
+# What a call does once its request holds a slot, right before it goes out (the rate limits).
+_BEFORE_SEND: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar(
+    "before_send", default=None
+)
+
+
 class _Gated:
     """The judge's concurrency bound, around each HTTP exchange of the SDK's HTTP client.
 
@@ -214,7 +233,10 @@ class _Gated:
     to its HTTP client's `send`. Bounding `send` rather than the whole call lets the requests
     that wait for a slot be built while others are in flight, so a slot that frees is taken
     by a request ready to go. Time spent waiting here is not the call's: the SDK's timeout and
-    the call's latency start when the exchange does.
+    the call's latency start when the exchange does. The rate limits are taken inside the
+    slot (`_BEFORE_SEND`), so requests queued here cannot go out faster than they allow, and a
+    call that backs off after a failed attempt holds a slot while it waits, as a call did when
+    the bound covered the whole call.
 
     A caller whose exchange is done then steps aside twice before it goes on to its own work
     (reading the reply, the verdict, the cache, building its next request): once so the
@@ -231,8 +253,15 @@ class _Gated:
         self._slots = asyncio.Semaphore(max(1, concurrency))
         return self
 
+    def slot(self) -> asyncio.Semaphore:
+        """One of the slots, as an async context manager (held by a call that backs off)."""
+        return self._slots
+
     async def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
         async with self._slots:
+            before = _BEFORE_SEND.get()
+            if before is not None:
+                await before()
             response = await super().send(request, **kwargs)  # type: ignore[misc]
         await asyncio.sleep(0)  # the woken request takes the slot
         await asyncio.sleep(0)  # and its body is written (see above)
@@ -247,7 +276,25 @@ class _GatedHttpxClient(_Gated, openai.DefaultAsyncHttpxClient):
     pass
 
 
-def _http_client(concurrency: int) -> httpx2.AsyncClient:
+async def in_order(concurrency: int, work: Callable[[Any], Awaitable[Any]], items: Sequence) -> list:
+    """`work` over `items`, results in order, from a pool of workers that take items in order:
+    twice the concurrency, so answers from the cache never hold a connection idle and the
+    requests that wait for a slot are already built (`_Gated`). A task per item would build
+    every item's request before the first one is sent (0.3 s for 4,000 pairs, 2.5% of
+    bench/judge_client.py's bound), and hold them all."""
+    results: list = [None] * len(items)
+    queue = iter(enumerate(items))
+
+    async def worker() -> None:
+        for index, item in queue:
+            results[index] = await work(item)
+
+    workers = 2 * max(1, concurrency)
+    await asyncio.gather(*(worker() for _ in range(min(workers, len(items)))))
+    return results
+
+
+def _http_client(concurrency: int) -> _Gated:
     """The SDK's aiohttp client where the `openai[aiohttp]` extra is installed, else its default
     httpx2 client, either with `concurrency` exchanges at most in flight (`_Gated`). The pool
     keeps at least `concurrency` connections alive, so calls at the concurrency bound reuse

@@ -9,7 +9,6 @@ the probability (`p_source = "votes:N"`).
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -31,7 +30,7 @@ from labeling.judges.messages import (
     score_messages,
     verdict_followup,
 )
-from labeling.judges.openai_client import CallFailed, CallResult, OpenAICaller
+from labeling.judges.openai_client import CallFailed, CallResult, OpenAICaller, in_order
 from labeling.judges.parsing import (
     distribution_from_logprobs,
     distribution_from_votes,
@@ -77,21 +76,7 @@ class OpenAIJudge(Judge):
         return await self._in_order(lambda item: self._score_one(template, item), items)
 
     async def _in_order(self, judge_one, items: Sequence) -> list:
-        """`judge_one` over `items`, results in order, from a pool of workers that take items
-        in order: twice the concurrency, so answers from the cache never hold a connection
-        idle and the requests that wait for a slot are already built (`openai_client._Gated`).
-        A task per item would build every item's request before the first one is sent (0.3 s
-        for 4,000 pairs, 2.5% of bench/judge_client.py's bound)."""
-        results: list = [None] * len(items)
-        queue = iter(enumerate(items))
-
-        async def worker() -> None:
-            for index, item in queue:
-                results[index] = await judge_one(item)
-
-        workers = 2 * max(1, int(self.config.params.get("concurrency", 16)))
-        await asyncio.gather(*(worker() for _ in range(min(workers, len(items)))))
-        return results
+        return await in_order(int(self.config.params.get("concurrency", 16)), judge_one, items)
 
     # -- requests ------------------------------------------------------------------------
 

@@ -91,12 +91,13 @@ def test_null_template_is_the_default_version_and_null_category_is_none(text_rep
     "relabel",
     [
         lambda ids: ids * 10**12 + 7,  # too sparse for a lookup table: hashed
+        lambda ids: ids + 2**62,  # compact, but near the top of int64
         lambda ids: ids - 1_000,  # negative
         lambda ids: 500 - ids,  # compact, but met in descending order: ranks are not codes
         lambda ids: ids.astype(np.uint32),
         lambda ids: pd.Series([f"pair-{i}" for i in ids]),  # text ids
     ],
-    ids=["sparse", "negative", "descending", "unsigned", "text"],
+    ids=["sparse", "huge", "negative", "descending", "unsigned", "text"],
 )
 def test_pair_id_kind_changes_no_number(text_report, relabel):
     judgments, labels = mixed_frame()
@@ -117,6 +118,15 @@ def test_contract_categoricals_refuse_a_value_outside_the_contract():
     judgments.loc[7, "status"] = "timeout"
     with pytest.raises(AuditInputError, match=r"column 'status' has values \['timeout'\]; valid values are"):
         categorical_frames(judgments, labels)
+
+
+def test_contract_categoricals_name_a_null_status_not_a_type_error():
+    judgments, labels = mixed_frame()
+    judgments = judgments.astype({"status": "string", "choice": "string"})  # pd.NA for nulls
+    judgments.loc[3, ["status", "choice"]] = [pd.NA, "junk"]
+    frames = categorical_frames(judgments, labels)  # the junk choice is not on an ok row
+    with pytest.raises(AuditInputError, match=r"column 'status' has values \['null'\]"):
+        build_report(*frames)
 
 
 def test_contract_categoricals_ignore_a_choice_on_a_failed_verdict(text_report):

@@ -131,6 +131,15 @@ def test_audit_downloads(project, user_factory):
     assert client.get(f"/projects/{project.pk}/audit/report.json?judge=nope").status_code == 404
 
 
+def test_audit_of_data_the_audit_cannot_read_says_why(project, user_factory):
+    from tandem.core.models import Judgment
+
+    Judgment.objects.filter(pk=Judgment.objects.first().pk).update(status="timeout")  # not a status
+    response = client_for(user_factory, "auditor").get(f"/projects/{project.pk}/audit/report.json?judge=j")
+    assert response.status_code == 400
+    assert "column 'status' has values ['timeout']" in response.content.decode()
+
+
 def test_dataset_versions_and_runs_on_the_project_page(project, user_factory, tmp_path):
     from tandem.core import datasets
     from tandem.core.models import DatasetVersion, TrainingRun

@@ -135,10 +135,15 @@ def audit_download(request, pk: int, fmt: str):
     judge = request.GET.get("judge") or None
     if judge and judge not in selectors.judges_of(project):
         raise Http404("no judgments from that judge in this project")
-    judgments, labels = selectors.audit_frames(project, judge)
-    if judgments.empty:
-        return HttpResponse("No judgments yet: run the judge first.", content_type="text/plain", status=404)
-    report = {**audits.build_report(judgments, labels, judge=judge), "project": project.name}
+    try:
+        judgments, labels = selectors.audit_frames(project, judge)
+        if judgments.empty:
+            return HttpResponse(
+                "No judgments yet: run the judge first.", content_type="text/plain", status=404
+            )
+        report = {**audits.build_report(judgments, labels, judge=judge), "project": project.name}
+    except audits.AuditInputError as err:  # stored data the audit cannot read: say what, not a 500
+        return HttpResponse(f"Cannot audit this project: {err}", content_type="text/plain", status=400)
     name = f"audit-{project.name}-{(judge or 'all').replace('/', '_').replace(':', '_')}"
     if fmt == "json":
         return JsonResponse(

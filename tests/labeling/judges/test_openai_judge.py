@@ -80,6 +80,19 @@ def test_429_is_retried_after_the_servers_retry_after(openai_env):
     assert judge.stats.retries == 1 and openai_env.calls("429") == 2
 
 
+def test_a_call_backing_off_keeps_its_slot(openai_env, fake_openai):
+    """With one slot, a 429's back-off (Retry-After 0.3) holds back the requests queued behind
+    it: a throttled server gets less load, not the next request at once."""
+    batch = [*items("rate-limited", tag="held"), *items("logprobs", 2, tag="held-after")]
+    verdicts = build_judge(openai_config(concurrency=1)).judge(batch)
+    assert all(v.ok for v in verdicts)
+    arrived = [(text, at) for text, at in fake_openai.arrivals if "held" in text]
+    first_429 = next(at for text, at in arrived if "rate-limited" in text)
+    normal = sorted(at - first_429 for text, at in arrived if "held-after" in text)
+    # One request takes the slot the 429 frees; the next waits out the back-off.
+    assert normal[0] < 0.2 and normal[1] >= 0.29
+
+
 def test_persistent_500_becomes_an_error_verdict_and_is_retried_on_rerun(openai_env):
     judge = build_judge(openai_config(max_retries=2))
     [verdict] = judge.judge(items("server-error", tag="500"))
