@@ -260,7 +260,7 @@ def _factorize(values: pd.Series, at: np.ndarray | None = None) -> tuple[np.ndar
     Codes need not be in order of first appearance (see `first_appearance`).
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy().astype(np.int64)
+        codes = values.cat.codes.to_numpy()  # int8 for a few categories: kept narrow
         return (codes if at is None else codes[at]), pd.Index(values.cat.categories)
     arrow = _arrow_strings(values)
     if arrow is not None:
@@ -385,7 +385,8 @@ def dense_codes_and_firsts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     is_first = first_row == rows
     rank = np.cumsum(is_first, dtype=index)
     rank -= 1
-    return rank.take(first_row), np.flatnonzero(is_first).astype(index, copy=False)
+    firsts = np.flatnonzero(is_first).astype(index, copy=False)
+    return rank.take(first_row, out=first_row, mode="clip"), firsts  # in place: each row reads its own
 
 
 def first_rows(codes: np.ndarray, n_codes: int) -> np.ndarray:
@@ -408,8 +409,11 @@ def _unit_codes(rows: _Rows, judge: np.ndarray, template: np.ndarray, n_template
     ids = _integer_ids(pair_id)
     low, high = (int(ids.min()), int(ids.max())) if ids is not None and len(ids) else (0, 2**62)
     if (high - low + 1) * n_minor < 2**62:
-        keys = np.subtract(ids, low)  # before scaling: ids near 2**63 must not overflow
-        keys *= n_minor
+        if low:
+            keys = np.subtract(ids, low)  # before scaling: ids near 2**63 must not overflow
+            keys *= n_minor
+        else:
+            keys = np.multiply(ids, n_minor)
     else:
         keys = pd.factorize(pair_id, use_na_sentinel=False)[0].astype(np.int64) * n_minor
     if n_templates > 1:
@@ -457,14 +461,14 @@ def _in_order_of_first_appearance(codes: np.ndarray) -> bool:
 def _template_codes(rows: _Rows) -> tuple[np.ndarray, pd.Index]:
     """Template codes with a null template coded as "" (the default prompt version)."""
     if not rows.has("template"):
-        return np.zeros(len(rows.frame), dtype=np.int64), pd.Index([""], dtype=object)
+        return np.zeros(len(rows.frame), dtype=np.int8), pd.Index([""], dtype=object)
     codes, uniques = _factorize(rows.frame["template"])
     if len(codes) and codes.min() < 0:
         blank = uniques.get_indexer([""])[0]
         if blank < 0:
             uniques, blank = pd.Index([*uniques, ""]), len(uniques)
-        codes = np.where(codes < 0, blank, codes)
-    return codes.astype(np.int64, copy=False), uniques
+        codes = np.where(codes < 0, np.int64(blank), codes)
+    return codes, uniques
 
 
 def _categorical(rows: _Rows, column: str, at: np.ndarray) -> pd.Categorical:
@@ -572,9 +576,18 @@ def _from_codes(codes: np.ndarray, categories) -> pd.Categorical:
 
 
 def _numerics(rows: _Rows, names: tuple, at: np.ndarray) -> dict:
-    """Numeric pair attributes at whole-frame rows `at`; an absent one is all NaN (its own
-    array: a frame built without copying would let a write to one column reach the others)."""
-    return {n: _taken(rows.frame[n], at) if rows.has(n) else np.full(len(at), np.nan) for n in names}
+    """Numeric pair attributes at whole-frame rows `at`; an absent one is all NaN."""
+    return {n: _taken(rows.frame[n], at) if rows.has(n) else _constant_column(np.nan, len(at)) for n in names}
+
+
+def _constant_column(value, n: int) -> np.ndarray:
+    """`n` copies of `value` as a read-only view of one element, for a column the input lacks.
+
+    It costs no memory (a fresh all-NaN array per absent column was a fifth of the units'
+    memory in bench/audit_report.py), and like every column pandas hands out it is read-only:
+    writing into it raises instead of reaching other columns.
+    """
+    return np.broadcast_to(np.asarray(value), (n,))
 
 
 def _p_first(rows: _Rows) -> np.ndarray:
@@ -589,7 +602,7 @@ def _earliest(rows: _Rows, orders: _Orders, n_units: int) -> np.ndarray:
     """Earliest timestamp per unit (NaT where none), as naive UTC datetime64[ns]."""
     nat, never = np.iinfo(np.int64).min, np.iinfo(np.int64).max
     if not rows.has("created_at"):
-        return np.full(n_units, nat, dtype=np.int64).view("datetime64[ns]")
+        return _constant_column(np.datetime64("NaT", "ns"), n_units)
     ns = _as_ns(rows.series("created_at"))
     ab, ba = orders.take(np.where(ns == nat, never, ns), never)
     stamps = np.minimum(ab, ba, out=ab)

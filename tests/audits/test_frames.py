@@ -162,3 +162,12 @@ def test_a_missing_order_leaves_that_order_empty():
     kept = prepare(judgments, labels).units
     assert np.array_equal(units["c_ab"], kept["c_ab"])
     assert np.array_equal(units["p_ab"], kept["p_ab"], equal_nan=True)
+
+
+def test_an_absent_numeric_column_is_all_nan_and_cannot_be_written_into():
+    judgments, labels = mixed_frame()
+    units = prepare(judgments.drop(columns=["len_a", "len_b", "created_at"]), labels).units
+    assert units["len_a"].isna().all() and units["fmt_b"].isna().all() and units["created_at"].isna().all()
+    with pytest.raises(ValueError, match="read-only"):
+        units.loc[0, "len_a"] = 5.0
+    assert units["len_b"].isna().all()  # nothing reached the other absent columns
