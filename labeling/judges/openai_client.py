@@ -245,7 +245,7 @@ class _Gated:
     behind every caller that finished in the same turn of the event loop. With 64 calls in
     flight on two cores this moved bench/judge_client.py from about 92% of its bound to
     96-97%, the floor a bare aiohttp loop reaches there; stepping aside once gave about 93%.
-    The client's CPU per call rose from 0.8-1.1 ms to 1.35-1.5 ms (the loop turns over more
+    The client's CPU per call rose from 0.8-1.1 ms to 1.35-1.75 ms (the loop turns over more
     often, with fewer events a turn), which is what shorter waits cost.
     """
 
