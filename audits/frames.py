@@ -386,7 +386,7 @@ def dense_codes_and_firsts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rank = np.cumsum(is_first, dtype=index)
     rank -= 1
     firsts = np.flatnonzero(is_first).astype(index, copy=False)
-    return rank.take(first_row, out=first_row, mode="clip"), firsts  # in place: each row reads its own
+    return rank.take(first_row, out=first_row, mode="clip"), firsts  # into first_row's buffer: done with it
 
 
 def first_rows(codes: np.ndarray, n_codes: int) -> np.ndarray:

@@ -249,9 +249,9 @@ class _Gated:
     often, with fewer events a turn), which is what shorter waits cost.
     """
 
-    def _bound(self, concurrency: int) -> Any:
+    def __init__(self, concurrency: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # type: ignore[call-arg]  # raises RuntimeError without the extra
         self._slots = asyncio.Semaphore(max(1, concurrency))
-        return self
 
     def slot(self) -> asyncio.Semaphore:
         """One of the slots, as an async context manager (held by a call that backs off)."""
@@ -306,9 +306,9 @@ def _http_client(concurrency: int) -> _Gated:
         max_connections=max(concurrency, 1000), max_keepalive_connections=max(concurrency, 100)
     )
     try:
-        return _GatedAioHttpClient(limits=limits)._bound(concurrency)
+        return _GatedAioHttpClient(concurrency, limits=limits)
     except RuntimeError:  # "... you must have installed the package with the `aiohttp` extra"
-        return _GatedHttpxClient(limits=limits)._bound(concurrency)
+        return _GatedHttpxClient(concurrency, limits=limits)
 
 
 def _close_with_loop(client: openai.AsyncOpenAI) -> Any:
