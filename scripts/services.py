@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -247,12 +249,38 @@ def start_llama_server(gguf: Path, *, alias: str, port: int | None = None, n_ctx
             with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
                 sock.sendall(b"GET /v1/models HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
                 if b" 200 " in sock.recv(64):
+                    _first_completion(server)
                     return server
         except OSError:
             pass
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"llama.cpp server did not answer /v1/models within 120 s; see {log}")
+
+
+def _first_completion(server: LlamaServer) -> None:
+    """One one-token completion before anyone relies on the server: a llama.cpp built for
+    another CPU lists its model and then dies on the first completion (an illegal instruction or
+    a general protection fault), which would otherwise surface as every later test's
+    'connection refused'."""
+    body = json.dumps({"model": server.model, "max_tokens": 1, "messages": [{"role": "user", "content": "1"}]})
+    request = urllib.request.Request(
+        server.base_url + "/chat/completions", data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310 (loopback, ours)
+            reply.read()
+    except OSError as error:
+        time.sleep(0.5)
+        died = server.process.poll()
+        server.stop()
+        cause = (
+            f"the server died (exit {died}): is .llama-venv a build for another CPU? "
+            "`rm -r .llama-venv && make llama` builds the portable one"
+            if died is not None
+            else f"{error}"
+        )
+        raise RuntimeError(f"llama.cpp server failed its first completion: {cause}; see {server.log}") from error
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from scripts.services import free_port, start_llama_server, start_redis
 from tandem.core.roles import grant_role
 from tests.openai_endpoint import API_KEY, FakeOpenAI
+from tests.required import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -34,7 +35,7 @@ def redis_url():
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"the real data sets are not here ({SHARED_DATA}); set TANDEM_SHARED_DATA")
+        unavailable("the real data sets", f"not found at {SHARED_DATA}; set TANDEM_SHARED_DATA")
     return SHARED_DATA
 
 
@@ -78,7 +79,7 @@ def local_argilla(home: Path, redis_url: str):
     try:
         install()
     except InstallError as error:
-        pytest.skip(f"argilla-server could not be installed into .argilla-venv: {error}")
+        unavailable("argilla-server", f"could not be installed into .argilla-venv: {error}")
     local = control.LocalArgilla(home=home, port=free_port(), redis_url=redis_url)
     with launch.running(local) as credentials:
         yield local, credentials

@@ -96,6 +96,8 @@ class Provenance:
     its send to its reply, without earlier attempts, back-off or the wait for a slot (a batch
     shares one call).
     `calls` counts HTTP attempts or forward passes made for it (0 when `cached`).
+    `notes` holds what a reader must know about how this verdict was computed (for the `hf`
+    backend, `prefix_reuse`: `on` or `off: <reason>`).
     """
 
     backend: str
@@ -111,6 +113,7 @@ class Provenance:
     cached: bool = False
     p_source: str = ""
     calls: int = 0
+    notes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ prompt is the whole cost, that is the speed-up.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,10 +53,28 @@ def smollm2_location() -> tuple[Path, str]:
         raise JudgeError("judge.hf.smollm2", str(exc), setting="model") from exc
 
 
+logger = logging.getLogger(__name__)
+
+
 def _accepts(model: Any, parameter: str) -> bool:
     import inspect
 
     return parameter in inspect.signature(model.forward).parameters
+
+
+# The keyword under which a model's forward takes and returns its key/value cache: transformers
+# renamed `past_key_values` to `cache` during 5.x (5.25 has `cache`, 5.1x `past_key_values`).
+CACHE_KEYWORDS = ("cache", "past_key_values")
+
+
+def cache_keyword(model: Any) -> str | None:
+    """Which of CACHE_KEYWORDS `model.forward` takes, or None when it takes neither."""
+    return next((name for name in CACHE_KEYWORDS if _accepts(model, name)), None)
+
+
+def _returned_cache(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
 
 
 MIN_SHARED_PREFIX = 16  # shorter shared heads are not worth a second forward call
@@ -100,7 +119,7 @@ class _PrefixCache:
     def tokens(self) -> tuple[int, ...]:
         return self._entry[0]
 
-    def get(self, model: Any, tokens: Sequence[int]) -> list[tuple[Any, Any]]:
+    def get(self, model: Any, keyword: str, tokens: Sequence[int]) -> list[tuple[Any, Any]]:
         import torch
 
         tokens = tuple(tokens)
@@ -118,11 +137,11 @@ class _PrefixCache:
                 out = model(
                     input_ids=ids,
                     position_ids=positions,
-                    past_key_values=_cache_of(layers, 1) if layers else None,
                     use_cache=True,
+                    **{keyword: _cache_of(layers, 1) if layers else None},
                     **({"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}),
                 )
-            layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+            layers = [(layer.keys, layer.values) for layer in _returned_cache(out).layers]
         self._entry = (tokens, layers)
         return layers
 
@@ -158,6 +177,26 @@ class HFJudge(Judge):
         self._batch_size = config.params.get("batch_size")
         self.share_prefix = bool(config.params.get("share_prefix", True))
         self._prefix = _PrefixCache()
+        self._prefix_off: str | None = None  # why the prefix reuse is off, once known
+
+    @property
+    def prefix_reuse(self) -> str:
+        """`on`, `off: <reason>`, for the verdict's provenance. A model whose forward takes no
+        cache keyword (a transformers release that renamed it again) turns the reuse off: said
+        once in the log and on every verdict, never silently."""
+        if not self.share_prefix:
+            return "off: share_prefix is false"
+        if self._prefix_off is None:
+            model, _ = self._load()
+            if cache_keyword(model) is None:
+                self._prefix_off = (
+                    f"off: {type(model).__name__}.forward takes none of {', '.join(CACHE_KEYWORDS)} "
+                    "(transformers changed its cache API; the lock pins a tested release)"
+                )
+                logger.warning("hf judge %r: prefix reuse %s", self.config.name, self._prefix_off)
+            else:
+                self._prefix_off = ""
+        return self._prefix_off or "on"
 
     @property
     def batch_size(self) -> int:
@@ -228,9 +267,10 @@ class HFJudge(Judge):
         counts = [len(r) for r in rows]
         if suffix_token is not None:
             rows = [[*r, suffix_token] for r in rows]
-        shared = _common_prefix_length(rows) if self.share_prefix else 0
+        keyword = cache_keyword(model) if self.prefix_reuse == "on" else None
+        shared = _common_prefix_length(rows) if keyword else 0
         shared = min(shared, min(len(r) for r in rows) - 1)  # every row keeps a token to score
-        if shared < MIN_SHARED_PREFIX or not _accepts(model, "past_key_values"):
+        if shared < MIN_SHARED_PREFIX:
             shared = 0
         tails = [r[shared:] for r in rows]
         width = max(len(t) for t in tails)
@@ -240,7 +280,7 @@ class HFJudge(Judge):
         positions = (mask.cumsum(-1) - 1).clamp(min=0) + shared
         extra: dict[str, Any] = {}
         if shared:
-            extra["past_key_values"] = _cache_of(self._prefix.get(model, rows[0][:shared]), len(rows))
+            extra[keyword] = _cache_of(self._prefix.get(model, keyword, rows[0][:shared]), len(rows))
             mask = torch.cat([torch.ones(len(rows), shared, dtype=mask.dtype), mask], dim=1)
         # Only the last position's scores are read: asking for just those skips a
         # (batch x length x vocabulary) array (about 1 GB for 8 SmolLM2 prompts of 600 tokens).
@@ -331,9 +371,10 @@ class HFJudge(Judge):
             started = time.perf_counter()
             answers = scorer(template, [conversations[i] for i in chunk])
             latency = time.perf_counter() - started
+            made = {"latency_s": latency, "prefix_reuse": self.prefix_reuse}
             for i, answer in zip(chunk, answers, strict=True):
-                results[i] = answer | {"latency_s": latency, "fresh": True}
-                self.cache.put(keys[i], answer | {"latency_s": latency})
+                results[i] = answer | made | {"fresh": True}
+                self.cache.put(keys[i], answer | made)
         return [
             self._to_verdict(template, item.key, key, result)
             for item, key, result in zip(items, keys, results, strict=True)
@@ -389,6 +430,7 @@ class HFJudge(Judge):
             cached=not result.get("fresh"),
             p_source="logprobs",
             calls=int(bool(result.get("fresh"))),
+            notes={"prefix_reuse": result["prefix_reuse"]} if "prefix_reuse" in result else {},
         )
         if result.get("fresh"):
             self.stats.add_usage(provenance.prompt_tokens, 0, 0.0)

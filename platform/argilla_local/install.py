@@ -10,6 +10,7 @@ the same requirements does nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import subprocess
@@ -19,9 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_VENV = ROOT / ".argilla-venv"
-# Exactly 2.8.0: the SQL search-engine plugin uses the server's internals. Without click<8.2
-# every `python -m argilla_server ...` command fails (typer 0.9 against click 8.2+).
-REQUIREMENTS = ("argilla-server[postgresql]==2.8.0", "click<8.2")
+# Exactly 2.8.0 and every dependency pinned with its hash (requirements/argilla-server.in says
+# why 2.8.0 and click<8.2; `make lock` refreshes the lock).
+LOCK = ROOT / "requirements" / "argilla-server.txt"
 MARKER = ".tandem-installed"
 INSTALL_TIMEOUT_S = 900
 
@@ -35,13 +36,13 @@ def venv_python(venv: Path) -> Path:
 
 
 def is_installed(venv: Path = DEFAULT_VENV) -> bool:
-    """Whether `venv` holds exactly REQUIREMENTS (its marker says so and its python runs)."""
+    """Whether `venv` holds exactly the lock (its marker names the lock's hash) and runs."""
     marker = venv / MARKER
-    return (
-        marker.is_file()
-        and marker.read_text().strip() == "\n".join(REQUIREMENTS)
-        and venv_python(venv).exists()
-    )
+    return marker.is_file() and marker.read_text().strip() == _lock_hash() and venv_python(venv).exists()
+
+
+def _lock_hash() -> str:
+    return hashlib.sha256(LOCK.read_bytes()).hexdigest()
 
 
 def _base_python() -> str:
@@ -86,9 +87,11 @@ def install(venv: Path = DEFAULT_VENV) -> Path:
                 "install",
                 "-q",
                 "--disable-pip-version-check",
-                *REQUIREMENTS,
+                "--require-hashes",
+                "-r",
+                str(LOCK),
             ],
-            "pip install " + " ".join(REQUIREMENTS) + " (about 80 s)",
+            f"pip install -r {LOCK.relative_to(ROOT)} (about 80 s)",
         )
         _run(
             [str(venv_python(venv)), "-c", "import argilla_server.search_engine.base"],
@@ -98,7 +101,7 @@ def install(venv: Path = DEFAULT_VENV) -> Path:
         shutil.rmtree(venv, ignore_errors=True)
         raise
     tmp = venv / f"{MARKER}.tmp"
-    tmp.write_text("\n".join(REQUIREMENTS) + "\n")
+    tmp.write_text(_lock_hash() + "\n")
     os.replace(tmp, venv / MARKER)
     return venv_python(venv)
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from scripts.services import free_port, start_postgres
+from tests.required import unavailable
 
 N_RECORDS = 30
 CATEGORIES = ("math", "code", "writing")
@@ -117,8 +118,8 @@ def argilla_venv():
     try:
         install()
     except InstallError as error:
-        pytest.skip(
-            f"argilla-server 2.8.0 could not be installed into .argilla-venv (no package registry?): {error}"
+        unavailable(
+            "argilla-server", f"2.8.0 could not be installed into .argilla-venv (no package registry?): {error}"
         )
 
 

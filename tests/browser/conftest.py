@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.required import unavailable
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
@@ -17,7 +19,7 @@ def browser():
     """Module-scoped: Playwright's sync API keeps an event loop running while it is open, which
     would break every later asyncio.run in the session."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        unavailable("Chromium", "Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop on this thread; the test code around it is

@@ -239,7 +239,12 @@ def _store(batch, verdicts: list[Verdict], config: JudgeConfig, config_hash: str
                 cost=prov.cost or 0,
                 latency_ms=round(prov.latency_s * 1000),
                 cache_key=prov.cache_key,
-                detail={"p_source": prov.p_source, "cached": prov.cached, "calls": prov.calls},
+                detail={
+                    "p_source": prov.p_source,
+                    "cached": prov.cached,
+                    "calls": prov.calls,
+                    **dict(prov.notes),
+                },
             )
         )
         summary.judged += 1

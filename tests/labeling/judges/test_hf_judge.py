@@ -139,3 +139,28 @@ def test_shared_prompt_heads_are_computed_once_and_change_no_probability(
     assert len(judge._prefix.tokens) > 50 and "careful, impartial judge" in head
     if batch_size == 1:  # the last prompt's own text was kept for the next one
         assert any(p in head for p, _, _ in PAIRS)
+    assert {v.provenance.notes["prefix_reuse"] for v in shared} == {"on"}
+    assert {v.provenance.notes["prefix_reuse"] for v in full} == {"off: share_prefix is false"}
+
+
+def test_a_model_without_a_cache_keyword_turns_prefix_reuse_off_loudly(
+    tiny_llama, smollm2_tokenizer, caplog
+):
+    """A transformers release that renames the cache keyword again must not silently lose the
+    speed-up: the judge logs it once and every verdict's provenance says why."""
+
+    class NoCacheKeyword(type(tiny_llama)):
+        def forward(self, input_ids=None, attention_mask=None, position_ids=None, **kwargs):
+            return super().forward(input_ids=input_ids, attention_mask=attention_mask,
+                                   position_ids=position_ids, **kwargs)  # fmt: skip
+
+    model = NoCacheKeyword(tiny_llama.config).eval()
+    model.load_state_dict(tiny_llama.state_dict())
+    judge = tiny_judge(model, smollm2_tokenizer, batch_size=1)
+    with caplog.at_level("WARNING", logger="labeling.judges.hf_judge"):
+        verdicts = judge.judge(pair_items()[:2])
+    notes = {v.provenance.notes["prefix_reuse"] for v in verdicts}
+    assert len(notes) == 1 and notes.pop().startswith("off: NoCacheKeyword.forward takes none of cache")
+    assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+    assert "prefix reuse off" in caplog.records[0].message
+    assert judge._prefix.tokens == ()

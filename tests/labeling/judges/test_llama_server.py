@@ -92,3 +92,26 @@ def test_direct_scores_are_a_distribution_over_1_to_10(llama_env):
     assert sum(score.distribution.values()) == pytest.approx(1.0)
     assert 1.0 <= score.mean <= 10.0 and -1.0 <= score.reward <= 1.0
     assert score.reward == pytest.approx((score.mean - 5.5) / 4.5)
+
+
+def test_the_server_build_runs_on_any_x86_64_server_cpu():
+    """`make llama` builds llama.cpp with GGML_NATIVE=OFF: no AVX-512 (zmm registers) and no AMX
+    (tile) instruction, which VMs may advertise without allowing (the native build died on its
+    first completion there). A natively built wheel reused from a cache fails this."""
+    import platform
+    import shutil
+    import subprocess
+
+    from scripts.services import LLAMA_PYTHON
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the instruction check is for x86_64 builds")
+    assert shutil.which("objdump"), "objdump (binutils) is needed to read the build"
+    found = sorted(LLAMA_PYTHON.parents[1].glob("lib/python3*/site-packages/llama_cpp/lib/libggml-cpu.so"))
+    assert found, f"no libggml-cpu.so under {LLAMA_PYTHON.parents[1]}: run `make llama`"
+    cpu = found[0]
+    code = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(cpu)], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    assert "ymm" in code  # AVX2 is used: the build is not a slow generic one
+    assert "zmm" not in code
+    assert not any(op in code for op in ("ldtilecfg", "tdpbssd", "tdpbf16ps"))
