@@ -16,11 +16,15 @@ import numpy as np
 import pandas as pd
 
 from audits.config import AuditConfig
-from audits.frames import TIE, UNBIASED_SAMPLES, join_on_pair, n_pairs, sample_mask
+from audits.frames import MISSING, TIE, UNBIASED_SAMPLES, join_on_pair, n_pairs, sample_mask
 from audits.intervals import bootstrap_ci, bootstrap_cis, pair_sums, ratio
 from audits.values import Reasons, fraction, number
 
 CHOICE_LABELS = ["a", "b", "tie"]
+MERGED = (
+    "only merged verdicts were recorded (one verdict copied to both orders): "
+    "each order's own verdict, and so its agreement, is unknown"
+)
 # Column layout of the per-pair statistics that every agreement number is computed from.
 AGREE, N, AGREE_NT, N_NT, AGREE_AB, N_AB, AGREE_BA, N_BA, CELLS = 0, 1, 2, 3, 4, 5, 6, 7, 8
 
@@ -34,7 +38,7 @@ def comparisons(units: pd.DataFrame, votes: pd.DataFrame, samples) -> pd.DataFra
     chosen = votes[sample_mask(votes, samples)]
     unit, vote = join_on_pair(units["pair"].to_numpy(), chosen["pair"].to_numpy(), n_pairs(units))
     out = {"pair_id": units["pair_id"].to_numpy()[unit]}
-    out.update({name: units[name].to_numpy()[unit] for name in ("c_comb", "c_ab", "c_ba")})
+    out.update(zip(("c_comb", "c_ab", "c_ba"), _verdict_codes(units, unit), strict=True))
     out.update(unit=unit, human=chosen["code"].to_numpy()[vote], pair=units["pair"].to_numpy()[unit])
     return pd.DataFrame(out)
 
@@ -69,9 +73,7 @@ def pair_stats(units: pd.DataFrame, votes: pd.DataFrame, samples) -> np.ndarray:
         return list(counts.reshape(3 + shift, m)[shift:].astype(float))
 
     human = histogram(dense.take(vote_pair), votes["code"].to_numpy()[chosen], 0)
-    both, ab, ba = (
-        histogram(row_pair, units[c].to_numpy().take(rows), 1) for c in ("c_comb", "c_ab", "c_ba")
-    )
+    both, ab, ba = (histogram(row_pair, codes, 1) for codes in _verdict_codes(units, rows))
     n_human = human[0] + human[1] + human[2]
     out = np.empty((m, CELLS + 9))
     out[:, AGREE_NT] = both[0] * human[0] + both[1] * human[1]
@@ -84,6 +86,17 @@ def pair_stats(units: pd.DataFrame, votes: pd.DataFrame, samples) -> np.ndarray:
     for j, k in np.ndindex(3, 3):
         out[:, CELLS + 3 * j + k] = both[j] * human[k]
     return out
+
+
+def _verdict_codes(units: pd.DataFrame, rows: np.ndarray) -> list[np.ndarray]:
+    """Combined, ab and ba choice codes of units `rows`; a merged unit (one verdict recorded for
+    both orders) has no per-order verdict of its own, so its ab / ba codes count as missing."""
+    codes = [units[c].to_numpy().take(rows) for c in ("c_comb", "c_ab", "c_ba")]
+    if "orders_merged" in units:
+        merged = units["orders_merged"].to_numpy(dtype=bool).take(rows)
+        if merged.any():
+            codes[1:] = [np.where(merged, MISSING, c) for c in codes[1:]]
+    return codes
 
 
 def comparison_columns(comp: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +192,7 @@ def alignment(stats: np.ndarray, config: AuditConfig, reasons: Reasons, why_empt
     out["by_order"] = _by_order(totals, reasons)
     out["mean_over_orders"] = points["mean_over_orders"]
     if out["mean_over_orders"] is None:
-        reasons.null("mean_over_orders", "needs usable verdicts in both orders on labeled pairs")
+        reasons.null("mean_over_orders", _why_no_order(totals, "needs usable verdicts in both orders"))
     out["confusion"] = _confusion(totals[CELLS:])
     out["ci95"] = intervals(stats, config, reasons)
     return out
@@ -208,8 +221,15 @@ def _by_order(totals: np.ndarray, reasons: Reasons) -> dict:
     for order, agree, n in (("ab", AGREE_AB, N_AB), ("ba", AGREE_BA, N_BA)):
         out[order] = fraction(totals[agree], totals[n])
         if out[order] is None:
-            reasons.null(f"by_order.{order}", f"no usable verdict in order {order} on labeled pairs")
+            reasons.null(f"by_order.{order}", _why_no_order(totals, f"no usable verdict in order {order}"))
     return out
+
+
+def _why_no_order(totals: np.ndarray, otherwise: str) -> str:
+    """Combined verdicts but no per-order one: only merged verdicts were recorded (MT-Bench)."""
+    if totals[N] > 0 and totals[N_AB] == 0 and totals[N_BA] == 0:
+        return MERGED
+    return f"{otherwise} on labeled pairs"
 
 
 def _confusion(cells: np.ndarray) -> dict:

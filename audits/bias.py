@@ -17,6 +17,11 @@ from audits.intervals import bootstrap_cis, pair_sums, ratio
 from audits.logistic import fit_logistic
 from audits.values import Reasons, fraction, number
 
+# Why a per-order figure is n/a on data that recorded one verdict for both orders (MT-Bench).
+MERGED = (
+    "only merged verdicts were recorded (one verdict copied to both orders): "
+    "each order's own verdict, and so this figure, is unknown"
+)
 LENGTH_CURVE_EDGES = np.array([-3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0])
 
 
@@ -38,19 +43,23 @@ def position(units: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict
     consistency: share of units judged in both orders whose two verdicts are equal (a tie in
     both counts as consistent; a unit recorded as `orders_disagree` never does, even when its
     stored per-order verdicts are ties because the data did not say which way each order went).
-    flip_rate: share of those units with opposite non-tie verdicts. first_rate: share of non-tie
-    verdicts that pick the first-shown response.
+    flip_rate: share of those units with opposite non-tie verdicts (a full reversal, the
+    strongest kind of the flips that `labeling.verdicts` makes ties). first_rate: share of
+    non-tie verdicts that pick the first-shown response. flip_rate and first_rate need each
+    order's own verdict: merged units (`orders_merged`) are left out of them, and where every
+    unit is merged the figure is null with the reason, never a made-up zero.
     """
     c_ab, c_ba = units["c_ab"].to_numpy(), units["c_ba"].to_numpy()
     both = (c_ab >= 0) & (c_ba >= 0)
-    disagree = units["orders_disagree"].to_numpy(dtype=bool) if "orders_disagree" in units else False
+    disagree, unit_merged = _unit_flag(units, "orders_disagree"), _unit_flag(units, "orders_merged")
     idx, order, choice = per_order_verdicts(units)
-    merged = units["orders_merged"].to_numpy(dtype=bool)[idx] if "orders_merged" in units else False
+    merged = unit_merged[idx]
     decided = (choice != TIE) & ~merged
     first = decided & (choice == np.where(order == 0, A, B))
+    per_order = both & ~unit_merged  # each order's own verdict is known
     cols = [
         (both & (c_ab == c_ba) & ~disagree, both),
-        (both & (c_ab != TIE) & (c_ba != TIE) & (c_ab != c_ba), both),
+        (per_order & (c_ab != TIE) & (c_ba != TIE) & (c_ab != c_ba), per_order),
     ]
     out = {
         "n_units_both_orders": int(both.sum()),
@@ -60,12 +69,12 @@ def position(units: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict
     for key, (num, den) in zip(("consistency", "flip_rate"), cols, strict=True):
         out[key] = fraction(num.sum(), den.sum())
         if out[key] is None:
-            reasons.null(key, _why_no_both(units, len(choice)))
+            reasons.null(key, _why_no_both(units, len(choice), key, np.any(both & unit_merged)))
     out["first_rate"] = fraction(first.sum(), decided.sum())
     if out["first_rate"] is None:
         why = "no usable verdict" if not len(choice) else "every verdict is a tie"
         if np.any(merged):
-            why = "only merged verdicts were recorded (the same verdict for both orders)"
+            why = MERGED
         reasons.null("first_rate", why)
     out["tie_rate"] = fraction((choice == TIE).sum(), len(choice))
     if out["tie_rate"] is None:
@@ -74,9 +83,16 @@ def position(units: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict
     return out
 
 
-def _why_no_both(units: pd.DataFrame, n_verdicts: int) -> str:
+def _unit_flag(units: pd.DataFrame, column: str) -> np.ndarray:
+    """A per-unit flag column as bools; all False where the units lack it."""
+    return units[column].to_numpy(dtype=bool) if column in units else np.zeros(len(units), dtype=bool)
+
+
+def _why_no_both(units: pd.DataFrame, n_verdicts: int, key: str, merged: bool) -> str:
     if n_verdicts == 0:
         return "no usable verdict"
+    if key == "flip_rate" and merged:
+        return MERGED
     return "no pair has usable verdicts in both orders"
 
 

@@ -54,8 +54,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-CHOICES = ("a", "b", "tie")
-A, B, TIE, MISSING = 0, 1, 2, -1
+# The codes and the debiased probability are defined once, with the AI verdict; the audits'
+# modules read them here.
+from labeling.verdicts import CHOICE_ORDER, MISSING, TIE, A, B, verdict_codes  # noqa: F401
+from labeling.verdicts import debiased_p_array as p_a_debiased  # noqa: F401
+
+CHOICES = tuple(c.value for c in CHOICE_ORDER)
 ORDERS = ("ab", "ba")
 STATUSES = ("ok", "unparsable", "error")
 SAMPLES = ("audit", "routed", "imported")
@@ -778,20 +782,8 @@ def join_on_pair(left: np.ndarray, right: np.ndarray, n: int) -> tuple[np.ndarra
     return left_pos, right_pos
 
 
-def combined_choice(c_ab: np.ndarray, c_ba: np.ndarray) -> np.ndarray:
-    """One verdict per unit, MT-Bench's rule: orders that disagree make a tie.
-
-    A unit with one usable order keeps that order's choice; with none, -1.
-    """
-    out = np.where(c_ab >= 0, c_ab, c_ba)
-    conflict = (c_ab >= 0) & (c_ba >= 0) & (c_ab != c_ba)
-    return np.where(conflict, TIE, out).astype(np.int8)
-
-
-def p_a_debiased(p_ab: np.ndarray, p_ba: np.ndarray) -> np.ndarray:
-    """P(response a is better), averaged over the orders that gave one (NaN when none)."""
-    has_ab, has_ba = ~np.isnan(p_ab), ~np.isnan(p_ba)
-    total = np.where(has_ab, p_ab, 0.0) + np.where(has_ba, 1.0 - p_ba, 0.0)
-    count = has_ab.astype(np.int64) + has_ba
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+def unit_choices(units: pd.DataFrame) -> np.ndarray:
+    """The AI's choice code per unit, by the one definition (`labeling.verdicts`): the side both
+    orders name, a tie where they disagree (or were recorded as disagreeing), else the one order."""
+    disagree = units["orders_disagree"].to_numpy(dtype=bool) if "orders_disagree" in units else None
+    return verdict_codes(units["c_ab"].to_numpy(), units["c_ba"].to_numpy(), disagree)

@@ -87,13 +87,14 @@ def _slice_row(label, unit_rows, comp_rows, cols, pair_code, units, config, pair
     reasons = Reasons()
     c_ab, c_ba = units["c_ab"].to_numpy()[unit_rows], units["c_ba"].to_numpy()[unit_rows]
     both = (c_ab >= 0) & (c_ba >= 0)
+    disagree = units["orders_disagree"].to_numpy(dtype=bool)[unit_rows]  # recorded, direction unknown
     seen = np.zeros(len(pair_known), dtype=bool)
     seen[units["pair"].to_numpy()[unit_rows]] = True
     row = {
         "slice": str(label),
         "n_units": len(unit_rows),
         "n_pairs": int(np.count_nonzero(seen & pair_known)),
-        "consistency": fraction((both & (c_ab == c_ba)).sum(), both.sum()),
+        "consistency": fraction((both & (c_ab == c_ba) & ~disagree).sum(), both.sum()),
     }
     if row["consistency"] is None:
         reasons.null("consistency", "no pair with usable verdicts in both orders")

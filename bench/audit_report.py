@@ -29,7 +29,7 @@ import pandas as pd
 from audits import build_report, categorical_frames, render_html, render_text
 from audits.agreement import AGREE, N, pair_stats
 from audits.calibration import calibration_pairs, reliability
-from audits.frames import CHOICES, ORDERS, SAMPLES, STATUSES, UNBIASED_SAMPLES, combined_choice, prepare
+from audits.frames import CHOICES, ORDERS, SAMPLES, STATUSES, UNBIASED_SAMPLES, prepare, unit_choices
 
 JUDGES = ("bench:judge-x/v1", "bench:judge-y/v2")
 CORE_COLUMNS = ["pair_id", "judge", "template", "order", "status", "choice", "p_first"]
@@ -104,7 +104,7 @@ def core_vectorized(judgments: pd.DataFrame, labels: pd.DataFrame) -> dict:
     frames = prepare(judgments, labels)
     units = frames.units
     c_ab, c_ba = units["c_ab"].to_numpy(), units["c_ba"].to_numpy()
-    units = units.assign(c_comb=combined_choice(c_ab, c_ba))
+    units = units.assign(c_comb=unit_choices(units))
     totals = pair_stats(units, frames.votes, UNBIASED_SAMPLES).sum(axis=0)
     both = (c_ab >= 0) & (c_ba >= 0)
     decided_ab, decided_ba = (c_ab >= 0) & (c_ab != 2), (c_ba >= 0) & (c_ba != 2)
@@ -166,7 +166,7 @@ def _loop_numbers(verdicts, probs, by_pair) -> dict:
             consistent += orders["ab"] == orders["ba"]
         if orders:
             values = list(orders.values())
-            combined = values[0] if len(set(values)) == 1 else "tie"
+            combined = values[0] if len(set(values)) == 1 else "tie"  # labeling.verdicts' tie rule
             for vote in by_pair.get(unit[0], ()):
                 n += 1
                 agree += vote == combined

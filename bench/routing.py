@@ -44,10 +44,13 @@ def cases(data: Path):
             judge = f"llmbar:{evaluator}/Vanilla_NoRules"
             yield name, evaluator, routing.replay_items(project, [judge])
     mt = services.create_project("mtbench")
-    services.import_pairs(mt, data / "mtbench" / "mtbench_human_vs_gpt4pair.jsonl.gz", "mtbench")
+    # skip_invalid: a few MT-Bench rows repeat response_a as response_b (no preference to learn)
+    services.import_pairs(
+        mt, data / "mtbench" / "mtbench_human_vs_gpt4pair.jsonl.gz", "mtbench", skip_invalid=True
+    )
     yield "MT-Bench (humans)", "GPT-4", routing.replay_items(mt, ["mtbench:gpt-4"])
     panda = services.create_project("pandalm")
-    services.import_pairs(panda, data / "pandalm", "pandalm")
+    services.import_pairs(panda, data / "pandalm", "pandalm", skip_invalid=True)
     for judge in ("gpt-3.5-turbo", "pandalm-7b"):
         yield "PandaLM", judge, routing.replay_items(panda, [f"pandalm:{judge}"])
 

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 
+from labeling.records import Choice
+
 
 class Reason(StrEnum):
     AUDIT = "audit"
@@ -119,8 +121,10 @@ class RoutingPolicy:
 
 @dataclass(frozen=True)
 class PairSignals:
-    """What the judges said about one pair. `p_a` is the debiased P(response a is better)
-    (None when no verdict was usable); `spread` is the max - min of several judges' p_a."""
+    """What the judges said about one pair. `choice`, `p_a` and `flipped` are the routed-on
+    (first) judge's verdict as `labeling.verdicts` defines it (None: no usable verdict; p_a is
+    calibrated where an audit fitted a map), except that `flipped` is set when any judge's
+    orders disagreed; `spread` is the max - min of several judges' p_a."""
 
     pair_id: int
     category: str = ""
@@ -130,6 +134,7 @@ class PairSignals:
     spread: float | None = None
     slice: str = ""  # the audit slice the pair belongs to (default: its category)
     injection: str = ""  # why the detector flagged a response (labeling.injection.scan_pair), or ""
+    choice: Choice | None = None  # the AI's choice (a flipped pair's is a tie)
 
     @property
     def slice_key(self) -> str:

@@ -6,24 +6,25 @@ has several human votes, each vote in turn is held out as the gold label and the
 others is what the routed human would have said (leave-one-annotator-out); a pair with one vote
 (an expert gold label) is taken as answered correctly when routed. The same number of randomly
 chosen pairs is routed as a baseline: a policy is only worth its thresholds if it removes more
-of the AI's errors than random routing at the same human budget.
+of the AI's errors than random routing at the same human budget. The AI's verdict (a flip is a
+tie), the majority and leave-one-out are `labeling.verdicts`'s, as everywhere else.
 """
 
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from labeling.records import Choice
 from labeling.routing import PairSignals, RoutingPolicy, route
+from labeling.verdicts import human_majority, leave_one_out
 
 
 @dataclass(frozen=True)
 class ReplayItem:
     signals: PairSignals
-    ai_choice: Choice | None  # the judge's combined verdict (None: no usable verdict)
+    ai_choice: Choice | None  # the judge's verdict, `labeling.verdicts` (None: no usable verdict)
     votes: tuple[Choice, ...]  # every human vote on the pair
 
 
@@ -44,30 +45,10 @@ class ReplayRow:
         return self.errors_removed / self.random_errors_removed
 
 
-def ai_choice(p_a: float | None, tie_margin: float = 0.0) -> Choice | None:
-    if p_a is None:
-        return None
-    if abs(p_a - 0.5) <= tie_margin:
-        return Choice.TIE
-    return Choice.A if p_a > 0.5 else Choice.B
-
-
-def _trials(item: ReplayItem) -> list[tuple[Choice, Choice]]:
-    """(gold, what a routed human says) for each held-out vote."""
-    if len(item.votes) == 1:
-        return [(item.votes[0], item.votes[0])]
-    out = []
-    for i, gold in enumerate(item.votes):
-        others = Counter(item.votes[:i] + item.votes[i + 1 :]).most_common()
-        top = [c for c, n in others if n == others[0][1]]
-        out.append((gold, top[0] if len(top) == 1 else Choice.TIE))
-    return out
-
-
 def _accuracy(items: Sequence[ReplayItem], routed: set[int]) -> float:
     hits = total = 0
     for item in items:
-        for gold, human in _trials(item):
+        for gold, human in leave_one_out(item.votes):
             label = human if item.signals.pair_id in routed else item.ai_choice
             hits += label == gold
             total += 1
@@ -126,12 +107,6 @@ def format_table(rows: list[ReplayRow]) -> str:
     return "\n".join(lines)
 
 
-def _majority(votes: tuple[Choice, ...]) -> Choice:
-    counts = Counter(votes).most_common()
-    top = [c for c, n in counts if n == counts[0][1]]
-    return top[0] if len(top) == 1 else Choice.TIE
-
-
 def budget_replay(
     items: Sequence[ReplayItem],
     budget: float,
@@ -184,7 +159,7 @@ def _escalation_routing(items, capacity, seed, uncertainty, audit_share, bar) ->
     by_slice: dict[str, list[bool]] = {}
     for i in audited:
         item = items[i]
-        by_slice.setdefault(item.signals.slice_key, []).append(item.ai_choice == _majority(item.votes))
+        by_slice.setdefault(item.signals.slice_key, []).append(item.ai_choice == human_majority(item.votes))
     audits = {key: SliceAudit(key, len(hits), sum(hits)) for key, hits in by_slice.items()}
     rest = [item for i, item in enumerate(items) if i not in set(audited)]
     policy = RoutingPolicy(

@@ -2,11 +2,13 @@
 
 The rules are a versioned `BlendPolicy`, stored with every dataset version so that a row can
 always be explained: human majority wins; a human tie is dropped or kept (p = 0.5); an AI-only
-pair is kept when its calibrated confidence max(p, 1 - p) reaches a threshold, weighted by a
-named function of that confidence; an AI verdict that flipped when the two responses were
-swapped is position bias, not a preference, so it is left out unless a human saw the pair; and
-a human-AI disagreement is resolved explicitly ('human' keeps the human label, 'drop' drops
-the pair). Pure Python: no torch, no Django.
+pair is kept when its calibrated confidence (the probability of the side it chose) reaches a
+threshold, weighted by a named function of that confidence; an AI verdict that flipped when the
+two responses were swapped is a tie (position bias, not a preference), so it is left out unless
+a human saw the pair; and a human-AI disagreement is resolved explicitly ('human' keeps the
+human label, 'drop' drops the pair). The AI's verdict and the human majority are
+`labeling.verdicts`'s, so the row kept is the label the audit scored and the annotator was
+shown. Pure Python: no torch, no Django.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labeling.records import Choice
+from labeling.verdicts import PairVerdict, human_majority, vote_share
 from training.errors import ConfigError
 from training.loading import load_dataclass
 
@@ -32,10 +36,10 @@ WEIGHT_BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 @dataclass(frozen=True)
 class PairVotes:
-    """What the project knows about one pair: human votes and the AI's debiased P(a better).
+    """What the project knows about one pair: the human votes and the AI's verdict.
 
-    `ai_p_a` is averaged over both presentation orders (None: no usable AI verdict); `flipped`
-    says the AI's choice changed when the order was swapped.
+    `ai` is the judge's verdict as `labeling.verdicts` defines it (choice, debiased p_a and
+    flip; None: no AI verdict), the one the audit scores and the annotator is shown.
     """
 
     pair_id: str
@@ -43,15 +47,15 @@ class PairVotes:
     response_a: str
     response_b: str
     human_votes: tuple[str, ...] = ()
-    ai_p_a: float | None = None
-    flipped: bool = False
+    ai: PairVerdict | None = None
 
     def __post_init__(self):
         bad = [v for v in self.human_votes if v not in CHOICES]
         if bad:
             raise ConfigError(f"pair {self.pair_id}: vote {bad[0]!r} is not one of {', '.join(CHOICES)}")
-        if self.ai_p_a is not None and not 0.0 <= self.ai_p_a <= 1.0:
-            raise ConfigError(f"pair {self.pair_id}: ai_p_a {self.ai_p_a} is outside [0, 1]")
+        p_a = self.ai.p_a if self.ai else None
+        if p_a is not None and not 0.0 <= p_a <= 1.0:
+            raise ConfigError(f"pair {self.pair_id}: the AI's p_a {p_a} is outside [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,6 @@ class BlendPolicy:
     ai_threshold: float = 0.8
     ai_weight: str = "confidence"
     ai_fixed_weight: float = 0.5
-    keep_flipped_ai: bool = False
     disagreement: str = "human"
     seed: int = 0
 
@@ -156,21 +159,12 @@ def _fmt_counts(counts: Mapping[str, int]) -> str:
 
 
 def human_verdict(votes: Iterable[str]) -> tuple[str | None, float]:
-    """(majority choice or None when no votes, share of a/b votes behind it).
-
-    A plurality that is not unique (one 'a', one 'b') is a tie: the humans did not agree.
-    """
-    counts = Counter(votes)
-    if not counts:
+    """(the human majority, `labeling.verdicts`, or None without votes; share of a/b votes behind it)."""
+    votes = tuple(votes)
+    majority = human_majority(votes)
+    if majority is None:
         return None, 0.0
-    top = counts.most_common()
-    if len(top) > 1 and top[0][1] == top[1][1]:
-        return "tie", 0.5
-    choice = top[0][0]
-    if choice == "tie":
-        return "tie", 0.5
-    decisive = counts["a"] + counts["b"]
-    return choice, counts[choice] / decisive
+    return majority.value, vote_share(votes, majority)
 
 
 def calibrator(calibration: Mapping[str, Any] | None) -> Callable[[float | None], float | None]:
@@ -203,16 +197,18 @@ def _orient(
     )
 
 
-def _ai_verdict(pair: PairVotes, p: float | None, policy: BlendPolicy) -> tuple[str | None, float, str]:
-    """(AI choice or None, confidence, reason it is unusable or '')."""
-    if p is None:
+def _ai_verdict(pair: PairVotes, p: float | None) -> tuple[str | None, float, str]:
+    """(AI choice or None, its calibrated confidence, reason it is unusable or '')."""
+    if pair.ai is None or pair.ai.choice is None:
         return None, 0.0, "no_label"
-    if pair.flipped and not policy.keep_flipped_ai:
+    if pair.ai.flipped:  # its choice is a tie: position bias, not a preference
         return None, 0.0, "ai_flipped"
-    confidence = max(p, 1.0 - p)
-    if confidence < policy.ai_threshold or p == 0.5:
-        return None, confidence, "ai_below_threshold"
-    return ("a" if p > 0.5 else "b"), confidence, ""
+    if pair.ai.choice == Choice.TIE:
+        return None, 0.0, "ai_tie"
+    sure = pair.ai.confidence(p)
+    if sure is None:
+        return None, 0.0, "ai_no_probability"
+    return pair.ai.choice.value, sure, ""
 
 
 def blend_pair(
@@ -222,7 +218,9 @@ def blend_pair(
 ) -> tuple[PreferenceRow | None, str, bool]:
     """(row or None, reason it was dropped or '', whether humans and AI disagreed)."""
     human, share = human_verdict(pair.human_votes)
-    ai, confidence, ai_reason = _ai_verdict(pair, calibrate(pair.ai_p_a), policy)
+    ai, confidence, ai_reason = _ai_verdict(pair, calibrate(pair.ai.p_a if pair.ai else None))
+    if ai is not None and confidence < policy.ai_threshold:
+        ai, ai_reason = None, "ai_below_threshold"
     if human is None:
         if ai is None:
             return None, ai_reason, False

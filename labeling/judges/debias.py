@@ -1,5 +1,5 @@
-"""Position debiasing: a pair judged in both orders gives one probability for `a` and a flag
-for whether the winner survived the swap (a flip is a routing signal)."""
+"""Position debiasing: a pair judged in both orders gives one verdict, by the one definition in
+`labeling.verdicts` (the debiased probability, the flip, the choice with its tie rule)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 from labeling.judges.base import Verdict
 from labeling.records import Choice, Order, VerdictStatus
+from labeling.verdicts import pair_verdict
 
 
 @dataclass(frozen=True)
 class DebiasedVerdict:
     """`p_a` (probability response_a is better) and `choice` are set exactly when both
     orders were judged OK; `flipped` is True when the two orders name different winners
-    (a tie against a winner counts as different); `error` says which order failed."""
+    (a tie against a winner counts as different), and then `choice` is a tie; `error` says
+    which order failed."""
 
     status: VerdictStatus
     p_a: float | None
@@ -22,11 +24,11 @@ class DebiasedVerdict:
     error: str = ""
 
 
-def debias(ab: Verdict, ba: Verdict, tie_margin: float = 0.0) -> DebiasedVerdict:
+def debias(ab: Verdict, ba: Verdict) -> DebiasedVerdict:
     """Combine the verdict for order `ab` (response_a shown first) with the one for `ba`.
 
-    p_a = (p_first(ab) + (1 - p_first(ba))) / 2. The combined choice is `tie` when
-    |p_a - 0.5| <= tie_margin, else the side p_a favours.
+    p_a = (p_first(ab) + (1 - p_first(ba))) / 2; the choice is the side both orders name, a tie
+    when they disagree (`labeling.verdicts.pair_verdict`).
     """
     failed = [(name, v) for name, v in (("ab", ab), ("ba", ba)) if not v.ok]
     if failed:
@@ -37,9 +39,7 @@ def debias(ab: Verdict, ba: Verdict, tie_margin: float = 0.0) -> DebiasedVerdict
         )
         reason = "; ".join(f"order {name}: {v.status} ({v.error})" for name, v in failed)
         return DebiasedVerdict(status=status, p_a=None, choice=None, flipped=False, error=reason)
-    assert ab.p_first is not None
-    assert ba.p_first is not None
-    p_a = (ab.p_first + (1.0 - ba.p_first)) / 2.0
-    choice = Choice.TIE if abs(p_a - 0.5) <= tie_margin else Choice.A if p_a > 0.5 else Choice.B
-    flipped = ab.pair_choice(Order.AB) != ba.pair_choice(Order.BA)
-    return DebiasedVerdict(status=VerdictStatus.OK, p_a=p_a, choice=choice, flipped=flipped)
+    verdict = pair_verdict(ab.pair_choice(Order.AB), ba.pair_choice(Order.BA), ab.p_first, ba.p_first)
+    return DebiasedVerdict(
+        status=VerdictStatus.OK, p_a=verdict.p_a, choice=verdict.choice, flipped=verdict.flipped
+    )

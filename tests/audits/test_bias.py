@@ -103,4 +103,13 @@ def test_recorded_disagreement_without_direction_is_inconsistent_and_has_no_firs
     assert position["n_orders_disagree_direction_unknown"] == 1
     assert position["first_rate"] is None
     assert "merged" in report["reasons"]["position.first_rate"]
+    # which way each order went is unknown, so a reversal count would be a made-up zero
+    assert position["flip_rate"] is None
+    assert "merged" in report["reasons"]["position.flip_rate"]
     assert position["tie_rate"] == pytest.approx(4 / 8)
+    # the slices read the same recorded disagreement, and per-order agreement is unknown too
+    assert [row["consistency"] for row in report["slices"]["judge"]["rows"]] == [pytest.approx(3 / 4)]
+    by_order = build_report(judgments, labels_frame(["a"] * 4))
+    assert by_order["agreement"]["by_order"] == {"ab": None, "ba": None}
+    assert "merged" in by_order["reasons"]["agreement.by_order.ab"]
+    assert by_order["agreement"]["with_ties"] == pytest.approx(1 / 4)  # the merged verdicts count

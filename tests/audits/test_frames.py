@@ -13,7 +13,7 @@ import pytest
 
 from audits import AuditInputError, build_report, categorical_frames, flatten
 from audits.agreement import comparison_stats, comparisons, pair_stats
-from audits.frames import UNBIASED_SAMPLES, combined_choice, prepare
+from audits.frames import UNBIASED_SAMPLES, prepare, unit_choices
 from tests.audits.factories import labels_frame
 
 TEXT = ["judge", "template", "order", "status", "choice", "category", "model_a", "model_b", "judge_family"]
@@ -145,7 +145,7 @@ def test_pair_statistics_equal_those_summed_over_comparisons():
     """The agreement's per-pair table, from histograms, is the comparison-by-comparison one."""
     judgments, labels = mixed_frame()
     frames = prepare(judgments, labels)
-    units = frames.units.assign(c_comb=combined_choice(frames.units["c_ab"], frames.units["c_ba"]))
+    units = frames.units.assign(c_comb=unit_choices(frames.units))
     for samples, n_pairs in ((UNBIASED_SAMPLES, 60), (("routed",), 30), (("imported",), 0)):
         expected = comparison_stats(comparisons(units, frames.votes, samples))
         assert len(expected) == n_pairs

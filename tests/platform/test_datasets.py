@@ -118,7 +118,17 @@ def test_reward_model_trains_and_the_run_records_metrics_eval_and_artifacts(proj
     run = TrainingRun.objects.get()
     assert run.status == "succeeded" and run.error == ""
     assert len(run.metrics) >= 3 and "loss" in run.metrics[0]
-    assert run.final_eval["held_out_rows"] >= 0
+    # The evaluation is on the human-labeled rows set aside (a seeded tenth), never trained on:
+    # the run reports exactly that many, and scores the reward model on each of them.
+    from training.export import read_rows
+
+    _, held = datasets.held_out(read_rows(version.files["jsonl"]))
+    assert all(row["source"] in ("human", "both") for row in held)
+    assert run.final_eval["held_out_rows"] == len(held)
+    if held:  # 16 human rows: a tenth is usually one or two (which ones depends on the pair ids)
+        assert run.final_eval["n"] == len(held) and 0.0 <= run.final_eval["accuracy"] <= 1.0
+    else:
+        assert "accuracy" not in run.final_eval
     from transformers import AutoModelForSequenceClassification
 
     assert AutoModelForSequenceClassification.from_pretrained(run.artifacts["model"]).config.num_labels == 1

@@ -78,11 +78,15 @@ def test_route_needs_judgments_first():
 
 def test_replay_on_mtbench_routes_flips_better_than_random(shared_data, capsys):
     project = services.create_project("mt")
-    services.import_pairs(project, shared_data / "mtbench/mtbench_human_vs_gpt4pair.jsonl.gz", "mtbench")
+    path = shared_data / "mtbench/mtbench_human_vs_gpt4pair.jsonl.gz"
+    services.import_pairs(project, path, "mtbench", skip_invalid=True)  # 8 rows repeat response_a
     call_command("route", project="mt", replay=True, json=True)
     rows = json.loads(capsys.readouterr().out)
     flips_only = next(r for r in rows if r["uncertainty"] == 0.0 and r["audit_rate"] == 0.0)
-    assert flips_only["human_share"] == pytest.approx(194 / 1232, abs=1e-6)
+    # exactly GPT-4's "tie (inconsistent)" items go to humans: its flips, by the one verdict rule
+    flipped = project.pairs.filter(judgments__detail__orders_disagreed=True).distinct().count()
+    assert flipped > 180
+    assert flips_only["human_share"] == pytest.approx(flipped / project.pairs.count(), abs=1e-6)
     assert flips_only["errors_removed"] > 1.5 * flips_only["random_errors_removed"]
 
 

@@ -6,20 +6,20 @@ import json
 
 import pytest
 
+from labeling.verdicts import pair_verdict
 from training.blend import BlendPolicy, PairVotes, blend, human_verdict
 from training.errors import ConfigError
 
 
 def pair(pid="p1", votes=(), p=None, flipped=False) -> PairVotes:
-    return PairVotes(
-        pair_id=pid,
-        prompt="Q",
-        response_a="A",
-        response_b="B",
-        human_votes=tuple(votes),
-        ai_p_a=p,
-        flipped=flipped,
+    """A pair whose judge gave p(a) = p in both orders (consistently), or flipped under the swap."""
+    side = "a" if p is not None and p > 0.5 else "b"
+    ai = (
+        None
+        if p is None
+        else pair_verdict(side, ("b" if side == "a" else "a") if flipped else side, p, 1 - p)
     )
+    return PairVotes(pair_id=pid, prompt="Q", response_a="A", response_b="B", human_votes=tuple(votes), ai=ai)
 
 
 def one(p: PairVotes, **policy):
@@ -75,9 +75,15 @@ def test_ai_only_pairs_below_threshold_or_flipped_or_unlabeled_are_dropped_with_
     assert result.summary.dropped == {"ai_below_threshold": 1, "ai_flipped": 1, "no_label": 1}
 
 
-def test_flipped_pairs_seen_by_humans_keep_the_human_label_and_flipped_ai_can_be_kept():
+def test_flipped_pairs_seen_by_humans_keep_the_human_label_and_an_ai_tie_is_never_a_row():
     assert one(pair(votes=["b"], p=0.95, flipped=True))[0].source == "human"
-    assert one(pair(p=0.95, flipped=True), keep_flipped_ai=True)[0].source == "ai"
+    # a flipped verdict is a tie (labeling.verdicts): there is no side to keep, however sure p is
+    row, summary = one(pair(p=0.95, flipped=True), ai_threshold=0.5)
+    assert row is None and summary.dropped == {"ai_flipped": 1}
+    tie = PairVotes("t", "Q", "A", "B", ai=pair_verdict("tie", "tie", 0.5, 0.5))
+    assert blend([tie], BlendPolicy(ai_threshold=0.5)).summary.dropped == {"ai_tie": 1}
+    with pytest.raises(ConfigError, match="keep_flipped_ai"):
+        BlendPolicy.load({"keep_flipped_ai": True})
 
 
 def test_calibration_map_is_applied_before_the_threshold():

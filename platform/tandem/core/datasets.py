@@ -32,7 +32,10 @@ def _training():
 
 
 def pair_votes(project: Project, judge: str | None):
-    """PairVotes for every pair of the project (human votes, the judge's p(a) and flip)."""
+    """PairVotes for every pair of the project: human votes, and the judge's verdict exactly as
+    routing, the suggestion and the audit see it (`labeling.verdicts`, via `routing.signals`)."""
+    from labeling.verdicts import PairVerdict
+
     blend, _, _ = _training()
     votes: dict[int, list[str]] = {}
     for pair_id, choice in HumanLabel.objects.filter(pair__project=project).values_list("pair_id", "choice"):
@@ -53,8 +56,7 @@ def pair_votes(project: Project, judge: str | None):
                 response_a=a,
                 response_b=b,
                 human_votes=tuple(votes.get(pair_id, ())),
-                ai_p_a=signal.p_a if signal else None,
-                flipped=bool(signal and signal.flipped),
+                ai=PairVerdict(signal.choice, signal.p_a, signal.flipped) if signal else None,
             )
         )
     return out

@@ -9,7 +9,7 @@ re-running after new pairs arrive never re-draws the audit sample of pairs alrea
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +18,8 @@ from django.db import transaction
 from labeling.injection import scan_pair
 from labeling.records import Choice
 from labeling.routing import PairSignals, PolicyError, RoutingPolicy, SliceAudit, route
-from labeling.routing_replay import ReplayItem, ai_choice
+from labeling.routing_replay import ReplayItem
+from labeling.verdicts import PairVerdict, human_majority, pair_verdict
 
 from .models import (
     Alert,
@@ -84,19 +85,31 @@ def signals(project: Project, judges: list[str]) -> list[PairSignals]:
 
 
 def _pair_signals(pair_id: int, category: str, per_judge: list[dict]) -> PairSignals:
-    p_values, flipped, failed = [], False, False
+    """The first judge's verdict (`labeling.verdicts`), any judge's flip, and the judges' spread."""
+    verdicts, failed = [], False
     for orders in per_judge:
         ok = {o: v for o, v in orders.items() if v[0] == Judgment.Status.OK}
         failed |= len(ok) < len(orders) or not ok
-        if "ab" in ok and "ba" in ok:
-            flipped |= ok["ab"][2] != ok["ba"][2] or bool(ok["ab"][3].get("orders_disagreed"))
-        sides = [ok["ab"][1]] if "ab" in ok and ok["ab"][1] is not None else []
-        sides += [1 - ok["ba"][1]] if "ba" in ok and ok["ba"][1] is not None else []
-        if sides:
-            p_values.append(sum(sides) / len(sides))
-    p_a = p_values[0] if p_values else None
+        verdicts.append(_verdict(ok))
+    first = verdicts[0]
+    p_values = [v.p_a for v in verdicts if v.p_a is not None]
     spread = max(p_values) - min(p_values) if len(p_values) > 1 else None
-    return PairSignals(pair_id, category, p_a, flipped, failed, spread)
+    flipped = any(v.flipped for v in verdicts)
+    return PairSignals(
+        pair_id, category, p_a=first.p_a, flipped=flipped, failed=failed, spread=spread, choice=first.choice
+    )
+
+
+def _verdict(ok: dict) -> PairVerdict:
+    """One judge's verdict from its usable orders: {order: (status, p_first, choice, detail)}."""
+    ab, ba = ok.get("ab"), ok.get("ba")
+    return pair_verdict(
+        ab[2] or None if ab else None,
+        ba[2] or None if ba else None,
+        ab[1] if ab else None,
+        ba[1] if ba else None,
+        orders_disagree=any(bool(v[3].get("orders_disagreed")) for v in ok.values()),
+    )
 
 
 def _same_policy(stored: dict, policy: RoutingPolicy) -> bool:
@@ -121,7 +134,9 @@ def _policy_version(project: Project, policy: RoutingPolicy) -> RoutingPolicyVer
 
 
 def slice_audits(project: Project, judged: list[PairSignals]) -> dict[str, SliceAudit]:
-    """Agreement of the judge with humans on the blind audit sample so far, per slice."""
+    """Agreement of the judge with humans on the blind audit sample so far, per slice: a pair
+    counts as correct when the AI's choice (`labeling.verdicts`, a flip being a tie) equals the
+    human majority, the same choice the audit report scores."""
     blind = set(
         RoutingDecision.objects.filter(pair__project=project, blind=True).values_list("pair_id", flat=True)
     )
@@ -131,11 +146,8 @@ def slice_audits(project: Project, judged: list[PairSignals]) -> dict[str, Slice
     tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in judged:
         if s.pair_id in votes:
-            majority = Counter(votes[s.pair_id]).most_common()
-            human = majority[0][0] if len(majority) == 1 or majority[0][1] > majority[1][1] else "tie"
-            ai = ai_choice(s.p_a)
             tallies[s.slice_key][0] += 1
-            tallies[s.slice_key][1] += ai is not None and ai.value == human
+            tallies[s.slice_key][1] += s.choice is not None and s.choice == human_majority(votes[s.pair_id])
     return {key: SliceAudit(key, n, correct) for key, (n, correct) in tallies.items()}
 
 
@@ -248,7 +260,7 @@ def replay_items(project: Project, judges: list[str]) -> list[ReplayItem]:
     for pair_id, choice in HumanLabel.objects.filter(pair__project=project).values_list("pair_id", "choice"):
         votes[pair_id].append(Choice(choice))
     return [
-        ReplayItem(s, ai_choice(s.p_a), tuple(votes[s.pair_id]))
+        ReplayItem(s, s.choice, tuple(votes[s.pair_id]))
         for s in signals(project, judges)
         if votes.get(s.pair_id)
     ]
