@@ -42,7 +42,22 @@ def read(path: str | Path, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> Iter
         raise FormatError(str(path), f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
     if not path.exists():
         raise FormatError(str(path), "does not exist")
-    return FORMATS[fmt](path, max_chars)
+    return _preferences_only(FORMATS[fmt](path, max_chars))
+
+
+SAME_RESPONSES = (
+    "is the same text as response_a: the pair carries no preference (in DPO it would be chosen == "
+    "rejected); remove the row, or import with --skip-invalid to list it in the report"
+)
+
+
+def _preferences_only(rows: Iterator[ImportRow | ImportIssue]) -> Iterator[ImportRow | ImportIssue]:
+    """Every format's rows, with a pair of two identical responses turned into an issue."""
+    for row in rows:
+        if isinstance(row, ImportRow) and row.pair.response_a == row.pair.response_b:
+            yield ImportIssue(row.location.file, row.location.line, "response_b", SAME_RESPONSES)
+        else:
+            yield row
 
 
 def estimate_rows(path: str | Path, fmt: str) -> int | None:

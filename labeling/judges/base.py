@@ -34,7 +34,10 @@ OPERATIONAL_PARAMS = frozenset(
         "batch_size",
         "device",
         "prices",
+        # where calls go: recorded as the judge's `endpoint` (normalized) instead
         "base_url",
+        "api_key_env",
+        "provider",
     }
 )
 
@@ -96,6 +99,7 @@ class Provenance:
     its send to its reply, without earlier attempts, back-off or the wait for a slot (a batch
     shares one call).
     `calls` counts HTTP attempts or forward passes made for it (0 when `cached`).
+    `endpoint` is where an endpoint judge's calls went (`provider@url`, or the normalized URL).
     `notes` holds what a reader must know about how this verdict was computed (for the `hf`
     backend, `prefix_reuse`: `on` or `off: <reason>`).
     """
@@ -113,6 +117,7 @@ class Provenance:
     cached: bool = False
     p_source: str = ""
     calls: int = 0
+    endpoint: str = ""
     notes: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -182,6 +187,8 @@ class JudgeConfig:
             "params": {k: v for k, v in self.params.items() if k not in OPERATIONAL_PARAMS},
             "members": [m.config_hash() for m in self.members],
         }
+        if endpoint := endpoint_of(self):
+            body["endpoint"] = endpoint
         return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
@@ -213,6 +220,11 @@ class Judge:
         self.config = config
         self.cache: CallCache = cache if cache is not None else MemoryCallCache()
         self.stats = JudgeStats()
+
+    @classmethod
+    def endpoint(cls, config: JudgeConfig) -> str:
+        """Where this backend's calls for `config` go ("" for local backends)."""
+        return ""
 
     async def check(self) -> None:
         """Raise JudgeError naming the setting to fix when the judge cannot run."""
@@ -260,6 +272,14 @@ def run_sync(coroutine):
         return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def endpoint_of(config: JudgeConfig) -> str:
+    """The endpoint identity of `config`'s backend ("" for local ones and unknown backends)."""
+    import labeling.judges.backends  # noqa: F401 (registers the built-in backends)
+
+    backend = _BACKENDS.get(config.backend)
+    return backend.endpoint(config) if backend is not None else ""
 
 
 def build_judge(config: JudgeConfig, cache: CallCache | None = None) -> Judge:

@@ -40,6 +40,7 @@ from labeling.judges.messages import (
     score_messages,
     verdict_followup,
 )
+from labeling.judges.params import judge_params
 from labeling.judges.parsing import VERDICT_TOKENS, allowed_choices, verdict_from_distribution
 from labeling.judges.scoring import SCORES, ScoreItem, ScoreVerdict, score_verdict
 from labeling.prompts import Template
@@ -158,11 +159,9 @@ def _label_token_ids(tokenizer, label: str) -> list[int]:
 
 @register_backend("hf")
 class HFJudge(Judge):
-    """Params: gguf_file, device (cuda|cpu; default cuda when available), dtype, batch_size
-    (default 8 on a GPU, 1 on a CPU: there padding costs and the prefix cache reuses the pair's
-    prompt between its two orders only one prompt at a time; bench/judge_local.py),
-    cot_max_tokens, tie, few_shot, share_prefix (default true: reuse the shared head's keys
-    and values; false scores every prompt in full). `model` is a hub id or a local path;
+    """Params: labeling.judges.params.HFParams. batch_size defaults to 8 on a GPU and 1 on a CPU:
+    there padding costs, and the prefix cache reuses the pair's prompt between its two orders
+    only one prompt at a time (bench/judge_local.py). `model` is a hub id or a local path;
     `model` and `tokenizer` objects may be passed in directly (tests, shared models)."""
 
     def __init__(
@@ -174,8 +173,9 @@ class HFJudge(Judge):
     ) -> None:
         super().__init__(config, cache)
         self._model, self._tokenizer = model, tokenizer
-        self._batch_size = config.params.get("batch_size")
-        self.share_prefix = bool(config.params.get("share_prefix", True))
+        self.params = judge_params(config)
+        self._batch_size = self.params.batch_size
+        self.share_prefix = self.params.share_prefix
         self._prefix = _PrefixCache()
         self._prefix_off: str | None = None  # why the prefix reuse is off, once known
 
@@ -210,10 +210,9 @@ class HFJudge(Judge):
     def _load(self) -> tuple[Any, Any]:
         if self._model is None or self._tokenizer is None:
             # torch and transformers load lazily: importing labeling.judges stays cheap.
-            params = self.config.params
             try:
                 model, tokenizer = local_models.load_causal_lm(
-                    self.config.model, params.get("gguf_file"), params.get("device")
+                    self.config.model, self.params.gguf_file or None, self.params.device
                 )
             except local_models.ModelNotFound as exc:
                 raise JudgeError(
@@ -349,7 +348,7 @@ class HFJudge(Judge):
                 {
                     "backend": "hf",
                     "model": self.config.model,
-                    "gguf_file": self.config.params.get("gguf_file", ""),
+                    "gguf_file": self.params.gguf_file,
                     "kind": template.kind,
                     "messages": c,
                 }
@@ -383,7 +382,7 @@ class HFJudge(Judge):
     def _pairwise_batch(self, template: Template, conversations: list[Messages]) -> list[dict]:
         rationales = [""] * len(conversations)
         if template.is_cot:
-            max_new = int(self.config.params.get("cot_max_tokens", 256))
+            max_new = self.params.cot_max_tokens
             rationales = self.generate(conversations, max_new)
             conversations = [
                 verdict_followup(template, self.config, c, r)

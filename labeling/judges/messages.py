@@ -8,6 +8,7 @@ from typing import Any
 
 from labeling.injection import neutralize
 from labeling.judges.base import JudgeConfig, JudgeError, JudgeItem
+from labeling.judges.params import judge_params
 from labeling.judges.scoring import ScoreItem
 from labeling.prompts import DEFAULT_RUBRIC, Template, TemplateError, fence, fill, load_template
 
@@ -36,13 +37,13 @@ def judge_template(config: JudgeConfig, kind: str) -> Template:
 
 def allow_tie(config: JudgeConfig) -> bool:
     """Ties are offered unless the config sets `tie: false`."""
-    return bool(config.params.get("tie", True))
+    return judge_params(config).tie
 
 
 def _examples(config: JudgeConfig) -> str:
     """Few-shot examples from `params.few_shot`: dicts with prompt, first, second, verdict
     (pairwise) or prompt, response, score (scoring)."""
-    shots: Sequence[Mapping[str, Any]] = config.params.get("few_shot", ())
+    shots: Sequence[Mapping[str, Any]] = judge_params(config).few_shot
     blocks = []
     for n, shot in enumerate(shots, start=1):
         fields = [f"Example {n}:"]

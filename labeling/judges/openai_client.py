@@ -30,8 +30,23 @@ import openai
 from labeling.judges.base import JudgeConfig, JudgeError, JudgeStats
 from labeling.judges.cache import CallCache, MemoryCallCache, request_key
 from labeling.judges.limits import RateLimiter, backoff_delay, retry_after_seconds
+from labeling.judges.params import judge_params
+from labeling.judges.providers import DEFAULT_BASE_URL, normalize_base_url
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+def base_url_of(config: JudgeConfig) -> str:
+    """The normalized base URL `config`'s calls go to: its param, OPENAI_BASE_URL, or OpenAI's."""
+    url = judge_params(config).base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    return normalize_base_url(url)
+
+
+def endpoint_of(config: JudgeConfig) -> str:
+    """Where `config`'s calls go, as provenance records it: `provider@url` for a named
+    provider, else the normalized base URL."""
+    provider = judge_params(config).provider
+    return f"{provider}@{base_url_of(config)}" if provider else base_url_of(config)
+
+
 _RETRYABLE = (
     openai.RateLimitError,
     openai.InternalServerError,
@@ -76,27 +91,24 @@ class OpenAICaller:
     """Makes chat-completion calls for one judge config and keeps its stats."""
 
     def __init__(self, config: JudgeConfig, cache: CallCache, stats: JudgeStats) -> None:
-        params = config.params
+        params = judge_params(config)
         self.config = config
         self.cache = cache
         self.stats = stats
-        self.base_url = str(params.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
-        self.api_key_env = str(params.get("api_key_env", "OPENAI_API_KEY"))
-        self.timeout_s = float(params.get("timeout_s", 60.0))
-        self.max_retries = int(params.get("max_retries", 5))
-        self.backoff = (
-            float(params.get("backoff_base_s", 0.5)),
-            float(params.get("backoff_max_s", 60.0)),
-        )
-        self._rng = random.Random(params.get("seed"))
+        self.endpoint = endpoint_of(config)
+        self.base_url = base_url_of(config)
+        self.api_key_env = params.api_key_env
+        self.timeout_s = params.timeout_s
+        self.max_retries = params.max_retries
+        self.backoff = (params.backoff_base_s, params.backoff_max_s)
+        self._rng = random.Random(params.seed)
         self._state: _LoopState | None = None
 
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         if self._state is None or self._state.loop is not loop:
-            params = self.config.params
-            concurrency = int(params.get("concurrency", 16))
-            http = _http_client(concurrency)
+            params = judge_params(self.config)
+            http = _http_client(params.concurrency)
             client = openai.AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=os.environ.get(self.api_key_env) or "missing",
@@ -108,7 +120,7 @@ class OpenAICaller:
                 loop=loop,
                 client=client,
                 http=http,
-                limiter=RateLimiter(params.get("rpm"), params.get("tpm")),
+                limiter=RateLimiter(params.rpm, params.tpm),
                 closer=_close_with_loop(client),
             )
         return self._state
@@ -122,7 +134,11 @@ class OpenAICaller:
     async def call(self, request: dict[str, Any], key_extra: dict[str, Any] | None = None) -> CallResult:
         """The reply to `request` (a chat.completions.create payload), from the cache when
         an identical request was answered before. Raises CallFailed with the reason."""
-        key = request_key({"api": "chat.completions", **request, **(key_extra or {})})
+        # The endpoint is part of the key: two servers serving a model of the same name answer
+        # differently, and a judge re-pointed elsewhere must not be answered from the old one.
+        key = request_key(
+            {"api": "chat.completions", "endpoint": self.endpoint, **request, **(key_extra or {})}
+        )
         params = {k: v for k, v in request.items() if k not in {"messages", "model"}}
         in_memory = isinstance(self.cache, MemoryCallCache)  # no blocking I/O: no thread needed
         cached = self.cache.get(key) if in_memory else await asyncio.to_thread(self.cache.get, key)

@@ -30,7 +30,8 @@ from labeling.judges.messages import (
     score_messages,
     verdict_followup,
 )
-from labeling.judges.openai_client import CallFailed, CallResult, OpenAICaller, in_order
+from labeling.judges.openai_client import CallFailed, CallResult, OpenAICaller, endpoint_of, in_order
+from labeling.judges.params import judge_params
 from labeling.judges.parsing import (
     distribution_from_logprobs,
     distribution_from_votes,
@@ -52,16 +53,19 @@ _SAMPLING = ("temperature", "top_p", "seed")
 
 @register_backend("openai")
 class OpenAIJudge(Judge):
-    """Params: base_url, api_key_env, concurrency, rpm, tpm, timeout_s, max_retries,
-    backoff_base_s, backoff_max_s, prices, probability (auto|logprobs|votes), top_logprobs,
-    votes, vote_temperature, cot_max_tokens, temperature, tie, few_shot."""
+    """Params: labeling.judges.params.OpenAIParams (names, types, defaults)."""
 
     def __init__(self, config, cache: CallCache | None = None) -> None:
         super().__init__(config, cache)
         self.caller = OpenAICaller(config, self.cache, self.stats)
-        mode = str(config.params.get("probability", "auto"))
+        self.params = judge_params(config)
+        mode = self.params.probability
         self._votes_only = mode == "votes"
         self._mode = mode
+
+    @classmethod
+    def endpoint(cls, config) -> str:
+        return endpoint_of(config)
 
     async def check(self) -> None:
         await self.caller.check()
@@ -76,29 +80,29 @@ class OpenAIJudge(Judge):
         return await self._in_order(lambda item: self._score_one(template, item), items)
 
     async def _in_order(self, judge_one, items: Sequence) -> list:
-        return await in_order(int(self.config.params.get("concurrency", 16)), judge_one, items)
+        return await in_order(self.params.concurrency, judge_one, items)
 
     # -- requests ------------------------------------------------------------------------
 
     def _request(self, messages: Messages, **overrides: Any) -> dict[str, Any]:
-        params = self.config.params
+        params = self.params
         request: dict[str, Any] = {
             "model": self.config.model,
             "messages": messages,
             "temperature": 0.0,
         }
-        request |= {k: params[k] for k in _SAMPLING if k in params}
+        request |= {k: getattr(params, k) for k in _SAMPLING if getattr(params, k) is not None}
         return request | overrides
 
     def _logprob_request(self, messages: Messages, max_tokens: int) -> dict[str, Any]:
         # 20 (OpenAI's maximum): with 5, a real server (llama.cpp + SmolLM2) often lists "1"
         # without "2" among the top tokens, and the renormalized probability saturates at 1.0.
-        top = int(self.config.params.get("top_logprobs", 20))
+        top = self.params.top_logprobs
         return self._request(messages, max_tokens=max_tokens, logprobs=True, top_logprobs=top)
 
     def _provenance(self, template, results: Sequence[CallResult], p_source: str) -> Provenance:
         """Provenance over all calls behind one verdict; only fresh calls count as paid."""
-        prices = self.config.params.get("prices", {})
+        prices = self.params.prices
         prompt = completion = 0
         for result in results:
             usage = result.body.get("usage") or {}
@@ -117,6 +121,7 @@ class OpenAIJudge(Judge):
             cost=price_of(prices, self.config.model, prompt, completion),
             latency_s=sum(r.latency_s for r in results),
             cache_key=results[-1].key,
+            endpoint=self.caller.endpoint,
             cached=all(r.cached for r in results),
             p_source=p_source,
             calls=sum(r.attempts for r in results),
@@ -130,6 +135,7 @@ class OpenAIJudge(Judge):
             template=template.name,
             template_sha256=template.sha256,
             calls=exc.attempts,
+            endpoint=self.caller.endpoint,
         )
         return Verdict.failed(key, VerdictStatus.ERROR, exc.reason, provenance)
 
@@ -141,7 +147,7 @@ class OpenAIJudge(Judge):
         rationale = ""
         try:
             if template.is_cot:
-                cot_tokens = int(self.config.params.get("cot_max_tokens", 512))
+                cot_tokens = self.params.cot_max_tokens
                 first = await self.caller.call(self._request(messages, max_tokens=cot_tokens))
                 results.append(first)
                 rationale = _content(first.body, 0)
@@ -182,8 +188,8 @@ class OpenAIJudge(Judge):
     async def _vote_replies(self, messages: Messages, results: list[CallResult]) -> list[str]:
         """`votes` sampled replies; endpoints that ignore `n` are asked again (each round is
         its own cache entry so a repeat is not answered with the same sample)."""
-        wanted = int(self.config.params.get("votes", 5))
-        temperature = float(self.config.params.get("vote_temperature", 1.0))
+        wanted = self.params.votes
+        temperature = self.params.vote_temperature
         replies: list[str] = []
         for round_no in range(wanted):
             request = self._request(messages, max_tokens=4, n=wanted - len(replies), temperature=temperature)

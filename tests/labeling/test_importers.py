@@ -290,3 +290,19 @@ def test_llmbar_result_file_out_of_step_with_the_dataset_is_an_error(tmp_path):
     )
     _, (issue,) = read_all(folder, "llmbar")
     assert issue.field == "results" and "not the same pair" in issue.message
+
+
+@pytest.mark.parametrize("fmt", ["pairs", "trl"])
+def test_a_pair_of_identical_responses_is_refused_naming_the_line(tmp_path, fmt):
+    """Two identical responses carry no preference (in DPO chosen would equal rejected)."""
+    a, b = ("response_a", "response_b") if fmt == "pairs" else ("chosen", "rejected")
+    path = tmp_path / "p.jsonl"
+    path.write_text(
+        json.dumps({"prompt": "Hi?", a: "Hello.", b: "Hi there."}) + "\n"
+        + json.dumps({"prompt": "Hi?", a: "Same words.", b: "Same words."}) + "\n"
+    )  # fmt: skip
+    items = list(importers.read(path, fmt))
+    assert isinstance(items[0], ImportRow)
+    issue = items[1]
+    assert isinstance(issue, ImportIssue) and (issue.file, issue.line, issue.field) == (str(path), 2, "response_b")
+    assert "same text as response_a" in issue.message and "--skip-invalid" in issue.message

@@ -29,20 +29,20 @@ def judge(project, **opts) -> dict:
 
 
 def test_judge_command_labels_every_pair_in_both_orders_and_a_rerun_pays_nothing(
-    monkeypatch, llama_server, tmp_path
+    monkeypatch, settings, llama_server, tmp_path
 ):
     monkeypatch.setenv("LOCAL_JUDGE_KEY", "sk-local")
+    # The operator defines the endpoint; the project names it.
+    settings.TANDEM_JUDGE_PROVIDERS = json.dumps(
+        {"local": {"base_url": llama_server.base_url, "api_key_env": "LOCAL_JUDGE_KEY", "models": [LLAMA_ALIAS]}}
+    )
     project = services.create_project("llama")
     project.judge_config = {
         "judges": {
             "local-server": {
                 "backend": "openai",
                 "model": LLAMA_ALIAS,
-                "params": {
-                    "base_url": llama_server.base_url,
-                    "api_key_env": "LOCAL_JUDGE_KEY",
-                    "timeout_s": 60,
-                },
+                "params": {"provider": "local", "timeout_s": 60},
             }
         }
     }
@@ -63,6 +63,7 @@ def test_judge_command_labels_every_pair_in_both_orders_and_a_rerun_pays_nothing
         assert (row.detail["p_source"], row.backend, row.model) == ("logprobs", "openai", LLAMA_ALIAS)
         assert row.prompt_tokens > 50 and row.completion_tokens == 1 and len(row.cache_key) == 64
         assert "sk-local" not in json.dumps([row.params, row.detail])
+        assert row.detail["endpoint"] == f"local@{llama_server.base_url}"
 
     # The rest of the project: only the fourth pair is new; nothing already judged is paid again.
     calls_before = JudgeCall.objects.count()

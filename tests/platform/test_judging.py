@@ -149,6 +149,10 @@ def test_builtin_smollm2_judge_runs_offline_and_shows_its_position_bias(tmp_path
     summary = judging.judge_pairs(project, judging.resolve_config(project, "smollm2"))
     assert (summary.judged, summary.errors, summary.unparsable) == (4, 0, 0)
     rows = Judgment.objects.filter(judge="smollm2")
-    assert all(0.0 <= p <= 1.0 for p in rows.values_list("p_first", flat=True))
     assert set(rows.values_list("backend", flat=True)) == {"hf"}
     assert Pair.objects.count() == 2
+    # SmolLM2-135M's verdict follows the position, not the content (the README's demo notes):
+    # in each pair the winner changes when the two responses swap places, even where one answer
+    # is plainly wrong ("5" for 2 + 2). An unbiased judge would name the same winner twice.
+    winners = {(j.pair_id, j.order): j.choice for j in rows}
+    assert all(winners[(pid, "ab")] != winners[(pid, "ba")] for pid, _ in winners)

@@ -11,24 +11,24 @@ from tandem.core.models import HumanLabel, Judgment, Pair
 pytestmark = [pytest.mark.django_db, pytest.mark.shared_data]
 
 
-def load(project_name, path, fmt):
+def load(project_name, path, fmt, skip_invalid=False):
     project = services.create_project(project_name)
-    summary = services.import_pairs(project, path, fmt)
+    summary = services.import_pairs(project, path, fmt, skip_invalid=skip_invalid)
     return project, summary
 
 
 @pytest.mark.parametrize(
-    ("folder", "pairs"),
+    ("folder", "pairs", "same"),
     [
-        ("LLMBar/Natural", 100),
-        ("Processed/MT-Bench", 200),
-        ("Processed/FairEval", 66),
-        ("Processed/LLMEval2", 200),
+        ("LLMBar/Natural", 100, 0),
+        ("Processed/MT-Bench", 200, 0),
+        ("Processed/FairEval", 66, 0),
+        ("Processed/LLMEval2", 199, 1),  # one pair's two outputs are the same text
     ],
 )
-def test_llmbar_sets(shared_data, folder, pairs):
-    project, summary = load("llmbar", shared_data / "llmbar" / folder, "llmbar")
-    assert (summary.created, summary.invalid) == (pairs, 0)
+def test_llmbar_sets(shared_data, folder, pairs, same):
+    project, summary = load("llmbar", shared_data / "llmbar" / folder, "llmbar", skip_invalid=True)
+    assert (summary.created, summary.invalid) == (pairs, same)
     assert HumanLabel.objects.filter(pair__project=project, annotator="llmbar:gold").count() == pairs
     judges = dict(Judgment.objects.values_list("judge").annotate(n=Count("id")))
     assert judges["llmbar:GPT-4/Vanilla_NoRules"] == 2 * pairs  # both orders
@@ -46,8 +46,11 @@ def test_llmbar_adversarial_sets_together(shared_data):
 
 
 def test_mtbench(shared_data):
-    _, summary = load("mt", shared_data / "mtbench/mtbench_human_vs_gpt4pair.jsonl.gz", "mtbench")
-    assert (summary.rows, summary.created, summary.labels_created) == (1751, 1232, 1751)
+    _, summary = load("mt", shared_data / "mtbench/mtbench_human_vs_gpt4pair.jsonl.gz", "mtbench", True)
+    # 10 rows compare two models that wrote the same text: no preference, listed as invalid.
+    assert (summary.rows, summary.invalid, summary.created) == (1751, 10, 1224)
+    assert summary.labels_created == 1741
+    assert {e["field"] for e in summary.errors} == {"response_b"}
     inconsistent = Judgment.objects.filter(judge="mtbench:gpt-4", detail__orders_disagreed=True)
     pairs = Pair.objects.filter(judgments__in=inconsistent).distinct().count()
     assert inconsistent.count() == 2 * pairs

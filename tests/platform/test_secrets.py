@@ -48,6 +48,10 @@ def keyed(monkeypatch, settings, fake_openai, tmp_path, caplog):
     monkeypatch.setenv("OPENAI_API_KEY", JUDGE_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("TANDEM_WRONG_KEY", WRONG_KEY)
+    # A provider whose key variable holds a key the endpoint rejects.
+    settings.TANDEM_JUDGE_PROVIDERS = json.dumps(
+        {"rejecting": {"base_url": fake_openai.base_url, "api_key_env": "TANDEM_WRONG_KEY"}}
+    )
     settings.ARGILLA_API_KEY = ARGILLA_KEY
     settings.ARGILLA_API_URL = f"http://127.0.0.1:{free_port()}"  # an Argilla that is down
     # One try, not six over a minute (the SDK already spends ~10 s retrying a refused connection).
@@ -59,7 +63,7 @@ def keyed(monkeypatch, settings, fake_openai, tmp_path, caplog):
     project.judge_config = {
         "judges": {
             "api": JUDGE,
-            "rejected": {**JUDGE, "params": {**JUDGE["params"], "api_key_env": "TANDEM_WRONG_KEY"}},
+            "rejected": {**JUDGE, "params": {**JUDGE["params"], "provider": "rejecting"}},
         }
     }
     project.save()
@@ -153,7 +157,7 @@ def test_a_key_written_into_a_judge_config_is_refused(api):
     )
     assert response.status_code == 400
     message = response.json()["judge_config"][0]
-    assert "judges.api.params.api_key" in message and "api_key_env" in message and not leaks(message)
+    assert "judges.api.params.api_key" in message and "TANDEM_JUDGE_PROVIDERS" in message and not leaks(message)
 
 
 def _signed(secret: str, stamp: float, body: str) -> dict:

@@ -37,8 +37,12 @@ def test_dpo_trains_and_the_policy_loads(tiny_model, rows, tmp_path):
             "label_smoothing": 0.1,
         },
     )
-    result = train(config, rows[:16], tmp_path, eval_rows=rows[1:5:2])
+    train_rows, held_out = rows[:16], rows[16:24]
+    assert not {r["pair_id"] for r in train_rows} & {r["pair_id"] for r in held_out}
+    result = train(config, train_rows, tmp_path, eval_rows=held_out)
     losses = [m["loss"] for m in result.metrics if "loss" in m]
     assert losses[-1] < losses[0]
-    assert result.final_eval["eval_rewards/accuracies"] >= 0.5
+    # On pairs it never trained on, the policy already prefers the polite answer more than the
+    # reference does (the margin is the DPO reward of chosen over rejected).
+    assert result.final_eval["eval_rewards/margins"] > 0
     assert AutoModelForCausalLM.from_pretrained(result.artifacts["model"]).config.num_hidden_layers == 2

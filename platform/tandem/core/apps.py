@@ -8,6 +8,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 (registers the system checks)
         from .roles import ensure_roles
 
         # Permissions exist only after migrate has run, so the role groups are (re)built then.

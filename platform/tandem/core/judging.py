@@ -20,9 +20,11 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from labeling.judges import JudgeConfig, JudgeError, JudgeItem, Verdict, build_judge, builtin_config
 from labeling.judges.base import run_sync
 from labeling.records import Order
+from labeling.typed_config import ConfigError
 
+from . import configs
 from .models import JudgeCall, Judgment, Pair, Project
-from .services import Cancelled, Progress, ServiceError, ShouldCancel
+from .services import Cancelled, ConfigInvalid, Progress, ServiceError, ShouldCancel
 
 CONFIG_FIELDS = {"name", "backend", "model", "template", "rubric", "params", "members"}
 
@@ -103,38 +105,59 @@ class JudgeSummary:
         )
 
 
-def resolve_config(project: Project, name: str) -> JudgeConfig:
-    """A judge config by name: a JSON file, one of the project's `judge_config["judges"]`, or a
-    built-in (`smollm2`). The project's rubric fills in a config without its own."""
+def resolve_config(project: Project, name: str, *, allow_files: bool = False) -> JudgeConfig:
+    """A judge config by name: one of the project's `judge_config["judges"]`, a built-in
+    (`smollm2`), or, only where `allow_files` (the CLI's --judge), a .json config file. The
+    project's rubric fills in a config without its own; an endpoint judge is bound to its
+    named provider (configs.bind_provider). Names from the API and the pages are never read as
+    paths.
+
+    Raises ConfigInvalid naming the key for a config that does not check (also one stored
+    before the checks existed), ServiceError for an unknown name.
+    """
+    try:
+        return _resolve(project, name, allow_files, ())
+    except ConfigError as error:
+        raise ConfigInvalid(error) from error
+
+
+def _resolve(project: Project, name: str, allow_files: bool, seen: tuple[str, ...]) -> JudgeConfig:
+    if name in seen:
+        raise ConfigError(f"judge_config.judges.{seen[-1]}.members", "ensemble members form a cycle: "
+                          + " -> ".join((*seen, name)), name)  # fmt: skip
     path = Path(name)
-    if path.suffix == ".json" and path.is_file():
+    trusted = False
+    if allow_files and path.suffix == ".json" and path.is_file():
         try:
             raw = json.loads(path.read_text())
         except json.JSONDecodeError as err:
             raise ServiceError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from err
+        where, trusted = str(path), True
+        configs.check_judge(raw, where, trusted=True)
+        raw.setdefault("name", path.stem)
     elif name in (project.judge_config or {}).get("judges", {}):
+        where = f"judge_config.judges.{name}"
+        configs.check_judge(project.judge_config["judges"][name], where)
         raw = {"name": name, **project.judge_config["judges"][name]}
     else:
         try:
             config = builtin_config(name)
         except JudgeError as err:
-            raise ServiceError(f"{err.message}, a project judge, or a .json config file") from err
-        raw = {k: v for k, v in asdict(config).items() if k != "members"}
-    unknown = set(raw) - CONFIG_FIELDS
-    if unknown or not raw.get("backend"):
-        raise ServiceError(
-            f"judge config '{name}': unknown keys {sorted(unknown)}"
-            if unknown
-            else f"judge config '{name}' needs a 'backend' (openai, hf, ensemble)"
-        )
-    raw.setdefault("name", path.stem if path.suffix == ".json" else name)
+            files = ", or a .json config file" if allow_files else ""
+            raise ServiceError(f"{err.message}, or a judge of the project{files}") from err
+        return config
     raw["rubric"] = raw.get("rubric") or project.rubric
     # An ensemble's members are names (resolved the same way) or inline configs.
     raw["members"] = tuple(
-        resolve_config(project, m) if isinstance(m, str) else JudgeConfig(**{"rubric": project.rubric, **m})
-        for m in raw.get("members", ())
+        _resolve(project, m, allow_files, (*seen, name))
+        if isinstance(m, str)
+        else JudgeConfig(**{"rubric": project.rubric, "name": f"{raw['name']}[{i}]", **m})
+        for i, m in enumerate(raw.get("members", ()))
     )
-    return JudgeConfig(**{k: v for k, v in raw.items() if k in CONFIG_FIELDS})
+    config = JudgeConfig(**{k: v for k, v in raw.items() if k in CONFIG_FIELDS})
+    if trusted and config.params.get("base_url"):
+        return config  # the operator's own file names its endpoint
+    return configs.bind_provider(config, where)
 
 
 def judge_pairs(
@@ -243,6 +266,7 @@ def _store(batch, verdicts: list[Verdict], config: JudgeConfig, config_hash: str
                     "p_source": prov.p_source,
                     "cached": prov.cached,
                     "calls": prov.calls,
+                    **({"endpoint": prov.endpoint} if prov.endpoint else {}),
                     **dict(prov.notes),
                 },
             )

@@ -38,7 +38,7 @@ class Command(BaseCommand):
             bar.update(done - bar.n)
 
         try:
-            config = judging.resolve_config(project, opts["judge"])
+            config = judging.resolve_config(project, opts["judge"], allow_files=True)
             summary = judging.judge_pairs(
                 project, config, limit=opts["limit"], batch_pairs=opts["batch_pairs"], progress=progress
             )
