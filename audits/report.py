@@ -13,6 +13,7 @@ import pandas as pd
 
 from audits import bias
 from audits.agreement import alignment, comparisons, human_human, pair_stats
+from audits.anchoring import anchoring
 from audits.calibration import calibration
 from audits.config import AuditConfig
 from audits.frames import (
@@ -20,10 +21,10 @@ from audits.frames import (
     UNBIASED_SAMPLES,
     AuditFrames,
     AuditInputError,
-    combined_choice,
     pair_index,
     prepare,
     text_codes,
+    unit_choices,
 )
 from audits.slices import slices
 from audits.values import Reasons
@@ -44,6 +45,9 @@ REQUIRED_KEYS = (
     "position.first_rate",
     "human_human.agreement",
     "human_human.krippendorff_alpha",
+    "anchoring.shown.agreement",
+    "anchoring.hidden.agreement",
+    "anchoring.difference",
     "verbosity.longer_wins_ai",
     "verbosity.longer_wins_human",
     "calibration.ece",
@@ -143,14 +147,13 @@ def build_report(
         known = sorted(judgments["judge"].astype(str).unique().tolist())
         raise AuditInputError(f"judge {judge!r} has no judgments; judges with judgments: {known}")
     frames = prepare(judgments, labels, judge)
-    units = frames.units.assign(
-        c_comb=combined_choice(frames.units["c_ab"].to_numpy(), frames.units["c_ba"].to_numpy())
-    )
+    units = frames.units.assign(c_comb=unit_choices(frames.units))
     reasons = Reasons()
     report = _header(frames, judge)
     aligned = _alignment_sections(frames, units, config, reasons)
     report["agreement"], report["selected"] = aligned["agreement"], aligned["selected"]
     report["human_human"] = human_human(frames.votes, config, reasons.scoped("human_human"))
+    report["anchoring"] = anchoring(units, labels, config, reasons.scoped("anchoring"))
     report["position"] = bias.position(units, config, reasons.scoped("position"))
     report["verbosity"] = bias.verbosity(units, frames.votes, reasons.scoped("verbosity"))
     report["self_preference"] = bias.self_preference(units, frames.votes, reasons.scoped("self_preference"))

@@ -138,14 +138,15 @@ def run(local, credentials, n_pairs: int, n_annotators: int, database: str) -> N
         return value, time.perf_counter() - started
 
     # baseline first, into an empty table; then ours into an empty table, then ours again
-    old, old_pull = timed(lambda: list(client.pull(dataset, page=500)))
+    pair_of = {item.record_id: item.pair_id for item in items}
+    old, old_pull = timed(lambda: client.pull(str(dataset.id), pair_of, page=500).responses)
     old_created, old_store = timed(lambda: naive_store(project, old))
     assert old_created == total == labels.count(), (old_created, labels.count())
     labels.delete()
-    new, new_pull = timed(lambda: list(client.pull(dataset)))
+    new, new_pull = timed(lambda: client.pull(str(dataset.id), pair_of).responses)
     counts, new_store = timed(lambda: review.store_responses(project, new))
     assert counts["labels_created"] == total == labels.count(), counts
-    again, again_pull = timed(lambda: list(client.pull(dataset)))
+    again, again_pull = timed(lambda: client.pull(str(dataset.id), pair_of).responses)
     counts, again_store = timed(lambda: review.store_responses(project, again))
     assert counts == {"labels_created": 0, "labels_updated": 0, "labels_removed": 0}, counts
 

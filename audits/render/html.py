@@ -11,7 +11,7 @@ from html import escape
 
 from audits.render import figures
 from audits.render.svg import interval_chart, line_chart
-from audits.render.text import lookup, summary_rows
+from audits.render.text import format_value, lookup, summary_rows, votes_by_sample
 
 _CSS = """body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}
@@ -35,6 +35,31 @@ def _confusion_table(report: dict) -> str:
         for lab, row in zip(labels, matrix, strict=False)
     )
     return f"<table><tr><th></th>{head}</tr>{body}</table>"
+
+
+def _anchoring(report: dict) -> str:
+    """Agreement with the AI with its suggestion shown vs hidden, and what the gap means."""
+    rows = []
+    for group in ("shown", "hidden"):
+        value, ci = lookup(report, f"anchoring.{group}.agreement"), lookup(report, f"anchoring.{group}.ci95")
+        text = format_value(value, "pct") + (
+            f" [{format_value(ci[0], 'pct')}, {format_value(ci[1], 'pct')}]" if ci else ""
+        )
+        votes = lookup(report, f"anchoring.{group}.n_votes") or 0
+        rows.append(f"<tr><td>suggestion {group}</td><td>{escape(text)}</td><td>{votes:,}</td></tr>")
+    diff, ci = lookup(report, "anchoring.difference"), lookup(report, "anchoring.difference_ci95")
+    gap = format_value(diff, "pts") + (
+        f" [{format_value(ci[0], 'pts')}, {format_value(ci[1], 'pts')}]" if ci else ""
+    )
+    why = (report.get("reasons") or {}).get("anchoring.difference", "")
+    return (
+        f"<p id='anchoring'>Human agreement with the AI verdict on "
+        f"{escape(str(lookup(report, 'anchoring.sample')))}. "
+        "A positive gap whose interval excludes 0 means annotators follow the suggestion they see.</p>"
+        "<table><tr><th>routed items</th><th>agreement with AI [95% CI]</th><th>votes</th></tr>"
+        f"{''.join(rows)}<tr><td>anchoring effect (shown - hidden)</td><td>{escape(gap)}</td>"
+        f'<td class="reason">{escape(why)}</td></tr></table>'
+    )
 
 
 def _plots(report: dict) -> str:
@@ -79,10 +104,11 @@ def render_html(report: dict) -> str:
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Audit: {escape(judge)}</title>"
         f"<style>{_CSS}</style></head><body><h1>Audit of judge {escape(judge)}</h1>"
         f"<p>{report.get('n_pairs', 0):,} pairs judged; human votes by sample: "
-        f"{escape(str(lookup(report, 'samples.votes')))}. Agreement uses the unbiased sample "
+        f"{escape(votes_by_sample(report))}. Agreement uses the unbiased sample "
         "(audit + imported); routed pairs appear apart as <em>selected</em>.</p>"
         f"<h2>Summary</h2>{_summary_table(report)}"
         f"<h2>Confusion matrix</h2>{_confusion_table(report)}"
+        f"<h2>Anchoring</h2>{_anchoring(report)}"
         f"<h2>Plots</h2>{_plots(report)}"
         f"<h2>What could not be computed</h2>{_reasons_list(report)}"
         f'<script type="application/json" id="audit-report">{data}</script>'

@@ -25,6 +25,9 @@ SUMMARY = (
     ("Human-human agreement, ties (ceiling)", "human_human.agreement", "human_human.ci95", "pct"),
     ("Human-human agreement, no ties", "human_human.agreement_without_ties", None, "pct"),
     ("Krippendorff's alpha (humans)", "human_human.krippendorff_alpha", None, "num"),
+    ("Anchoring: agreement, suggestion shown", "anchoring.shown.agreement", "anchoring.shown.ci95", "pct"),
+    ("Anchoring: agreement, suggestion hidden", "anchoring.hidden.agreement", "anchoring.hidden.ci95", "pct"),
+    ("Anchoring effect (shown - hidden)", "anchoring.difference", "anchoring.difference_ci95", "pts"),
     ("Positional consistency", "position.consistency", "position.ci95.consistency", "pct"),
     ("First-position rate (non-tie verdicts)", "position.first_rate", "position.ci95.first_rate", "pct"),
     ("Flip rate", "position.flip_rate", None, "pct"),
@@ -62,6 +65,8 @@ def format_value(value, kind: str) -> str:
         return "n/a"
     if kind == "pct":
         return f"{100 * value:.1f}%"
+    if kind == "pts":
+        return f"{100 * value:+.1f} pts"
     if kind == "count":
         return f"{int(value):,}"
     return f"{value:.3f}"
@@ -100,10 +105,16 @@ def _slice_lines(report: dict) -> list[str]:
     return lines
 
 
+def votes_by_sample(report: dict) -> str:
+    """Human votes per sample in words ("audit 12, routed 30, imported 0"), never a Python repr."""
+    votes = lookup(report, "samples.votes") or {}
+    return ", ".join(f"{name} {int(count):,}" for name, count in votes.items()) or "none"
+
+
 def render_text(report: dict) -> str:
     """The report as aligned plain text: header, summary with intervals and reasons, slices."""
     judge = report.get("judge") or ", ".join(report.get("judges", [])) or "(none)"
-    lines = [f"Audit of judge: {judge}", f"Samples: {report.get('samples', {}).get('votes')}", ""]
+    lines = [f"Audit of judge: {judge}", f"Human votes by sample: {votes_by_sample(report)}", ""]
     width = max(len(label) for label, _, _ in summary_rows(report))
     for label, text, reason in summary_rows(report):
         lines.append(f"{label:<{width}}  {text}" + (f"  ({reason})" if reason else ""))

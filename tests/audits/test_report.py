@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zlib
 
 import pandas as pd
 import pytest
@@ -124,3 +126,67 @@ def test_audits_never_imports_django():
     code = "import sys, audits; audits.build_report; print(any(m.startswith('django') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _anchored_labels(truth: list[str]) -> pd.DataFrame:
+    """Routed votes on 40 pairs: where the suggestion showed (pairs 0-19) the annotator took the
+    AI's answer every time; where it was held out (20-39) they agreed on only half."""
+    other = {"a": "b", "b": "a"}
+    choices = [t if i < 20 or i % 2 else other[t] for i, t in enumerate(truth)]
+    frame = labels_frame(choices, sample="routed")
+    return frame.assign(suggestion_shown=[i < 20 for i in range(len(truth))])
+
+
+def test_anchoring_compares_agreement_with_the_suggestion_shown_and_hidden(truth, perfect):
+    report = build_report(perfect, _anchored_labels(truth))
+    _assert_contract(report)
+    anchoring = report["anchoring"]
+    assert (anchoring["shown"]["agreement"], anchoring["hidden"]["agreement"]) == (1.0, 0.5)
+    assert (anchoring["shown"]["n_votes"], anchoring["hidden"]["n_votes"]) == (20, 20)
+    assert anchoring["difference"] == 0.5
+    low, high = anchoring["difference_ci95"]
+    assert 0.0 < low <= 0.5 <= high <= 1.0  # the interval excludes "no anchoring"
+    rows = [line.split("  ", 1) for line in render_text(report).splitlines() if "  " in line]
+    lines = {label.strip(): value.strip() for label, value in rows}
+    assert lines["Anchoring effect (shown - hidden)"].startswith("+50.0 pts  [+")
+    assert lines["Anchoring: agreement, suggestion shown"] == "100.0%  [100.0%, 100.0%]"
+    page = render_html(report)
+    assert "<h2>Anchoring</h2>" in page and "+50.0 pts" in page
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """The text drawn on the PDF's pages: matplotlib writes each glyph as `(c) kern` in a TJ array."""
+    text = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            content = zlib.decompress(stream)
+        except zlib.error:
+            continue
+        for array in re.findall(rb"\[(.*?)\]\s*TJ", content, re.S):
+            text.append(b"".join(re.findall(rb"\((.)\)", array, re.S)).decode("latin-1"))
+    return "\n".join(text)
+
+
+def test_anchoring_in_the_pdf(truth, perfect):
+    pytest.importorskip("matplotlib", reason="PDF output needs matplotlib")
+    text = _pdf_text(render_pdf(build_report(perfect, _anchored_labels(truth))))
+    line = next(line for line in text.splitlines() if line.startswith("Anchoring effect"))
+    assert "+50.0 pts" in line
+
+
+def test_no_suggestion_column_gives_anchoring_nulls_with_reasons(truth, perfect):
+    report = build_report(perfect, labels_frame(truth, sample="routed"))
+    why = "no human label says whether its record showed the AI suggestion"
+    assert report["anchoring"]["shown"]["agreement"] is None
+    assert report["reasons"]["anchoring.shown.agreement"] == why
+    assert (
+        report["reasons"]["anchoring.difference"] == "needs routed votes both with and without the suggestion"
+    )
+    assert "n/a" in render_text(report).split("Anchoring effect")[1].splitlines()[0]
+
+
+def test_first_line_counts_votes_in_words_not_a_python_dict(truth, perfect):
+    report = build_report(perfect, labels_frame(truth))
+    text, page = render_text(report), render_html(report)
+    assert text.splitlines()[1] == "Human votes by sample: audit 40, routed 0, imported 0"
+    assert "{'" not in text and "{&#x27;" not in page and "{'" not in page.split("<script")[0]

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings as django_settings
 from django.db import close_old_connections, connection
 
+from labeling.argilla_review import shown_order
 from tandem.core import jobs, review, routing, services
 from tandem.core.models import ArgillaRecord, HumanLabel, Job, Pair
 from tests.conftest import local_argilla
@@ -63,6 +65,12 @@ def routed_project(name: str, n: int, tmp_path: Path):
     human = set(project.pairs.filter(routing_decisions__human=True).values_list("pk", flat=True))
     assert len(human) == n
     return project, human
+
+
+def record_ids(project, dataset: str, pairs) -> dict[str, int]:
+    """The opaque Argilla ids Tandem gives the pairs' records: {record id: pair id}."""
+    key = review.record_key()
+    return {key.record_id(dataset, pair_id): pair_id for pair_id in pairs}
 
 
 class Owner:
@@ -160,7 +168,7 @@ def test_argilla_stopped_mid_sync_is_retried_reported_and_loses_nothing(argilla_
     dataset_id = owner.dataset_id(pushed.result["dataset"])
     external = [r["external_id"] for r in owner.records(dataset_id)]
     assert len(external) == len(set(external)) == 250  # nothing lost, nothing twice
-    assert set(external) == {f"pair-{p}" for p in human}
+    assert set(external) == set(record_ids(project, pushed.result["dataset"], human))
     assert set(ArgillaRecord.objects.filter(pair__project=project).values_list("pair_id", flat=True)) == human
 
     # 2. Two annotators answer every record (written in bulk, as the owner, for speed); Argilla
@@ -182,10 +190,11 @@ def test_argilla_stopped_mid_sync_is_retried_reported_and_loses_nothing(argilla_
         answer = owner.http.put(f"/api/v1/datasets/{dataset_id}/records/bulk", json={"items": items})
         answer.raise_for_status()
     answers = {}
+    pair_of = record_ids(project, pushed.result["dataset"], human)
     for r in records:
-        first = "a" if r["metadata"]["shown"] == "ab" else "b"
-        answers[(int(r["metadata"]["pair_id"]), "annotator1")] = first
-        answers[(int(r["metadata"]["pair_id"]), "annotator2")] = "tie"
+        pair_id = pair_of[r["external_id"]]
+        answers[(pair_id, "annotator1")] = shown_order(pair_id).value[0]  # response 1 is the first shown
+        answers[(pair_id, "annotator2")] = "tie"
     job = Job.objects.create(kind="sync_argilla", project=project, params={})
     outage = Outage(local, job.pk, when=lambda: Job.objects.filter(pk=job.pk, status="running").exists())
     outage.start()
@@ -219,6 +228,7 @@ def test_push_killed_with_sigkill_then_pushed_again_leaves_no_duplicates(argilla
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "DJANGO_SETTINGS_MODULE": "tandem.settings.base",
         "TANDEM_VAR_DIR": str(tmp_path),
+        "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,  # one deployment: one key (opaque record ids)
         "ARGILLA_API_URL": local.api_url,
         "ARGILLA_API_KEY": credentials["users"]["owner"]["api_key"],
     }
@@ -256,5 +266,5 @@ def test_push_killed_with_sigkill_then_pushed_again_leaves_no_duplicates(argilla
     assert again["pushed"] == 300 - rows_at_kill  # the unrecorded batch went again, upserted
     external = [r["external_id"] for r in owner.records(dataset_id)]
     assert len(external) == len(set(external)) == 300 == owner.count(dataset_id)
-    assert set(external) == {f"pair-{p}" for p in human}
+    assert set(external) == set(record_ids(project, name, human))
     assert set(recorded.values_list("pair_id", flat=True)) == human and recorded.count() == 300

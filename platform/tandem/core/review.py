@@ -1,9 +1,15 @@
 """Human review in Argilla: push the pairs routing sent to humans, pull their labels back.
 
-Every run pushes only pairs not pushed before (ArgillaRecord rows, written after each batch, so
-a stopped push resumes) and pulls every response: a submitted response is the annotator's one
-current label for the pair (an edit updates it), a draft or a discard is no label (a discard
-after a submit removes it). Argilla being down is retried with backoff, then reported.
+Each project has its own Argilla workspace (`<ARGILLA_WORKSPACE>-<project>`), whose annotators
+are exactly the project's annotator members; each routing policy version used is one round,
+one dataset (`<project>-round<version>`). Every run pushes only pairs not pushed before
+(ArgillaRecord rows, written after each batch, so a stopped push resumes) and pulls every
+response of every round: a submitted response is the annotator's one current label for the
+pair (an edit updates it), a draft or a discard is no label (a discard after a submit
+removes it). Argilla being down is retried with backoff, then reported.
+
+What an annotator sees is blind (labeling.argilla_review): opaque record ids in a shuffled
+order, no metadata, and the AI suggestion only as the project's review config says.
 """
 
 from __future__ import annotations
@@ -14,14 +20,23 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 
-from labeling.argilla_review import ArgillaReview, ReviewItem, ReviewResponse
+from labeling.argilla_review import (
+    ArgillaReview,
+    RecordKey,
+    ReviewConfig,
+    ReviewConfigError,
+    ReviewItem,
+    ReviewResponse,
+    SimulatedAnnotators,
+)
 from labeling.records import Choice
 from labeling.routing import PairSignals
-from labeling.routing_replay import ai_choice
+from labeling.verdicts import confidence
 
 from . import routing
-from .models import ArgillaRecord, HumanLabel, Pair, Project, RoutingDecision
+from .models import ArgillaRecord, HumanLabel, Membership, Pair, Project, RoutingDecision
 from .services import Progress, ServiceError
 
 log = logging.getLogger(__name__)
@@ -36,7 +51,7 @@ def client(
     if not key:
         raise ServiceError("ARGILLA_API_KEY is not set: give the key of an Argilla owner or admin")
     return with_retries(
-        lambda: ArgillaReview(api_url or settings.ARGILLA_API_URL, key, settings.ARGILLA_WORKSPACE),
+        lambda: ArgillaReview(api_url or settings.ARGILLA_API_URL, key),
         "connect to Argilla",
         report=report,
     )
@@ -94,30 +109,78 @@ def dataset_name(project: Project, version: int) -> str:
     return f"{project.name}-round{version}"
 
 
-def review_items(decisions, signals: dict[int, PairSignals]) -> list[ReviewItem]:
-    """Review records for `decisions`; the AI suggestion comes from the routing signals of the
+def workspace_name(project: Project) -> str:
+    """The project's own Argilla workspace: only its annotators see its datasets."""
+    return f"{settings.ARGILLA_WORKSPACE}-{project.name}"
+
+
+def review_config(project: Project) -> ReviewConfig:
+    """The project's `routing_config["review"]`; raises ServiceError naming a bad key or value."""
+    try:
+        return ReviewConfig.from_dict((project.routing_config or {}).get("review"))
+    except (ReviewConfigError, TypeError) as err:
+        raise ServiceError(f"project '{project.name}': {err}") from err
+
+
+def record_key(secret: str | None = None) -> RecordKey:
+    """The key behind opaque record ids, derived from SECRET_KEY (or `secret`): every process of
+    a deployment (web, worker, CLI) shares it, as it must for sessions."""
+    derived = salted_hmac("tandem.core.review.record_key", "argilla", secret=secret, algorithm="sha256")
+    return RecordKey(derived.digest())
+
+
+def _pair_of(dataset: str, pair_ids) -> dict[str, int]:
+    """{opaque record id: pair id}, under SECRET_KEY and SECRET_KEY_FALLBACKS: after a key
+    rotation the records pushed before it still find their pairs."""
+    keys = [record_key(), *(record_key(old) for old in getattr(settings, "SECRET_KEY_FALLBACKS", []))]
+    return {key.record_id(dataset, pair_id): pair_id for key in keys for pair_id in pair_ids}
+
+
+def project_annotators(project: Project) -> list[str]:
+    """Usernames of the project's annotators, who are its Argilla workspace's annotators."""
+    members = Membership.objects.filter(project=project, role=Membership.Role.ANNOTATOR)
+    return sorted(members.values_list("user__username", flat=True))
+
+
+def routed_version(project: Project) -> int | None:
+    """The routing policy version the last routing run decided with (None: never routed)."""
+    latest = RoutingDecision.objects.filter(pair__project=project).order_by("-created_at", "-pk")
+    return latest.values_list("policy__version", flat=True).first()
+
+
+def review_items(
+    decisions, signals: dict[int, PairSignals], dataset: str, config: ReviewConfig
+) -> list[ReviewItem]:
+    """Review records for `decisions`, in the order of their opaque ids (which shuffles them, so
+    audit items are not grouped); the AI suggestion comes from the routing signals of the
     judges each decision was routed on (computed once per push by the caller)."""
     pairs = Pair.objects.in_bulk([d.pair_id for d in decisions])
+    key = record_key()
     items = []
     for d in decisions:
         pair, signal = pairs[d.pair_id], signals.get(d.pair_id)
-        p_a = signal.p_a if signal else None
-        choice = ai_choice(p_a)
+        choice = signal.choice if signal else None  # labeling.verdicts: a flipped verdict is a tie
+        score = confidence(choice, signal.p_a) if signal else None
+        shown = (
+            config.suggestions == "shown"
+            and not d.blind
+            and choice is not None
+            and not key.held_out(dataset, pair.pk, config.holdout)
+        )
         items.append(
             ReviewItem(
                 pair_id=pair.pk,
+                record_id=key.record_id(dataset, pair.pk),
                 prompt=pair.prompt,
                 response_a=pair.response_a,
                 response_b=pair.response_b,
-                category=pair.category,
-                reasons=tuple(d.reasons),
-                blind=d.blind,
+                show_suggestion=shown,
                 ai_choice=choice,
-                ai_score=None if p_a is None else round(max(p_a, 1 - p_a), 4),
+                ai_score=None if score is None else round(score, 4),
                 agent=",".join(d.judges),
             )
         )
-    return items
+    return sorted(items, key=lambda item: item.record_id)
 
 
 def sync(
@@ -130,7 +193,9 @@ def sync(
     progress: Progress | None = None,
     report: Report | None = None,
 ) -> dict:
-    """Push what routing sent to humans and pull every response; returns the counts.
+    """Give the project's workspace its annotators, push what routing sent to humans in the
+    round of the policy version used (`version`: that round instead), pull every round's
+    responses; returns the counts, and in `note` why nothing was pushed when nothing was.
 
     `retries` counts the calls that found Argilla unreachable and were tried again; `report`
     hears about each while it waits (see with_retries).
@@ -143,47 +208,132 @@ def sync(
         if report is not None:
             report(message)
 
-    version = version or routing.project_policy(project).version
-    name = dataset_name(project, version)
+    config = review_config(project)
+    version = version or routed_version(project)
+    if version is None:
+        return {
+            **_nothing(project),
+            "note": f"project '{project.name}' has no routing decisions yet: run `route`",
+        }
+    workspace, name = workspace_name(project), dataset_name(project, version)
     dataset, created = with_retries(
-        lambda: review.dataset(name, project.rubric, min_submitted), "open the dataset", report=noted
+        lambda: review.dataset(name, project.rubric, min_submitted, workspace=workspace),
+        "open the dataset",
+        report=noted,
     )
     if created:  # a new (or wiped) Argilla: whatever was pushed before is not there any more
         ArgillaRecord.objects.filter(dataset=name, pair__project=project).delete()
-    pushed = _push(project, review, dataset, name, version, batch_size, progress, noted)
-    responses = with_retries(lambda: list(review.pull(dataset)), "pull responses", report=noted)
-    counts = store_responses(project, responses)
-    return {"dataset": name, "pushed": pushed, "pulled": len(responses), **counts, "retries": len(outages)}
+    annotators = project_annotators(project)
+    assigned = with_retries(lambda: review.assign(workspace, annotators), "assign annotators", report=noted)
+    pushed, note = _push(project, review, dataset, version, config, batch_size, progress, noted)
+    pulled, unknown = _pull_rounds(project, review, dataset, version, noted)
+    counts = store_responses(project, pulled)
+    return {
+        "dataset": name,
+        "dataset_id": str(dataset.id),
+        "workspace": workspace,
+        "suggestions": config.suggestions,
+        "annotators": {"assigned": annotators, "added": assigned.added, "removed": assigned.removed},
+        "missing_annotators": assigned.missing,
+        "pushed": pushed,
+        "note": note,
+        "pulled": len(pulled),
+        "unknown_records": unknown,
+        **counts,
+        "retries": len(outages),
+    }
 
 
-def _push(project, review, dataset, name, version, batch_size, progress, report) -> int:
+def _nothing(project: Project) -> dict:
+    return {
+        "dataset": None,
+        "dataset_id": None,
+        "workspace": workspace_name(project),
+        "pushed": 0,
+        "pulled": 0,
+        "unknown_records": 0,
+        "labels_created": 0,
+        "labels_updated": 0,
+        "labels_removed": 0,
+        "retries": 0,
+    }
+
+
+def _push(project, review, dataset, version, config, batch_size, progress, report) -> tuple[int, str]:
+    """(records pushed, why none were: "" when some were)."""
+    name = dataset.name
     done = set(ArgillaRecord.objects.filter(dataset=name).values_list("pair_id", flat=True))
-    decisions = [
-        d
-        for d in RoutingDecision.objects.filter(
-            pair__project=project, policy__version=version, human=True
-        ).order_by("-priority", "pair_id")
-        if d.pair_id not in done
-    ]
-    judges = decisions[0].judges if decisions else []
-    signals = {s.pair_id: s for s in routing.signals(project, judges)} if judges else {}
+    routed = RoutingDecision.objects.filter(pair__project=project, policy__version=version)
+    decisions = [d for d in routed.filter(human=True) if d.pair_id not in done]
+    if not decisions:
+        human = routed.filter(human=True).count()
+        if human:
+            return 0, f"all {human} pairs routing policy v{version} sent to humans are already in {name}"
+        return 0, f"routing policy v{version} sent no pair to humans ({routed.count()} decided AI only)"
+    judges = decisions[0].judges
+    # The suggestion's score is the calibrated confidence (where an audit fitted a map), the
+    # number the blend keeps for the same pair; the side comes from the verdict either way.
+    judged = routing.calibrated(project, judges, routing.signals(project, judges)) if judges else []
+    signals = {s.pair_id: s for s in judged}
+    blind = {d.pair_id: d.blind for d in decisions}
+    items = review_items(decisions, signals, name, config)
     pushed = 0
-    for start in range(0, len(decisions), batch_size):
-        batch = decisions[start : start + batch_size]
-        items = review_items(batch, signals)
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
         with_retries(
-            lambda items=items: review.push(dataset, items, batch_size), "push records", report=report
+            lambda batch=batch: review.push(dataset, batch, batch_size), "push records", report=report
         )
         # Written after Argilla took the batch: a crash in between re-pushes it next time, and
-        # the re-push upserts the same records (keyed by pair), so nothing is duplicated.
+        # the re-push upserts the same records (keyed by dataset and pair), so nothing is duplicated.
         ArgillaRecord.objects.bulk_create(
-            [ArgillaRecord(pair_id=i.pair_id, dataset=name, blind=i.blind) for i in items],
+            [
+                ArgillaRecord(
+                    pair_id=i.pair_id,
+                    dataset=name,
+                    dataset_id=str(dataset.id),
+                    blind=blind[i.pair_id],
+                    suggestion_shown=i.show_suggestion,
+                )
+                for i in batch
+            ],
             ignore_conflicts=True,
         )
-        pushed += len(items)
+        pushed += len(batch)
         if progress is not None:
-            progress(pushed, len(decisions))
-    return pushed
+            progress(pushed, len(items))
+    return pushed, ""
+
+
+def _pull_rounds(project, review, current, version, report) -> tuple[list[ReviewResponse], int]:
+    """Responses of every round the project pushed to, and how many records matched no pair.
+
+    Record ids are mapped back through the secret: for the current round over every pair the
+    policy sent to humans (a push stopped before Tandem recorded it is matched too), for
+    earlier rounds over the pairs recorded there.
+    """
+    rounds: dict[str, tuple[str, set[int]]] = {str(current.id): (current.name, set())}
+    for name, dataset_id, pair_id in (
+        ArgillaRecord.objects.filter(pair__project=project)
+        .exclude(dataset_id="")
+        .values_list("dataset", "dataset_id", "pair_id")
+    ):
+        rounds.setdefault(dataset_id, (name, set()))[1].add(pair_id)
+    rounds[str(current.id)][1].update(
+        RoutingDecision.objects.filter(
+            pair__project=project, policy__version=version, human=True
+        ).values_list("pair_id", flat=True)
+    )
+    responses, unknown = [], 0
+    for dataset_id, (name, pairs) in rounds.items():
+        pair_of = _pair_of(name, pairs)
+        pulled = with_retries(lambda: review.pull(dataset_id, pair_of), "pull responses", report=report)  # noqa: B023
+        responses += pulled.responses
+        unknown += len(pulled.unknown_records)
+    if unknown:
+        log.warning(
+            "%d Argilla records of project %s match no pair (was SECRET_KEY changed?)", unknown, project
+        )
+    return responses, unknown
 
 
 def store_responses(project: Project, responses: list[ReviewResponse]) -> dict:
@@ -240,22 +390,27 @@ def store_responses(project: Project, responses: list[ReviewResponse]) -> dict:
 
 
 def simulate_annotators(project: Project, review_client: ArgillaReview, owner_key: str) -> dict:
-    """Submit the project's imported human labels through Argilla as simulated annotators."""
-    from labeling.argilla_review import SimulatedAnnotators
-
-    name = dataset_name(project, routing.project_policy(project).version)
-    dataset = with_retries(
-        lambda: review_client.client.datasets(name=name, workspace=settings.ARGILLA_WORKSPACE),
-        "open the dataset",
-    )
-    if dataset is None:
+    """Submit the project's imported human labels through Argilla as simulated annotators
+    (members of the project's workspace), in the round of the policy version used."""
+    version = routed_version(project)
+    if version is None:
+        raise ServiceError(
+            f"project '{project.name}' has no routing decisions yet: run `route`, then `sync_argilla`"
+        )
+    name = dataset_name(project, version)
+    records = ArgillaRecord.objects.filter(dataset=name, pair__project=project).exclude(dataset_id="")
+    dataset_id = records.values_list("dataset_id", flat=True).first()
+    if dataset_id is None:
         raise ServiceError(f"no Argilla dataset '{name}' yet: run `manage.py sync_argilla` first")
-    pushed = ArgillaRecord.objects.filter(dataset=name).values_list("pair_id", flat=True)
+    pushed = list(records.values_list("pair_id", flat=True))
+    pair_of = _pair_of(name, pushed)
     answers: dict[int, list[tuple[str, Choice]]] = {}
     for pair_id, annotator, choice in HumanLabel.objects.filter(
         pair_id__in=pushed, source=HumanLabel.Source.IMPORTED
     ).values_list("pair_id", "annotator", "choice"):
         answers.setdefault(pair_id, []).append((annotator, Choice(choice)))
-    simulator = SimulatedAnnotators(review_client, owner_key)
-    submitted = with_retries(lambda: simulator.submit(dataset, answers), "submit simulated responses")
+    simulator = SimulatedAnnotators(review_client, owner_key, workspace_name(project))
+    submitted = with_retries(
+        lambda: simulator.submit(dataset_id, answers, pair_of), "submit simulated responses"
+    )
     return {"dataset": name, "submitted": submitted, "annotators": len(simulator.keys)}
