@@ -1,12 +1,13 @@
-"""Routing measured against random routing on the recorded verdicts of ../shared/data (issue 9).
+"""Budget routing measured against random and plain uncertainty routing on ../shared/data (issues 9, 18).
 
-For each recorded judge and set, at human budgets of 10%, 20% and 30% of the pairs: the share of
-the AI-only errors removed by (a) random routing, (b) uncertainty routing alone (failures,
-flips, closeness to 0.5) and (c) uncertainty + audit-driven escalation (a blind random audit of
-20% of the budget first, counted against it; a slice whose audited accuracy's 95% upper bound
-is below 0.6 is escalated, and where the audit found the judge worse than chance its confident
-verdicts go first). Accuracy is of the combined verdict (a flip is a tie) against gold labels
-(leave-one-annotator-out where several humans labeled a pair).
+For each recorded judge and set (and the five LLMBar sets mixed in one project, slice = set), at
+human budgets of 10%, 20% and 30% of the pairs: the share of the AI-only errors removed by (a)
+random routing, (b) uncertainty routing alone (failures, flips, ties, closeness to 0.5) and (c)
+uncertainty + audit-driven escalation (`labeling.routing_replay.escalation_routing`: (b)'s
+reasons first, a blind audit of up to 20% of the budget where (b) breaks ties, then slices the
+audit proves worse than what they displace). (c) - (b) must never be negative. Accuracy is of
+the combined verdict (a flip is a tie) against gold labels (leave-one-annotator-out where several
+humans labeled a pair).
 
 Run: .venv/bin/python bench/routing.py [--data ../shared/data] [--seeds 5]
 """
@@ -43,6 +44,15 @@ def cases(data: Path):
         for evaluator in EVALUATORS:
             judge = f"llmbar:{evaluator}/Vanilla_NoRules"
             yield name, evaluator, routing.replay_items(project, [judge])
+    mixed = services.create_project("llmbar-mixed")
+    for name in LLMBAR:  # one project, category = set: escalation has slices to tell apart
+        services.import_pairs(mixed, data / "llmbar" / name, "llmbar")
+    for evaluator in EVALUATORS:
+        yield (
+            "LLMBar, 5 sets mixed",
+            evaluator,
+            routing.replay_items(mixed, [f"llmbar:{evaluator}/Vanilla_NoRules"]),
+        )
     mt = services.create_project("mtbench")
     # skip_invalid: a few MT-Bench rows repeat response_a as response_b (no preference to learn)
     services.import_pairs(
@@ -76,9 +86,9 @@ def main() -> None:
     setup(tempfile.mkdtemp(prefix="tandem-routing-"))
     print(
         f"{'set':<28} {'judge':<14} {'AI acc':>6} {'budget':>6} {'(a) random':>10} {'(b) uncert.':>11} "
-        f"{'(c) +escal.':>11} {'(c)/(a)':>7}  target"
+        f"{'(c) +escal.':>11} {'(c)/(a)':>7} {'(c)-(b)':>7}  target"
     )
-    misses = 0
+    misses = losses = 0
     for name, judge, items in cases(args.data):
         for budget in BUDGETS:
             ai_only, rand, unc, esc = measure(items, budget, args.seeds)
@@ -86,11 +96,13 @@ def main() -> None:
             need = 2.0 if ai_only >= 0.6 else 1.0
             ok = ratio >= need - 1e-9
             misses += not ok
+            losses += esc < unc - 1e-9
             print(
                 f"{name:<28} {judge:<14} {ai_only:>6.1%} {budget:>6.0%} {rand:>10.1%} {unc:>11.1%} "
-                f"{esc:>11.1%} {ratio:>6.1f}x  {'PASS' if ok else 'MISS'} (>= {need:.0f}x)"
+                f"{esc:>11.1%} {ratio:>6.1f}x {100 * (esc - unc):>+6.1f}  "
+                f"{'PASS' if ok else 'MISS'} (>= {need:.0f}x)"
             )
-    print(f"\n{misses} rows miss their target")
+    print(f"\n{misses} rows miss their target; (c) removes fewer errors than (b) in {losses} rows")
 
 
 if __name__ == "__main__":

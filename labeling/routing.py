@@ -33,6 +33,8 @@ class Reason(StrEnum):
     DISAGREE = "judges_disagree"
     UNCERTAIN = "uncertain"
     FILL = "budget_fill"  # no other reason: the least confident pairs use up what budget is left
+    # guarantee mode: no judge of the cascade reached its calibrated threshold (labeling.guarantee)
+    UNCERTIFIED = "below_threshold"
 
 
 # Earlier reasons are more urgent when the budget cannot take every routed pair.
@@ -45,6 +47,7 @@ PRIORITY = [
     Reason.FLIP,
     Reason.DISAGREE,
     Reason.UNCERTAIN,
+    Reason.UNCERTIFIED,
     Reason.FILL,
 ]
 
@@ -204,7 +207,7 @@ def escalations(audits: dict[str, SliceAudit], policy: RoutingPolicy, judge: str
     return out
 
 
-def _unit_hash(seed: int, key: int | str) -> float:
+def unit_hash(seed: int, key: int | str) -> float:
     """A stable uniform number in [0, 1) per (seed, key): the same pair is always drawn alike
     (unlike Python's hash(), which changes from process to process)."""
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
@@ -227,10 +230,10 @@ def audit_sample(
     for key, ids in by_slice.items():
         exact = rate * len(ids)
         count = math.floor(exact)
-        if _unit_hash(seed, f"category:{key}") < exact - count:
+        if unit_hash(seed, f"category:{key}") < exact - count:
             count += 1
         count = max(count, (minimum or {}).get(key, 0))
-        chosen.update(sorted(ids, key=lambda pid: _unit_hash(seed, pid))[:count])
+        chosen.update(sorted(ids, key=lambda pid: unit_hash(seed, pid))[:count])
     return chosen
 
 
@@ -302,7 +305,7 @@ def route(
     capacity = policy.capacity - sum(1 for _, r, _ in staged if Reason.AUDIT in r)
     queue = sorted(
         (i for i, (_, r, _) in enumerate(staged) if r and Reason.AUDIT not in r),
-        key=lambda i: (-staged[i][2], _unit_hash(policy.seed, staged[i][0].pair_id)),
+        key=lambda i: (-staged[i][2], unit_hash(policy.seed, staged[i][0].pair_id)),
     )
     admitted = set(queue[: max(int(capacity), 0)] if capacity != math.inf else queue)
     decisions, summary = [], RoutingSummary(pairs=len(signals), alerts=list(alerts.values()))

@@ -168,3 +168,44 @@ def test_fill_budget_spends_what_the_reasons_leave_on_the_least_confident():
     assert summary.human == 10 and summary.over_budget == 0
     assert {d.pair_id for d in decisions if d.human} == set(range(10))
     assert summary.by_reason == {"uncertain": 2, "budget_fill": 8}
+
+
+def hard_items(seed=0):
+    """Recorded-style hard verdicts: an easy slice where the judge errs only where it flips, and
+    an adversarial slice where it is consistently (confidently) wrong."""
+    rng = random.Random(seed)
+    items = []
+    for i in range(600):
+        adv = i >= 400
+        flipped = not adv and rng.random() < 0.1
+        gold = rng.choice([Choice.A, Choice.B])
+        wrong = Choice.B if gold is Choice.A else Choice.A
+        ai = Choice.TIE if flipped else wrong if adv and rng.random() < 0.9 else gold
+        p_a = 0.5 if flipped else 1.0 if ai is Choice.A else 0.0
+        signals = PairSignals(i, category="adv" if adv else "easy", p_a=p_a, flipped=flipped, choice=ai)
+        items.append(ReplayItem(signals, ai, (gold,)))
+    return items
+
+
+@pytest.mark.parametrize("budget", [0.1, 0.2, 0.3])
+def test_budget_routing_with_escalation_never_removes_fewer_errors_than_uncertainty_routing(budget):
+    from labeling.routing_replay import budget_replay
+
+    items = hard_items()
+    for seed in range(8):
+        plain = budget_replay(items, budget, "uncertainty", seed=seed)[2]
+        escalated = budget_replay(items, budget, "escalation", seed=seed)[2]
+        assert escalated >= plain
+    if budget >= 0.2:  # room after the flips for the audit to find the adversarial slice
+        assert (
+            budget_replay(items, budget, "escalation")[2]
+            > budget_replay(items, budget, "uncertainty")[2] + 0.1
+        )
+
+
+def test_on_one_slice_the_audit_is_drawn_where_uncertainty_routing_breaks_ties():
+    from labeling.routing_replay import escalation_routing, uncertainty_queue
+
+    items = [item for item in hard_items() if item.signals.category == "easy"]
+    for seed in range(5):
+        assert escalation_routing(items, 80, seed) == set(uncertainty_queue(items, seed, 0.1)[:80])

@@ -16,13 +16,13 @@ from typing import Any
 
 from django.conf import settings
 
+from labeling.argilla_review import ReviewConfig
 from labeling.guarantee import GUARANTEE_KEYS, GuaranteeConfig
 from labeling.judges import JudgeConfig, builtin_config
 from labeling.judges.builtin import BUILTIN
 from labeling.judges.params import ENDPOINT_PARAMS, PARAMS, params_record
 from labeling.judges.providers import DEFAULT_BASE_URL, Provider, parse_providers
 from labeling.prompts import template_names
-from labeling.argilla_review import ReviewConfig
 from labeling.routing import RoutingPolicy
 from labeling.typed_config import ConfigError, typed_record
 

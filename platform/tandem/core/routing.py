@@ -121,7 +121,7 @@ def _same_policy(stored: dict, policy: RoutingPolicy) -> bool:
         return False
 
 
-def _policy_version(project: Project, policy: RoutingPolicy) -> RoutingPolicyVersion:
+def policy_version(project: Project, policy: RoutingPolicy) -> RoutingPolicyVersion:
     stored, created = RoutingPolicyVersion.objects.get_or_create(
         project=project, version=policy.version, defaults={"policy": policy.as_dict()}
     )
@@ -202,10 +202,16 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
     """Decide every judged pair without a decision under this policy version; returns counts.
 
     The blind audit sample's labels so far drive escalation: a slice whose audited accuracy
-    cannot reach `escalation_bar` goes to humans wholesale and raises an Alert.
+    cannot reach `escalation_bar` goes to humans wholesale and raises an Alert. A project whose
+    routing_config sets `target_agreement` is routed in guarantee mode (core.guarantee) instead.
     """
+    from .guarantee import project_guarantee, route_with_guarantee  # it builds on this module
+
+    config = project_guarantee(project)
+    if config is not None:
+        return route_with_guarantee(project, policy, config)
     judges = project_judges(project, judges)
-    version = _policy_version(project, policy)
+    version = policy_version(project, policy)
     decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
     judged = calibrated(project, judges, signals(project, judges))
     audits = slice_audits(project, judged)

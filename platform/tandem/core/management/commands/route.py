@@ -36,6 +36,8 @@ class Command(BaseCommand):
         if opts["json"]:
             self.stdout.write(json.dumps(result))
             return None
+        if result.get("mode") == "guarantee":
+            return self._guarantee(result)
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(result["routed_by_reason"].items())) or "none"
         self.stdout.write(
             f"policy v{result['policy_version']} on {', '.join(result['judges'])}: {result['pairs']} pairs "
@@ -43,6 +45,26 @@ class Command(BaseCommand):
             f"{result['ai_only']} AI only, {result['over_budget']} over budget; reasons: {reasons}"
         )
         return None
+
+    def _guarantee(self, result: dict) -> None:
+        """The guarantee, each threshold, coverage, cost per label and warnings, for people."""
+        self.stdout.write(f"guarantee mode, policy v{result['policy_version']}: {result['guarantee']}")
+        self.stdout.write(f"calibrated on {result['audited']} audited pairs; thresholds:")
+        for t in result["thresholds"]:
+            value = "none passed (keeps nothing)" if t["value"] is None else f"confidence >= {t['value']:.3f}"
+            agreement = "-" if t["agreement"] is None else f"{t['agreement']:.1%}"
+            self.stdout.write(
+                f"  {t['judge']} on {t['group'] or '(all)'}: {value}; keeps {t['kept']} of {t['audited']} "
+                f"audited pairs, agreement {agreement}"
+            )
+        kept = ", ".join(f"{j} {n}" for j, n in result["kept_by_judge"].items())
+        self.stdout.write(
+            f"{result['pairs']} pairs decided ({result['already_decided']} before): coverage "
+            f"{result['coverage']:.1%} AI labels ({kept}), {result['human']} to humans; "
+            f"cost per label ${result['cost_per_label']:.4f}"
+        )
+        for warning in result["warnings"]:
+            self.stdout.write(f"warning: {warning}")
 
     def _replay(self, project, opts):
         judges = routing.project_judges(project, opts["judge"])

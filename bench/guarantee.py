@@ -1,0 +1,202 @@
+"""Guarantee mode (Trust or Escalate) on the recorded verdicts of ../shared/data (issue 18).
+
+Validity: random calibration / test splits of each set (half and half); thresholds calibrated
+on the calibration half (labeling.guarantee), agreement with the human majority measured on the
+test pairs they keep. A split succeeds when that agreement reaches the target (or nothing is
+kept); the guarantee promises success with probability >= 1 - delta (0.9), the issue asks >= 85%
+of splits. Beside it, the simpler method: the plug-in threshold (the lowest confidence whose
+calibration agreement reaches the target, no bound). Coverage: the share of test pairs given an
+AI label, beside its ceiling (the largest share one threshold on the same confidence keeps at
+the target on the whole set, labels known). Cost per correct label: cascades vs GPT-4 alone vs
+humans alone, at the prices of PRICES.
+
+Run: .venv/bin/python bench/guarantee.py [--data ../shared/data] [--splits 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
+
+from guarantee_data import Pair, calibrated, call_tokens, llmbar_judge, llmbar_mixed, load  # noqa: E402
+
+from labeling.guarantee import Calibrated, GuaranteeConfig, assign, calibrate_cascade  # noqa: E402
+from labeling.routing import wilson  # noqa: E402
+
+TARGETS = (0.8, 0.85, 0.9)
+# $ per 1M tokens (input, output): the providers' list prices for the recorded models, 2023
+# (OpenAI pricing page: gpt-4-0613 8K, gpt-3.5-turbo-0613 4K; Google Vertex AI: text-bison,
+# $0.0005 per 1,000 characters both ways, about $2 per 1M tokens at 4 characters a token).
+# A human label: $0.67 (Lee et al. 2023, RLAIF, their estimate of a crowd label).
+PRICES = {"GPT-4": (30.0, 60.0), "ChatGPT": (1.5, 2.0), "PaLM2": (2.0, 2.0)}
+HUMAN_LABEL = 0.67
+
+
+def splits(n: int, count: int, seed: int = 0):
+    rng = random.Random(seed)
+    ids = list(range(n))
+    for _ in range(count):
+        rng.shuffle(ids)
+        yield sorted(ids[: n // 2]), sorted(ids[n // 2 :])
+
+
+def plug_in(items: list[Calibrated], target: float) -> float | None:
+    """The simpler method: the lowest confidence whose calibration agreement reaches the target."""
+    best = None
+    for value in sorted({c.confidence for c in items if c.confidence is not None}, reverse=True):
+        kept = [c.agrees for c in items if c.confidence is not None and c.confidence >= value]
+        if sum(kept) / len(kept) >= target:
+            best = value
+    return best
+
+
+def ceiling(items: list[Calibrated], target: float) -> float:
+    """The largest share of pairs one threshold keeps at `target` agreement, labels known."""
+    best = 0.0
+    for value in {c.confidence for c in items if c.confidence is not None}:
+        kept = [c.agrees for c in items if c.confidence is not None and c.confidence >= value]
+        if sum(kept) / len(kept) >= target:
+            best = max(best, len(kept) / len(items))
+    return best
+
+
+def run_split(cascade: dict[str, list[Calibrated]], calib, test, config) -> tuple[int, int, list]:
+    """(kept test pairs, of them agreeing, the judge kept per test pair) for one split."""
+    thresholds, groups = calibrate_cascade({j: [v[i] for i in calib] for j, v in cascade.items()}, config)
+    chosen = assign({j: [v[i] for i in test] for j, v in cascade.items()}, thresholds, groups)
+    kept = [(i, j) for i, j in zip(test, chosen, strict=True) if j is not None]
+    return len(kept), sum(cascade[j][i].agrees for i, j in kept), chosen
+
+
+def validity(cascade: dict[str, list[Calibrated]], target: float, n_splits: int, min_slice: int) -> dict:
+    config = GuaranteeConfig(target, 0.9, tuple(cascade), min_slice=min_slice)
+    first = next(iter(cascade.values()))
+    wins = naive_wins = 0
+    coverage, naive_coverage = [], []
+    for calib, test in splits(len(first), n_splits):
+        kept, agree, _ = run_split(cascade, calib, test, config)
+        wins += kept == 0 or agree / kept >= target
+        coverage.append(kept / len(test))
+        value = plug_in([first[i] for i in calib], target)
+        naive = [first[i].agrees for i in test if value is not None and (first[i].confidence or 0) >= value]
+        naive_wins += not naive or sum(naive) / len(naive) >= target
+        naive_coverage.append(len(naive) / len(test))
+    return {
+        "success": wins / n_splits,
+        "interval": wilson(wins, n_splits),
+        "coverage": statistics.mean(coverage),
+        "ceiling": ceiling(first, target) if len(cascade) == 1 else None,
+        "naive_success": naive_wins / n_splits if len(cascade) == 1 else None,
+        "naive_coverage": statistics.mean(naive_coverage) if len(cascade) == 1 else None,
+    }
+
+
+def validity_table(name: str, cascade: dict[str, list[Calibrated]], n_splits: int, min_slice: int) -> None:
+    print(f"\n{name}: {len(next(iter(cascade.values())))} pairs, judges {' -> '.join(cascade)}")
+    print(
+        f"{'target':>6} {'splits reaching it':>26}      {'coverage':>8} {'ceiling':>7} "
+        f"{'plug-in: splits':>15} {'coverage':>8}"
+    )
+    for target in TARGETS:
+        r = validity(cascade, target, n_splits, min_slice)
+        low, high = r["interval"]
+        top, plug, plug_cover = (
+            "-" if r[k] is None else f"{r[k]:.1%}" for k in ("ceiling", "naive_success", "naive_coverage")
+        )
+        print(
+            f"{target:>6.0%} {r['success']:>9.1%} [{low:.1%}, {high:.1%}] "
+            f"{'PASS' if r['success'] >= 0.85 else 'MISS'}"
+            f" {r['coverage']:>8.1%} {top:>7} {plug:>15} {plug_cover:>8}"
+        )
+
+
+def judge_cost(pairs: list[Pair], evaluator: str) -> list[float]:
+    price_in, price_out = PRICES[evaluator]
+    return [
+        (t_in * price_in + t_out * price_out) / 1e6
+        for t_in, t_out in call_tokens(pairs, llmbar_judge(evaluator))
+    ]
+
+
+def cost_row(
+    pairs, judges: list[str], target: float, n_splits: int, min_slice: int
+) -> tuple[float, float, float]:
+    """(coverage, agreement of all final labels with the gold, $ per correct label) on test halves;
+    a human label counts as correct (LLMBar's gold labels are experts')."""
+    cascade = {j: calibrated(pairs, llmbar_judge(j)) for j in judges}
+    costs = {j: judge_cost(pairs, j) for j in judges}
+    config = GuaranteeConfig(target, 0.9, tuple(judges), min_slice=min_slice)
+    spent = correct = kept_total = total = 0.0
+    for calib, test in splits(len(pairs), n_splits, seed=1):
+        if judges:
+            _, _, chosen = run_split(cascade, calib, test, config)
+        else:
+            chosen = [None] * len(test)
+        for i, judge in zip(test, chosen, strict=True):
+            asked = judges if judge is None else judges[: judges.index(judge) + 1]
+            spent += sum(costs[j][i] for j in asked) + (HUMAN_LABEL if judge is None else 0.0)
+            correct += 1 if judge is None else cascade[judge][i].agrees
+            kept_total += judge is not None
+            total += 1
+    return kept_total / total, correct / total, spent / correct
+
+
+def cost_table(pairs: list[Pair], n_splits: int, min_slice: int) -> None:
+    print(f"\nCost per correct label, mixed LLMBar ({len(pairs)} pairs; test halves of {n_splits} splits)")
+    print(f"{'target':>6} {'route':<32} {'AI share':>8} {'agreement':>9} {'$ / correct':>11}")
+    routes = [[], ["GPT-4"], ["ChatGPT", "GPT-4"], ["PaLM2", "GPT-4"]]
+    alone = calibrated(pairs, llmbar_judge("GPT-4"))
+    hits = sum(c.agrees for c in alone)
+    print(f"{'-':>6} {'GPT-4 alone (no guarantee)':<32} {1:>8.1%} {hits / len(pairs):>9.1%} "
+          f"{sum(judge_cost(pairs, 'GPT-4')) / hits:>11.4f}")  # fmt: skip
+    for target in TARGETS:
+        for judges in routes:
+            share, agreement, per_label = cost_row(pairs, judges, target, n_splits, min_slice)
+            route = " -> ".join([*judges, "humans"]) if judges else "humans alone"
+            print(f"{target:>6.0%} {route:<32} {share:>8.1%} {agreement:>9.1%} {per_label:>11.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--splits", type=int, default=1000)
+    parser.add_argument("--min-slice", type=int, default=40, help="audited pairs for a slice's own threshold")
+    args = parser.parse_args()
+    mixed = llmbar_mixed(args.data)
+    gpt4 = {"GPT-4": calibrated(mixed, llmbar_judge("GPT-4"))}
+    pooled = len(mixed)  # no slice reaches it: one threshold for all
+    mt = load(args.data / "mtbench" / "mtbench_human_vs_gpt4pair.jsonl.gz", "mtbench")
+    panda = load(args.data / "pandalm", "pandalm")
+    both = ["pandalm:gpt-3.5-turbo", "pandalm:pandalm-7b"]
+    cases = [
+        ("LLMBar, 8 sets mixed, GPT-4 as 2 prompts x 2 orders, pooled", gpt4, pooled),
+        ("LLMBar, 8 sets mixed, GPT-4, per slice (set)", gpt4, args.min_slice),
+        (
+            "LLMBar, 8 sets mixed, cascade ChatGPT -> GPT-4, pooled",
+            {j: calibrated(mixed, llmbar_judge(j)) for j in ("ChatGPT", "GPT-4")},
+            pooled,
+        ),
+        (
+            "MT-Bench humans, GPT-4 (one merged verdict), pooled",
+            {"GPT-4": calibrated(mt, ["mtbench:gpt-4"])},
+            pooled,
+        ),
+        (
+            "PandaLM, GPT-3.5 and PandaLM-7B as two annotators, pooled",
+            {"both": calibrated(panda, both)},
+            pooled,
+        ),
+    ]
+    for name, cascade, min_slice in cases:
+        validity_table(name, cascade, args.splits, min_slice)
+    cost_table(mixed, max(args.splits // 5, 1), pooled)
+
+
+if __name__ == "__main__":
+    main()

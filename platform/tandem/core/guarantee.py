@@ -1,0 +1,171 @@
+"""Guarantee mode in the platform: calibrate the cascade on the blind audit sample, then decide.
+
+A project is in guarantee mode when its `routing_config` carries `target_agreement` (with
+`confidence`, `cascade` and `min_slice`: labeling.guarantee.GuaranteeConfig). The policy still
+draws the blind audit sample (its `audit_rate`, `min_audited`, `seed`): that sample is what the
+next calibration learns from, so it never stops. Every other pair keeps the label of the first
+judge of the cascade whose calibrated threshold it reaches, or goes to humans. Budget mode is
+`routing.route_pairs` without these keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import asdict
+
+from django.db import transaction
+from django.db.models import Sum
+
+from labeling.guarantee import (
+    GUARANTEE_KEYS,
+    Calibrated,
+    GuaranteeConfig,
+    assign,
+    calibrate_cascade,
+    guarantee_text,
+    warnings,
+)
+from labeling.routing import PairSignals, PolicyError, Reason, RoutingPolicy, audit_sample
+from labeling.verdicts import confidence, human_majority
+
+from . import routing
+from .models import Alert, HumanLabel, Judgment, Project, RoutingDecision
+from .services import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def project_guarantee(project: Project) -> GuaranteeConfig | None:
+    """The project's guarantee settings, or None in budget mode; ServiceError names a bad key."""
+    raw = {k: v for k, v in (project.routing_config or {}).items() if k in GUARANTEE_KEYS}
+    if not raw:
+        return None
+    try:
+        return GuaranteeConfig.from_dict(raw)
+    except (PolicyError, TypeError) as err:
+        raise ServiceError(f"routing_config: {err}") from err
+
+
+def _audited_votes(project: Project) -> dict[int, list[str]]:
+    """{pair id: human votes} on the blind audit sample so far (any policy version)."""
+    blind = RoutingDecision.objects.filter(pair__project=project, blind=True).values_list(
+        "pair_id", flat=True
+    )
+    votes: dict[int, list[str]] = defaultdict(list)
+    for pair_id, choice in HumanLabel.objects.filter(pair_id__in=blind).values_list("pair_id", "choice"):
+        votes[pair_id].append(choice)
+    return votes
+
+
+def _stage(project: Project, judge: str) -> dict[int, PairSignals]:
+    """One judge's verdict per pair (both orders, its calibration map applied where fitted)."""
+    return {s.pair_id: s for s in routing.calibrated(project, [judge], routing.signals(project, [judge]))}
+
+
+def _as_calibrated(s: PairSignals | None, agrees: bool = False, slice_key: str = "") -> Calibrated:
+    if s is None:
+        return Calibrated(None, False, slice_key)
+    return Calibrated(confidence(s.choice, s.p_a), agrees, s.slice_key)
+
+
+def _cost_per_pair(project: Project, judges: list[str]) -> dict[str, float]:
+    """Mean recorded cost of one judge's calls on a pair (both orders), per judge."""
+    out = {}
+    for judge in judges:
+        rows = Judgment.objects.filter(pair__project=project, judge=judge)
+        total = rows.aggregate(total=Sum("cost"))["total"] or 0
+        pairs = rows.values("pair_id").distinct().count()
+        out[judge] = float(total) / pairs if pairs else 0.0
+    return out
+
+
+def calibrate(project: Project, config: GuaranteeConfig, stages: dict[str, dict[int, PairSignals]]):
+    """Thresholds and slice groups of the cascade, from the blind audit sample's human votes."""
+    votes = _audited_votes(project)
+    audited = sorted(pid for pid in votes if pid in stages[next(iter(stages))])
+    by_judge = {}
+    for judge, signals in stages.items():
+        items = []
+        for pid in audited:
+            s = signals.get(pid)
+            agrees = s is not None and s.choice is not None and s.choice == human_majority(votes[pid])
+            items.append(_as_calibrated(s, agrees, stages[next(iter(stages))][pid].slice_key))
+        by_judge[judge] = items
+    return calibrate_cascade(by_judge, config), len(audited)
+
+
+def route_with_guarantee(project: Project, policy: RoutingPolicy, config: GuaranteeConfig) -> dict:
+    """Decide every judged pair without a decision under this policy version; returns the
+    report: the guarantee, each threshold, coverage, cost per label and warnings."""
+    judges = routing.project_judges(project, list(config.cascade) or None)[: len(config.cascade) or 1]
+    version = routing.policy_version(project, policy)
+    stages = {judge: _stage(project, judge) for judge in judges}
+    (thresholds, groups), n_audited = calibrate(project, config, stages)
+    decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
+    pending = [s for pid, s in sorted(stages[judges[0]].items()) if pid not in decided]
+    blind = audit_sample(pending, policy.audit_rate, policy.seed)
+    kept = assign(
+        {
+            j: [_as_calibrated(stages[j].get(s.pair_id), slice_key=s.slice_key) for s in pending]
+            for j in judges
+        },
+        thresholds,
+        groups,
+    )
+    decisions = []
+    for s, judge in zip(pending, kept, strict=True):
+        audit = s.pair_id in blind
+        human = audit or judge is None
+        reasons = [Reason.AUDIT.value] if audit else [Reason.UNCERTIFIED.value] if judge is None else []
+        decisions.append(
+            RoutingDecision(
+                pair_id=s.pair_id,
+                policy=version,
+                judges=judges if human else [judge],
+                human=human,
+                reasons=reasons,
+                blind=audit,
+            )
+        )
+    notes = warnings(thresholds, config)
+    with transaction.atomic():
+        RoutingDecision.objects.bulk_create(decisions, batch_size=1000)
+        for message in notes:
+            Alert.objects.create(project=project, kind="guarantee", message=message, data={"judges": judges})
+    for message in notes:
+        log.warning("project %s: %s", project.name, message)
+    return _report(project, policy, config, judges, decisions, thresholds, n_audited, len(decided), notes)
+
+
+def _report(project, policy, config, judges, decisions, thresholds, n_audited, before, notes) -> dict:
+    by_judge = {j: sum(1 for d in decisions if not d.human and d.judges == [j]) for j in judges}
+    human = sum(d.human for d in decisions)
+    # Every judge of the cascade has judged every pair before routing (running the strong judge
+    # only on what the cheap one gave up is not wired yet): the cost is what was spent.
+    judged = sum(_cost_per_pair(project, judges).values()) * len(decisions)
+    spent = judged + human * policy.price_per_label
+    by_reason = defaultdict(int)
+    for d in decisions:
+        for reason in d.reasons:
+            by_reason[reason] += 1
+    return {
+        "mode": "guarantee",
+        "policy_version": policy.version,
+        "judges": judges,
+        "guarantee": guarantee_text(config),
+        "audited": n_audited,
+        "thresholds": [asdict(t) for t in thresholds],
+        "pairs": len(decisions),
+        "already_decided": before,
+        "human": human,
+        "ai_only": len(decisions) - human,
+        "kept_by_judge": by_judge,
+        "coverage": (len(decisions) - human) / len(decisions) if decisions else 0.0,
+        "cost_per_label": spent / len(decisions) if decisions else 0.0,
+        "over_budget": 0,
+        "routed_by_reason": dict(by_reason),
+        "alerts": notes,
+        "warnings": notes,
+        "injection": {},
+    }
