@@ -59,15 +59,15 @@ def configure(env: dict) -> None:
 def setup_rows(judge_pairs: int) -> tuple[int, str]:
     """A project with pairs for the judge, and an engineer with an API token."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from tandem.core import services
-    from tandem.core.roles import grant_role
+    from tandem.core.roles import set_roles
 
     user = get_user_model().objects.create_user("engineer", password=PASSWORD)
-    grant_role(user, "engineer")
-    token = Token.objects.create(user=user)
     project = services.create_project("load")
+    set_roles(user, "engineer", [project])
+    token = AuthToken.objects.create(user=user)[1]
     project.judge_config = {"judges": {"api": JUDGE}}
     project.save()
     path = Path(tempfile.mkdtemp()) / "judge.jsonl"
@@ -81,7 +81,7 @@ def setup_rows(judge_pairs: int) -> tuple[int, str]:
         )
     )
     services.import_pairs(project, path, "pairs")
-    return project.pk, token.key
+    return project.pk, token
 
 
 def wait_http(url: str, timeout: float = 60) -> None:
@@ -265,6 +265,7 @@ def main() -> int:
         "OPENAI_BASE_URL": fake.base_url,
         "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}",
         "TANDEM_LOG_LEVEL": "WARNING",
+        "TANDEM_API_RATE_USER": "1000000/minute",  # the load is one user: measure the app, not the throttle
     }
     try:
         configure(env)

@@ -34,23 +34,26 @@ stage "1/10 database ($TANDEM_VAR_DIR/tandem.sqlite3)"
 manage migrate -v0
 manage collectstatic --noinput -v0
 
-stage "2/10 users (saved in $DEMO/credentials.txt)"
-if [ ! -s "$DEMO/credentials.txt" ]; then
-    umask 077
-    for role in admin engineer auditor annotator; do
-        manage create_user "$role" --role "$role"
-    done > "$DEMO/credentials.txt"
-fi
-cat "$DEMO/credentials.txt"
-
-stage "3/10 Redis on 127.0.0.1:$REDIS_PORT (the job broker; the worker starts with the web app)"
-"$PY" scripts/services.py redis start --port "$REDIS_PORT" --dir "$DEMO/redis"
-
-stage "4/10 project 'demo'"
+stage "2/10 project 'demo'"
 manage create_project demo --description "Tandem's own prompts, answered by SmolLM2-135M-Instruct" \
     --rubric-file demo/rubric.md
 manage shell -v0 -c "from tandem.core.models import Project as P; p = P.objects.get(name='demo');
 p.routing_config = p.routing_config or {'policy': {'version': 1, 'uncertainty': 0.1, 'audit_rate': 0.1}}; p.save()"
+
+stage "3/10 Redis on 127.0.0.1:$REDIS_PORT (the job broker; the worker starts with the web app)"
+"$PY" scripts/services.py redis start --port "$REDIS_PORT" --dir "$DEMO/redis"
+
+stage "4/10 users, one per role, members of 'demo' (saved in $DEMO/credentials.txt)"
+if [ ! -s "$DEMO/credentials.txt" ]; then
+    umask 077
+    {
+        manage create_user admin --role admin
+        for role in engineer auditor annotator; do
+            manage create_user "$role" --role "$role" --project demo
+        done
+    } > "$DEMO/credentials.txt"
+fi
+cat "$DEMO/credentials.txt"
 
 stage "5/10 pairs: 3 responses per prompt from the offline policy (SmolLM2-135M-Instruct), imported"
 manage generate --project demo --prompts demo/prompts.jsonl --n 3 --max-new-tokens 80
@@ -67,7 +70,7 @@ if [ "${DEMO_ARGILLA:-1}" = "1" ]; then
     ARGILLA_API_KEY=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['users']['owner']['api_key'])" \
         "$TANDEM_VAR_DIR/argilla/credentials.json")
     export ARGILLA_API_KEY ARGILLA_API_URL=http://127.0.0.1:${TANDEM_ARGILLA_PORT:-6900}
-    manage sync_argilla --project demo
+    manage sync_argilla --project demo --annotator annotator1 --annotator annotator2 --annotator annotator3
     echo "annotators: open $ARGILLA_API_URL and sign in as annotator1..3 (passwords above); the worker"
     echo "pulls their labels into Tandem every minute (or run: manage.py sync_argilla --project demo)"
 else
@@ -79,7 +82,7 @@ if [ -d "$SHARED" ]; then
     echo "real data found in $SHARED: importing LLMBar Natural and MT-Bench (human labels + recorded verdicts)"
     manage import_pairs --project llmbar-natural --create-project --format llmbar "$SHARED/llmbar/LLMBar/Natural"
     manage import_pairs --project mtbench --create-project --format mtbench \
-        "$SHARED/mtbench/mtbench_human_vs_gpt4pair.jsonl.gz"
+        --skip-invalid "$SHARED/mtbench/mtbench_human_vs_gpt4pair.jsonl.gz"
     manage audit --project mtbench --judge mtbench:gpt-4 | sed -n '1,12p'
     manage route --project mtbench --replay | head -5
 else

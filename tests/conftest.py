@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from scripts.services import free_port, start_llama_server, start_redis
-from tandem.core.roles import grant_role
+from tandem.core.models import Project
+from tandem.core.roles import set_roles
 from tests.openai_endpoint import API_KEY, FakeOpenAI
 from tests.required import unavailable
 
@@ -40,17 +41,28 @@ def shared_data() -> Path:
 
 
 ROLES = ["annotator", "auditor", "engineer", "admin"]
+EVERY_PROJECT = "every project"  # user_factory's default: one team that owns every project
 
 
 @pytest.fixture
 def user_factory(db):
-    def make(role: str | None, name: str | None = None):
+    """make(role, name=None, project=EVERY_PROJECT): a user (password pw-123456) whose only
+    role is `role`: on `project` (a Project, a list of them, or [] for none), by default on
+    every project that exists at the call (most tests are one team's). admin is global."""
+
+    def make(role: str | None, name: str | None = None, project=EVERY_PROJECT):
         user, created = get_user_model().objects.get_or_create(username=name or f"{role}-user")
         if created:
             user.set_password("pw-123456")
             user.save()
         if role:
-            grant_role(user, role)
+            if role == "admin":
+                projects = []
+            elif project == EVERY_PROJECT:
+                projects = list(Project.objects.all())
+            else:
+                projects = list(project) if isinstance(project, list | tuple) else [project]
+            set_roles(user, role, projects)
         return user
 
     return make
@@ -58,13 +70,14 @@ def user_factory(db):
 
 @pytest.fixture
 def api(user_factory):
-    """An API client for a role, authenticated by its token (None: anonymous)."""
+    """api(role, project=EVERY_PROJECT): an API client for a role (see user_factory), signed in
+    by a new token of its own (None: anonymous)."""
 
-    def client_for(role: str | None) -> APIClient:
+    def client_for(role: str | None, project=EVERY_PROJECT) -> APIClient:
         client = APIClient()
         if role is not None:
-            token, _ = Token.objects.get_or_create(user=user_factory(role))
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            _, token = AuthToken.objects.create(user=user_factory(role, project=project))
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         return client
 
     return client_for

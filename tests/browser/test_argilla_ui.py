@@ -6,8 +6,9 @@ import base64
 import json
 
 import pytest
+from django.contrib.auth import get_user_model
 
-from tandem.core import review, routing, services
+from tandem.core import review, roles, routing, services
 from tandem.core.models import HumanLabel, Pair
 from tests.browser.conftest import shot
 from tests.factories import judge_pairs
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.django_db
 def test_annotator_picks_a_response_in_argilla_and_tandem_gets_the_label(browser, argilla, tmp_path):
     local, credentials = argilla
     project = services.create_project("ui", rubric="Prefer the correct answer.")
+    roles.add_member(get_user_model().objects.create(username="annotator2"), project, "annotator")
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps({"prompt": "What is 2 + 2?", "response_a": "4", "response_b": "5"}) + "\n")
     services.import_pairs(project, path, "pairs")
@@ -25,15 +27,15 @@ def test_annotator_picks_a_response_in_argilla_and_tandem_gets_the_label(browser
     judge_pairs([pair], 0.8)
     routing.route_pairs(project, routing.RoutingPolicy(audit_rate=0.0))  # it flips: human review
     client = review.client(local.api_url, credentials["users"]["owner"]["api_key"])
-    assert review.sync(project, client)["pushed"] == 1
-    dataset, _ = client.dataset("ui-round1")
+    synced = review.sync(project, client)
+    assert synced["pushed"] == 1
 
     user = credentials["users"]["annotator2"]
     auth = base64.b64encode(f"annotator2:{user['password']}".encode()).decode()
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{local.api_url}/sign-in?auth={auth}")
     page.wait_for_url(f"{local.api_url}/")
-    page.goto(f"{local.api_url}/dataset/{dataset.id}/annotation-mode")
+    page.goto(f"{local.api_url}/dataset/{synced['dataset_id']}/annotation-mode")
     page.get_by_text("What is 2 + 2?").wait_for()
     # The correct answer "4" is response a; find which side Argilla shows it on.
     first_shown = page.locator(".text_field_component").filter(has_text="Response 1").inner_text()

@@ -100,19 +100,83 @@ def test_upload_of_a_folder_format_is_refused_with_the_choices(api):
 
 
 def test_openapi_schema_is_served(api):
+    services.create_project("p1")
     response = api("auditor").get("/api/schema/?format=json")
     assert response.status_code == 200
     schema = json.loads(response.content)
     assert "/api/projects/{id}/imports/" in schema["paths"]
+    assert "/api/projects/{project_pk}/members/" in schema["paths"]
 
 
 def test_revoked_token_is_refused(api):
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     client = api("engineer")
     assert client.get("/api/projects/").status_code == 200
-    Token.objects.all().delete()
+    AuthToken.objects.all().delete()
     assert client.get("/api/projects/").status_code == 401
+
+
+def test_an_expired_token_is_refused_and_removed(api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    client = api("engineer")
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+    refused = client.get("/api/projects/")
+    assert refused.status_code == 401 and refused.json() == {"detail": "Invalid token."}
+    assert not AuthToken.objects.exists()
+
+
+def test_the_engineer_who_creates_a_project_becomes_its_engineer_and_only_they_see_it(api, user_factory):
+    from tandem.core.models import Membership
+
+    mine = api("engineer", project=[]).post("/api/projects/", {"name": "mine"}, format="json")
+    assert mine.status_code == 201
+    assert list(Membership.objects.values_list("user__username", "project__name", "role")) == [
+        ("engineer-user", "mine", "engineer")
+    ]
+    other = user_factory("engineer", name="other-engineer", project=[])
+    from knox.models import AuthToken
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=other)[1]}")
+    assert client.get("/api/projects/").json()["results"] == []
+    assert client.get(f"/api/projects/{mine.json()['id']}/").status_code == 404
+
+
+def test_auditors_and_annotators_may_not_create_projects(api):
+    services.create_project("p1")
+    for role in ("auditor", "annotator"):
+        refused = api(role).post("/api/projects/", {"name": f"by-{role}"}, format="json")
+        assert refused.status_code == 403, role
+    assert list(Project.objects.values_list("name", flat=True)) == ["p1"]
+
+
+def test_an_admin_manages_members_through_the_api(api, user_factory):
+    project = services.create_project("p1")
+    user_factory("auditor", name="newcomer", project=[])
+    admin = api("admin")
+    added = admin.post(f"/api/projects/{project.pk}/members/", {"username": "newcomer", "role": "auditor"})
+    assert added.status_code == 201 and added.json()["username"] == "newcomer"
+    changed = admin.post(f"/api/projects/{project.pk}/members/", {"username": "newcomer", "role": "engineer"})
+    assert changed.status_code == 201 and changed.json()["role"] == "engineer"
+    listed = admin.get(f"/api/projects/{project.pk}/members/").json()["results"]
+    assert [(m["username"], m["role"]) for m in listed] == [("newcomer", "engineer")]
+    unknown = admin.post(f"/api/projects/{project.pk}/members/", {"username": "nobody", "role": "auditor"})
+    assert unknown.status_code == 404
+    engineer = api("engineer", project=project)
+    members = f"/api/projects/{project.pk}/members/"
+    refused = engineer.post(members, {"username": "newcomer", "role": "auditor"})
+    assert refused.status_code == 403
+    member = listed[0]["id"]
+    assert engineer.delete(f"/api/projects/{project.pk}/members/{member}/").status_code == 403
+    assert admin.delete(f"/api/projects/{project.pk}/members/{member}/").status_code == 204
+    names = [m["username"] for m in admin.get(f"/api/projects/{project.pk}/members/").json()["results"]]
+    assert names == ["engineer-user"]
 
 
 def test_judge_job_is_started_by_engineers_only_and_bad_names_are_400(api):
@@ -138,3 +202,56 @@ def test_a_huge_or_negative_page_request_is_answered_with_a_capped_page(api):
     assert len(client.get("/api/projects/?limit=2").json()["results"]) == 2
     beyond = client.get("/api/projects/?offset=1129187432023902388224")
     assert beyond.status_code == 200 and beyond.json()["results"] == []
+
+
+def _post_upload(client, project, name: str, content: bytes):
+    upload = io.BytesIO(content)
+    upload.name = name
+    return client.post(f"/api/projects/{project.pk}/imports/", {"file": upload, "format": "pairs"})
+
+
+@pytest.fixture
+def small_limits(settings, tmp_path):
+    settings.TANDEM_MAX_UPLOAD_MB = 0.25  # 256 KB
+    settings.TANDEM_MAX_LINE_KB = 8
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def test_an_upload_over_the_size_cap_is_a_413_that_says_the_limit(api, small_limits):
+    project = services.create_project("p1")
+    row = json.dumps({"prompt": "q", "response_a": "a" * 1000, "response_b": "b"}) + "\n"
+    refused = _post_upload(api("engineer"), project, "big.jsonl", row.encode() * 400)  # 400 KB
+    assert refused.status_code == 413
+    assert refused.json()["code"] == "upload_too_large"
+    assert "over the limit of 0.25 MB (TANDEM_MAX_UPLOAD_MB)" in refused.json()["message"]
+    assert not Job.objects.exists() and list(small_limits.rglob("*.jsonl")) == []
+
+
+def test_a_gzip_that_unpacks_past_the_cap_is_a_413_and_is_not_kept(api, small_limits):
+    import gzip
+
+    project = services.create_project("p1")
+    packed = gzip.compress(b"\n" * (1024 * 1024))  # 1 MB of empty lines in about 1 KB
+    refused = _post_upload(api("engineer"), project, "bomb.jsonl.gz", packed)
+    assert refused.status_code == 413
+    assert refused.json()["message"].startswith("bomb.jsonl.gz (unpacked): the upload is over the limit")
+    assert not Job.objects.exists() and list(small_limits.rglob("*.gz")) == []
+
+
+def test_a_line_over_the_line_cap_is_a_400_naming_the_line(api, small_limits):
+    import gzip
+
+    project = services.create_project("p1")
+    good = json.dumps({"prompt": "q", "response_a": "a", "response_b": "b"}) + "\n"
+    long = json.dumps({"prompt": "q", "response_a": "a" * 20_000, "response_b": "b"}) + "\n"
+    for name, content in (("p.jsonl", good + long), ("p.jsonl.gz", gzip.compress((good + long).encode()))):
+        data = content if isinstance(content, bytes) else content.encode()
+        refused = _post_upload(api("engineer"), project, name, data)
+        assert refused.status_code == 400, name
+        assert refused.json() == {
+            "code": "line_too_long",
+            "message": f"{name}, line 2: the line is longer than 8 KB (TANDEM_MAX_LINE_KB); a pair row is "
+            "one line of a few texts: check the file's line breaks, or raise the limit",
+        }
+    assert _post_upload(api("engineer"), project, "ok.jsonl", good.encode() * 3).status_code == 202

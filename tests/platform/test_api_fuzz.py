@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -26,7 +27,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -34,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tandem.core import jobs, services
-from tandem.core.models import Job, Pair, Project
+from tandem.core.models import Job, Membership, Pair, Project
 
 pytestmark = pytest.mark.django_db
 
@@ -79,8 +80,9 @@ schema.app = WSGIHandler()
 
 
 @pytest.fixture
-def api_rows(db, wsgi_app, user_factory, tmp_path, settings):
-    """A project with pairs and a job whose ids the fuzzer uses, and an engineer's token."""
+def api_rows(request, db, wsgi_app, user_factory, tmp_path, settings):
+    """A project with pairs, a job and a member whose ids the fuzzer uses, and a token of the
+    project's engineer (`role` of the test: engineer, or admin for the member writes)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     project = services.create_project("fuzz")
     path = tmp_path / "p.jsonl"
@@ -88,13 +90,15 @@ def api_rows(db, wsgi_app, user_factory, tmp_path, settings):
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     services.import_pairs(project, path, "pairs")
     job = Job.objects.create(kind="import_pairs", project=project)
+    engineer = user_factory("engineer", project=project)
+    user_factory("auditor", project=project)
     REAL_IDS.update(
         id=[project.pk, job.pk],
         project_pk=[project.pk],
-        pk=list(Pair.objects.values_list("pk", flat=True)),
+        pk=[*Pair.objects.values_list("pk", flat=True), *Membership.objects.values_list("pk", flat=True)],
     )
-    token, _ = Token.objects.get_or_create(user=user_factory("engineer"))
-    HEADERS["Authorization"] = f"Token {token.key}"
+    user = user_factory("admin") if getattr(request, "param", "engineer") == "admin" else engineer
+    HEADERS["Authorization"] = f"Token {AuthToken.objects.create(user=user)[1]}"
 
 
 def test_served_schema_is_the_fuzzed_one(api_rows, api):
@@ -103,6 +107,7 @@ def test_served_schema_is_the_fuzzed_one(api_rows, api):
     assert json.loads(served.content) == generated_schema()
 
 
+@pytest.mark.parametrize("api_rows", ["engineer", "admin"], indirect=True)
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_against_its_schema(api_rows, case):
@@ -113,18 +118,22 @@ def test_api_against_its_schema(api_rows, case):
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "what"),
     [
-        ("post", "/api/jobs/null,null/cancel/"),
-        ("post", "/api/projects/null,null/imports/"),
-        ("post", "/api/projects/null,null/judge/"),
-        ("get", "/api/projects/x/stats/"),
+        ("post", "/api/jobs/null,null/cancel/", "job"),
+        ("post", "/api/projects/null,null/imports/", "project"),
+        ("post", "/api/projects/null,null/judge/", "project"),
+        ("get", "/api/projects/x/stats/", "project"),
+        ("get", "/api/projects/99999999999999999999999/stats/", "project"),
+        ("get", "/api/projects/²/stats/", "project"),
+        ("get", "/api/jobs/-1/", "job"),
+        ("post", "/api/jobs/²/cancel/", "job"),
     ],
 )
-def test_an_id_that_is_not_a_number_is_404(api, method, path):
+def test_an_id_that_is_not_a_number_is_404(api, method, path, what):
     """Found by the fuzzer: these were 500s (Django's get_object_or_404 on a non-numeric id)."""
     response = getattr(api("engineer"), method)(path, {}, format="json")
-    assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
+    assert (response.status_code, response.json()) == (404, {"detail": f"no such {what}"})
 
 
 def _rows(*rows: dict) -> bytes:
@@ -180,7 +189,7 @@ UNCAUGHT = re.compile(r"^[A-Z]\w*(Error|Exception): ")  # what jobs.execute writ
 def importing(db, api, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.TANDEM_MAX_FIELD_CHARS = 1000
-    return api("engineer")
+    return api("admin")  # each example makes a project of its own: an admin sees them all
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -207,6 +216,7 @@ def test_import_api_takes_hostile_files_cleanly(importing, data, name, fmt, skip
         assert response.json() and not Job.objects.filter(project=project).exists()
         return
     job = jobs.execute(response.json()["id"])
+    assert not Path(job.params["path"]).exists()  # the upload is deleted, whatever the outcome
     kept = Pair.objects.filter(project=project)
     if job.status == Job.Status.FAILED:
         assert job.error and not UNCAUGHT.match(job.error), job.error

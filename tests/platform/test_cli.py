@@ -69,3 +69,43 @@ def test_command_line_exit_status(tmp_path):
     )
     assert run.returncode == 1
     assert "bad.jsonl, line 1: is not valid JSON" in run.stderr
+
+
+def _create_user(*args: str) -> str:
+    import io
+
+    out = io.StringIO()
+    call_command("create_user", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_create_user_grants_roles_per_project_and_replaces_old_ones():
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    for name in ("alpha", "beta", "gamma"):
+        services.create_project(name)
+    first = _create_user("kim", "--role", "engineer", "--project", "alpha", "--project", "beta")
+    assert "engineer   user: kim" in first and first.rstrip().endswith("on alpha, beta")
+    old_token = first.split("api token: ")[1].split()[0]
+    second = _create_user("kim", "--role", "auditor", "--project", "gamma")
+    new_token = second.split("api token: ")[1].split()[0]
+    user = get_user_model().objects.get(username="kim")
+    assert list(user.memberships.values_list("project__name", "role")) == [("gamma", "auditor")]
+    assert not user.groups.exists()  # no longer a creator of projects
+    old, new = APIClient(), APIClient()
+    old.credentials(HTTP_AUTHORIZATION=f"Token {old_token}")
+    new.credentials(HTTP_AUTHORIZATION=f"Token {new_token}")
+    assert old.get("/api/projects/").status_code == 401  # the old token was revoked
+    assert [p["name"] for p in new.get("/api/projects/").json()["results"]] == ["gamma"]
+    assert new.post("/api/projects/", {"name": "delta"}, format="json").status_code == 403
+
+
+def test_create_user_names_the_unknown_project_and_the_known_ones():
+    services.create_project("alpha")
+    with pytest.raises(CommandError, match=r"--project nope: no such project; known: alpha"):
+        _create_user("kim", "--role", "auditor", "--project", "nope")
+    with pytest.raises(CommandError, match=r"--role auditor needs at least one --project NAME"):
+        _create_user("kim", "--role", "auditor")
+    with pytest.raises(CommandError, match=r"admin is a global role"):
+        _create_user("kim", "--role", "admin", "--project", "alpha")

@@ -39,7 +39,8 @@ def upload(rows: list[dict]) -> io.BytesIO:
     return data
 
 
-def test_api_upload_is_imported_by_the_worker(worker, api):
+def test_api_upload_is_imported_by_the_worker_and_then_deleted(worker, api, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     project = services.create_project("jobs")
     rows = [{"prompt": f"q{i}", "response_a": "a", "response_b": "b"} for i in range(1500)]
     response = api("engineer").post(
@@ -53,6 +54,7 @@ def test_api_upload_is_imported_by_the_worker(worker, api):
     assert Pair.objects.filter(project=project).count() == 1500
     seen = api("auditor").get(f"/api/jobs/{job.pk}/").json()
     assert seen["status"] == "succeeded" and seen["progress"] == {"done": 1500, "total": 1500}
+    assert list((tmp_path / "uploads").iterdir()) == []  # the uploaded file is gone once imported
 
 
 def test_a_failed_import_job_keeps_nothing_and_says_why(worker, api):
@@ -66,6 +68,25 @@ def test_a_failed_import_job_keeps_nothing_and_says_why(worker, api):
     assert "line 2, field 'response_a': is missing" in job.error
     assert job.result["errors"][0]["line"] == 2
     assert Pair.objects.count() == 0
+
+
+def test_auditors_read_that_a_job_failed_and_engineers_read_why(api, user_factory):
+    """A raw failure (here a database error's text) names tables and server paths: the
+    project's engineers need it, its auditors only that the job failed."""
+    from django.test import Client
+
+    project = services.create_project("jobs")
+    raw = 'ProgrammingError: relation "core_pair" does not exist at /srv/tandem/var/media/uploads/x.jsonl'
+    job = Job.objects.create(kind="import_pairs", project=project, status=Job.Status.FAILED, error=raw)
+    assert api("engineer").get(f"/api/jobs/{job.pk}/").json()["error"] == raw
+    assert api("admin").get(f"/api/jobs/{job.pk}/").json()["error"] == raw
+    seen = api("auditor").get(f"/api/jobs/{job.pk}/").json()["error"]
+    assert seen == "the job failed; the project's engineers see the reason"
+    assert api("auditor").get("/api/jobs/").json()["results"][0]["error"] == seen
+    page = Client()
+    page.force_login(user_factory("auditor"))
+    html = page.get(f"/projects/{project.pk}/").content.decode()
+    assert seen.replace("'", "&#x27;") in html and "core_pair" not in html and "/srv/" not in html
 
 
 def test_cancel_stops_the_job_and_keeps_nothing(tmp_path, redis_url):

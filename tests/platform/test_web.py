@@ -177,3 +177,87 @@ def test_annotators_get_their_argilla_link_and_progress_and_nothing_else(project
     assert 'href="http://argilla.example:6900"' in page
     assert "<td>web</td><td>1</td>" in page
     assert client.get(f"/projects/{project.pk}/").status_code == 403
+
+
+def test_an_upload_over_the_limits_from_the_page_is_refused_and_says_why(
+    project, user_factory, settings, tmp_path
+):
+    settings.TANDEM_MAX_UPLOAD_MB = 0.25
+    settings.TANDEM_MAX_LINE_KB = 8
+    settings.MEDIA_ROOT = tmp_path / "media"
+    client = client_for(user_factory, "engineer")
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b"x" * 600_000)
+    with big.open("rb") as fh:
+        refused = client.post(f"/projects/{project.pk}/import/", {"file": fh, "format": "pairs"})
+    assert refused.status_code == 413
+    assert "over the limit of 0.25 MB (TANDEM_MAX_UPLOAD_MB)" in refused.content.decode()
+    long = tmp_path / "long.jsonl"
+    long.write_text(json.dumps({"prompt": "q", "response_a": "a" * 20_000, "response_b": "b"}) + "\n")
+    with long.open("rb") as fh:
+        response = client.post(
+            f"/projects/{project.pk}/import/", {"file": fh, "format": "pairs"}, follow=True
+        )
+    assert "Import not started: long.jsonl, line 1: the line is longer than 8 KB" in response.content.decode()
+    assert not Job.objects.exists() and not any((tmp_path / "media").rglob("*.jsonl"))
+
+
+def test_the_project_page_lists_its_members_and_admins_get_the_link_to_manage_them(project, user_factory):
+    user_factory("auditor")
+    engineer_page = client_for(user_factory, "engineer").get(f"/projects/{project.pk}/").content.decode()
+    assert "<td>auditor-user</td><td>auditor</td>" in engineer_page
+    assert "<td>engineer-user</td><td>engineer</td>" in engineer_page
+    assert "Manage members" not in engineer_page
+    admin_page = client_for(user_factory, "admin").get(f"/projects/{project.pk}/").content.decode()
+    assert f'href="/admin/core/project/{project.pk}/change/">Manage members' in admin_page
+
+
+def test_a_failed_training_run_shows_its_reason_and_folder_to_engineers_only(project, user_factory):
+    from tandem.core.models import DatasetVersion, TrainingRun
+
+    dataset = DatasetVersion.objects.create(project=project, version="ef" * 32, policy={}, n_rows=1, files={})
+    run = TrainingRun.objects.create(
+        project=project,
+        dataset=dataset,
+        method="dpo",
+        config={},
+        status="failed",
+        error="OSError: [Errno 28] No space left on device: '/srv/tandem/runs/7/ckpt'",
+        output_dir="/srv/tandem/runs/7",
+    )
+    urls = (f"/projects/{project.pk}/", f"/projects/{project.pk}/runs/{run.pk}/")
+    for role, shown in (("engineer", True), ("auditor", False)):
+        client = client_for(user_factory, role)
+        for url in urls:
+            page = client.get(url).content.decode()
+            assert ("/srv/tandem/runs/7" in page) is shown, (role, url)
+            assert shown or "engineers see the reason" in page, url
+
+
+def test_an_admin_adds_a_member_on_the_projects_admin_page(project, user_factory):
+    from tandem.core.models import Membership
+
+    newcomer = user_factory(None, name="newcomer")
+    admin = client_for(user_factory, "admin")
+    url = f"/admin/core/project/{project.pk}/change/"
+    assert "Memberships" in admin.get(url).content.decode()
+    form = {
+        "name": project.name,
+        "description": "",
+        "rubric": "",
+        "judge_config": "{}",
+        "routing_config": "{}",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-user": str(newcomer.pk),
+        "memberships-0-role": "auditor",
+        "memberships-0-project": str(project.pk),
+    }
+    response = admin.post(url, form)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert Membership.objects.get(user=newcomer).role == "auditor"
+    page = Client()
+    page.force_login(newcomer)
+    assert page.get(f"/projects/{project.pk}/").status_code == 200

@@ -1,4 +1,7 @@
-"""One place where service errors become JSON: {"code": ..., "message": ...} with a status."""
+"""One place where service errors become JSON: {"code": ..., "message": ...} with a status.
+
+A service error says its own HTTP status where 400 is wrong (an upload over the size cap: 413).
+"""
 
 from rest_framework import status
 from rest_framework.response import Response
@@ -12,5 +15,6 @@ def exception_handler(exc, context):
         body = {"code": exc.code, "message": exc.message, "summary": exc.summary.as_dict()}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ServiceError):
-        return Response({"code": exc.code, "message": exc.message}, status=status.HTTP_400_BAD_REQUEST)
+        code = getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)
+        return Response({"code": exc.code, "message": exc.message}, status=code)
     return drf_exception_handler(exc, context)

@@ -1,35 +1,24 @@
-"""API permissions: Django model permissions, with reads requiring the `view` permission.
-
-DRF's stock DjangoModelPermissions lets any signed-in user read; here an annotator (who has no
-Tandem permissions) gets 403 everywhere and an auditor can read but never write.
+"""API permissions: who may reach a view at all. Which project a request may touch is checked
+by the views through the access_* selectors (another team's project is a 404, a role too weak
+for the action a 403); see tandem.core.roles for the roles.
 """
 
-from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework.permissions import BasePermission
 
-
-class ModelPermissions(DjangoModelPermissions):
-    perms_map = {
-        **DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-    }
+from tandem.core import roles
 
 
 class ProjectReaders(BasePermission):
-    """Signed-in users who may read projects (auditors, engineers, admins): the API root, the
-    OpenAPI schema and its docs. Annotators work in Argilla and get 403 here too."""
+    """Signed-in users who read some project (auditors, engineers, creators, admins): the API
+    root, the OpenAPI schema and its docs, and every list (scoped to their projects).
+    Annotators work in Argilla and get 403 here."""
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perm("core.view_project"))
+        return roles.reads_any_project(request.user)
 
 
-def requires(*perms: str) -> type[BasePermission]:
-    """A permission class for an action whose model is not the view's queryset."""
+class Admins(BasePermission):
+    """Superusers only: membership changes."""
 
-    class Requires(BasePermission):
-        def has_permission(self, request, view) -> bool:
-            return bool(request.user and request.user.is_authenticated and request.user.has_perms(perms))
-
-    Requires.__name__ = f"Requires({', '.join(perms)})"
-    return Requires
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_superuser)

@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
 from labeling.importers import FORMATS
-from tandem.core import jobs
-from tandem.core.models import HumanLabel, Job, Judgment, Pair, Project
+from tandem.core import configs, jobs, roles
+from tandem.core.models import HumanLabel, Job, Judgment, Membership, Pair, Project
 
 # Folder formats (llmbar, pandalm) are read from the server's disk by the CLI, not uploaded.
 UPLOAD_FORMATS = sorted(f for f in FORMATS if f not in {"llmbar", "pandalm"})
@@ -45,13 +45,24 @@ class ProjectSerializer(serializers.ModelSerializer):
         if found := _inline_secret(value):
             raise serializers.ValidationError(
                 f"judge_config: {found} holds a key; keys stay out of the database (every read of the "
-                "project would show it): put it in an environment variable of the worker and name the "
-                "variable in the judge's params.api_key_env"
+                "project would show it): an operator puts it in the workers' environment and defines a "
+                "judge provider that names that variable (TANDEM_JUDGE_PROVIDERS); the judge names the "
+                "provider in params.provider"
             )
+        _checked(configs.check_judge_config, value)
         return value
 
     def validate_routing_config(self, value):
-        return self._object(value, "routing_config")
+        _checked(configs.check_routing_config, self._object(value, "routing_config"))
+        return value
+
+
+def _checked(check, value) -> None:
+    """`check(value)`, its ConfigError as a 400 that names the key, the value and the options."""
+    try:
+        check(value)
+    except configs.ConfigError as error:
+        raise serializers.ValidationError({"key": error.key, "message": str(error)}) from error
 
 
 class JudgmentSerializer(serializers.ModelSerializer):
@@ -101,6 +112,9 @@ class ImportRequestSerializer(serializers.Serializer):
 
 class JobSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField(
+        help_text="why the job failed: in full for the project's engineers, a summary for auditors"
+    )
 
     class Meta:
         model = Job
@@ -121,6 +135,27 @@ class JobSerializer(serializers.ModelSerializer):
     def get_progress(self, job) -> dict:
         done, total = jobs.live_progress(job)
         return {"done": done, "total": total}
+
+    def get_error(self, job) -> str:
+        request = self.context.get("request")
+        known = self.context.setdefault("roles", {})  # one query per project, not per job of a list
+        if job.project_id not in known:
+            known[job.project_id] = roles.role_on(request.user if request else None, job.project_id)
+        return jobs.error_for(job, known[job.project_id])
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MemberRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, help_text="an existing user (manage.py create_user)")
+    role = serializers.ChoiceField(choices=Membership.Role.choices, help_text="replaces their role here")
 
 
 class StatsSerializer(serializers.Serializer):

@@ -4,9 +4,10 @@ from rest_framework.routers import APIRootView, DefaultRouter, SimpleRouter
 
 from . import views
 from .permissions import ProjectReaders
+from .throttles import ThrottleFailedSignIns
 
 
-class RootView(APIRootView):
+class RootView(ThrottleFailedSignIns, APIRootView):
     """The API's index of links: stock DRF lets anyone read it; here only project readers."""
 
     permission_classes = [ProjectReaders]
@@ -14,14 +15,15 @@ class RootView(APIRootView):
 
 router = DefaultRouter()
 router.APIRootView = RootView
-router.register("projects", views.ProjectViewSet)
-router.register("jobs", views.JobViewSet)
-pairs = SimpleRouter()
-pairs.register("pairs", views.PairViewSet, basename="pair")
+router.register("projects", views.ProjectViewSet, basename="project")
+router.register("jobs", views.JobViewSet, basename="job")
+nested = SimpleRouter()
+nested.register("pairs", views.PairViewSet, basename="pair")
+nested.register("members", views.MemberViewSet, basename="member")
 
 urlpatterns = [
     path("", include(router.urls)),
-    path("projects/<int:project_pk>/", include(pairs.urls)),
+    path("projects/<int:project_pk>/", include(nested.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

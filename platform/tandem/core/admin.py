@@ -1,4 +1,5 @@
-"""The Django admin: browse every row; import a file into a project with the same service."""
+"""The Django admin (admins only): browse every row, manage each project's members, import a
+file into a project with the same service and the same upload limits as the pages."""
 
 import tempfile
 from pathlib import Path
@@ -10,8 +11,8 @@ from django.urls import path, reverse
 
 from labeling.importers import FORMATS
 
-from . import services
-from .models import HumanLabel, Job, Judgment, Pair, Project
+from . import services, uploads
+from .models import HumanLabel, Job, Judgment, Membership, Pair, Project
 
 
 class ImportForm(forms.Form):
@@ -20,10 +21,27 @@ class ImportForm(forms.Form):
     skip_invalid = forms.BooleanField(required=False)
 
 
+class MembershipInline(admin.TabularInline):
+    """A project's members and their roles (engineer, auditor, annotator) on its admin page."""
+
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "project", "role", "created_at"]
+    list_filter = ["role", "project"]
+    search_fields = ["user__username", "project__name"]
+    list_select_related = ["user", "project"]
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "description", "created_at"]
     search_fields = ["name"]
+    inlines = [MembershipInline]
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.import_view)
@@ -54,10 +72,11 @@ class ProjectAdmin(admin.ModelAdmin):
                 for chunk in upload.chunks():
                     out.write(chunk)
             try:
+                uploads.check_upload(target)
                 summary = services.import_pairs(
                     project, target, data["format"], skip_invalid=data["skip_invalid"]
                 )
-            except services.ImportFailed as err:
+            except (services.ImportFailed, uploads.UploadRefused) as err:
                 messages.error(request, err.message)
                 return
         messages.success(request, summary.line().replace(str(target), upload.name))

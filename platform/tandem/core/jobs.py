@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from . import services
+from . import roles, services, uploads
 from .models import Job, Project
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,17 @@ def _key(job_id: int, what: str) -> str:
 
 
 def start_job(kind: str, *, project: Project | None, params: dict, user=None) -> Job:
-    """Create a queued job and hand it to the worker once the surrounding transaction commits."""
+    """Create a queued job and hand it to the worker once the surrounding transaction commits.
+
+    A job started for a user (pages, API) needs that user to be an engineer of the project or
+    an admin: PermissionDenied otherwise, whichever caller forgot to check. Commands pass no user.
+    """
     if kind not in HANDLERS:
         raise services.ServiceError(f"unknown job kind '{kind}'; known: {', '.join(HANDLERS)}")
+    if user is not None and not roles.can_write(roles.role_on(user, project.pk if project else None)):
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied("only the project's engineers (or an admin) may start its jobs")
     job = Job.objects.create(kind=kind, project=project, params=params, created_by=user)
     _enqueue(job)
     return job
@@ -92,17 +100,25 @@ def _enqueue(job: Job) -> None:
 
 def start_upload_import(project: Project, upload, fmt: str, skip_invalid: bool, user=None) -> Job:
     """Keep an uploaded file under MEDIA_ROOT/uploads/ and import it in a background job
-    (the API and the pages both start imports this way)."""
+    (the API and the pages both start imports this way). Raises uploads.UploadRefused for a
+    file over a limit (nothing kept); the job deletes the file once the import has ended."""
     import uuid
 
     from django.conf import settings
 
+    if upload.size is not None and upload.size > uploads.max_upload_bytes():
+        raise uploads.too_large(upload.name, upload.size)
     folder = Path(settings.MEDIA_ROOT) / "uploads" / uuid.uuid4().hex
     folder.mkdir(parents=True)
     path = folder / Path(upload.name).name
     with path.open("wb") as out:
         for chunk in upload.chunks():
             out.write(chunk)
+    try:
+        uploads.check_upload(path)
+    except uploads.UploadRefused:
+        uploads.delete_upload(path)
+        raise
     params = {"path": str(path), "format": fmt, "skip_invalid": skip_invalid}
     return start_job("import_pairs", project=project, params=params, user=user)
 
@@ -117,6 +133,21 @@ def request_cancel(job: Job) -> Job:
         Job.objects.filter(pk=job.pk).update(cancel_requested=True)
     job.refresh_from_db()
     return job
+
+
+PUBLIC_ERRORS = {
+    Job.Status.FAILED: "the job failed; the project's engineers see the reason",
+    Job.Status.CANCELLED: "the job was cancelled",
+}
+
+
+def error_for(job: Job, role: str | None) -> str:
+    """The job's error as a reader with `role` on its project may see it (roles.role_on): in
+    full for the project's engineers and admins; for auditors only that it failed (raw reasons
+    can hold SQL, server paths, file names)."""
+    if not job.error or roles.can_write(role):
+        return job.error
+    return PUBLIC_ERRORS.get(job.status, "the job reported a problem; the project's engineers see it")
 
 
 def live_progress(job: Job) -> tuple[int, int | None]:
@@ -304,14 +335,17 @@ _connect_worker_signal()
 @job_kind("import_pairs")
 def _import_pairs(job: Job, context: JobContext) -> dict:
     params = job.params
-    summary = services.import_pairs(
-        job.project,
-        Path(params["path"]),
-        params["format"],
-        skip_invalid=bool(params.get("skip_invalid")),
-        progress=context.progress,
-        should_cancel=context.should_cancel,
-    )
+    try:
+        summary = services.import_pairs(
+            job.project,
+            Path(params["path"]),
+            params["format"],
+            skip_invalid=bool(params.get("skip_invalid")),
+            progress=context.progress,
+            should_cancel=context.should_cancel,
+        )
+    finally:  # imported, refused or cancelled: the upload has served (a crash keeps it for the retry)
+        uploads.delete_upload(Path(params["path"]))
     return summary.as_dict()
 
 

@@ -33,6 +33,39 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """The admin's check of both configs (the API checks them in its serializer)."""
+        from django.core.exceptions import ValidationError
+
+        from .configs import ConfigError, check_judge_config, check_routing_config
+
+        for field, check in (("judge_config", check_judge_config), ("routing_config", check_routing_config)):
+            try:
+                check(getattr(self, field) or {})
+            except ConfigError as error:
+                raise ValidationError({field: str(error)}) from error
+
+
+class Membership(models.Model):
+    """A user's role on one project: engineers and auditors act only on their projects
+    (admins, superusers, see all). Annotators work in the project's Argilla workspace."""
+
+    class Role(models.TextChoices):
+        ENGINEER = "engineer", "engineer"
+        AUDITOR = "auditor", "auditor"
+        ANNOTATOR = "annotator", "annotator"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "project"], name="membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} on {self.project}"
+
 
 class Pair(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pairs")
@@ -224,7 +257,13 @@ class ArgillaRecord(models.Model):
 
     pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="argilla_records")
     dataset = models.CharField(max_length=200)
+    dataset_id = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="Argilla's id of the dataset (webhooks carry it)."
+    )
     blind = models.BooleanField(default=False)
+    suggestion_shown = models.BooleanField(
+        default=False, help_text="Whether the annotator saw the AI suggestion (the anchoring measure)."
+    )
     pushed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

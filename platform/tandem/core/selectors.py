@@ -5,13 +5,77 @@ from __future__ import annotations
 import re
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 
-from .models import HumanLabel, Job, Judgment, Pair, Project, RoutingDecision
+from . import roles
+from .models import HumanLabel, Job, Judgment, Membership, Pair, Project, RoutingDecision
 
 
 def projects_for(user) -> QuerySet[Project]:
-    return Project.objects.order_by("name") if user.has_perm("core.view_project") else Project.objects.none()
+    """The projects the user may read: all for an admin, else those they engineer or audit."""
+    if not (user and user.is_authenticated):
+        return Project.objects.none()
+    if user.is_superuser:
+        return Project.objects.order_by("name")
+    readable = Membership.objects.filter(user=user, role__in=roles.READ_ROLES).values("project_id")
+    return Project.objects.filter(pk__in=readable).order_by("name")
+
+
+def jobs_for(user) -> QuerySet[Job]:
+    """The jobs of the projects the user may read (jobs of no project: admins only)."""
+    if user and user.is_authenticated and user.is_superuser:
+        return Job.objects.all()
+    return Job.objects.filter(project__in=projects_for(user))
+
+
+def access_project(user, project_id, *, write: bool = False) -> Project:
+    """The project, if the user may read it (write=True: change it).
+
+    Raises Http404 for a project the user is not a member of (another team's project does not
+    exist for them, so its name never leaks) and PermissionDenied for a member whose role
+    does not allow the action (an auditor starting a job, an annotator opening a page).
+    """
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    pk = _as_id(project_id)
+    if not (user and user.is_authenticated) or pk is None:
+        raise Http404("no such project")
+    # One query: the project and the user's role on it.
+    member = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    project = Project.objects.filter(pk=pk).annotate(member_role=Subquery(member)).first()
+    role = "admin" if project and user.is_superuser else getattr(project, "member_role", None)
+    if role is None:
+        raise Http404("no such project")
+    if not (roles.can_write(role) if write else roles.can_read(role)):
+        raise PermissionDenied(f"your role on project '{project.name}' ({role}) does not allow this")
+    return project
+
+
+def access_job(user, job_id, *, write: bool = False) -> Job:
+    """The job, checked like its project (access_project); a job of no project is an admin's."""
+    from django.http import Http404
+
+    pk = _as_id(job_id)
+    job = None if pk is None else jobs_for(user).filter(pk=pk).select_related("project").first()
+    if job is None:
+        raise Http404("no such job")
+    if write and job.project_id is not None:
+        access_project(user, job.project_id, write=True)
+    return job
+
+
+def _as_id(value) -> int | None:
+    """A row id from a URL, or None: "null,null", "x" and "²" (a digit to str.isdigit, not to
+    int) are no id, and a number past the column's range matches no row (Django 5)."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def members_of(project: Project) -> QuerySet[Membership]:
+    return Membership.objects.filter(project=project).select_related("user").order_by("user__username")
 
 
 def project_counts(project: Project) -> dict:
@@ -182,9 +246,26 @@ def audit_frames(project: Project, judge: str | None = None):
     )
     labels["sample"] = [
         "imported" if source == HumanLabel.Source.IMPORTED else "audit" if pair_id in blind else "routed"
-        for pair_id, source in zip(labels["pair_id"], labels.pop("source"), strict=True)
+        for pair_id, source in zip(labels["pair_id"], labels["source"], strict=True)
     ]
+    labels["suggestion_shown"] = _suggestion_shown(project, labels.pop("source"), labels["pair_id"])
     return categorical_frames(frame, labels)
+
+
+def _suggestion_shown(project: Project, sources, pair_ids) -> list[bool]:
+    """Whether each vote's Argilla record showed the AI suggestion (the anchoring measure);
+    a pair pushed in several rounds counts as its latest record. Other sources never show one."""
+    from .models import ArgillaRecord
+
+    shown = dict(
+        ArgillaRecord.objects.filter(pair__project=project)
+        .order_by("pushed_at", "pk")
+        .values_list("pair_id", "suggestion_shown")
+    )
+    return [
+        source == HumanLabel.Source.ARGILLA and shown.get(pair_id, False)
+        for source, pair_id in zip(sources, pair_ids, strict=True)
+    ]
 
 
 def model_family(model: str) -> str:
@@ -208,10 +289,15 @@ def _formatting(pair_ids):
     )
 
 
-def annotator_progress(username: str) -> list[dict]:
-    """An annotator's labels in Tandem, per project (their Argilla user name is their name here)."""
+def annotator_progress(user) -> list[dict]:
+    """An annotator's labels in Tandem, per project they are a member of (their Argilla user
+    name is their name here; a project of another team is not named, even with a label)."""
     return list(
-        HumanLabel.objects.filter(annotator=username, source=HumanLabel.Source.ARGILLA)
+        HumanLabel.objects.filter(
+            annotator=user.username,
+            source=HumanLabel.Source.ARGILLA,
+            pair__project__memberships__user=user,
+        )
         .values("pair__project__name")
         .annotate(labels=Count("id"))
         .order_by("pair__project__name")

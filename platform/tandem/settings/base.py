@@ -5,6 +5,7 @@ only. Production settings (`tandem.settings.prod`) require a SECRET_KEY and turn
 hardening. Every variable is listed in the README's configuration table.
 """
 
+import datetime
 import secrets
 from pathlib import Path
 
@@ -39,7 +40,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "tandem.core",
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers sign-ins of a locked-out user or address.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tandem.urls"
@@ -72,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tandem.web.context_processors.access",
             ],
         },
     },
@@ -129,10 +134,11 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["tandem.api.permissions.ModelPermissions"],
+    "DEFAULT_PERMISSION_CLASSES": ["tandem.api.permissions.ProjectReaders"],
+    "DEFAULT_THROTTLE_CLASSES": ["tandem.api.throttles.PerUser", "tandem.api.throttles.PerAddress"],
     "DEFAULT_PAGINATION_CLASS": "tandem.api.pagination.Pages",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -175,6 +181,12 @@ ARGILLA_API_KEY = env.str("ARGILLA_API_KEY", default="")
 ARGILLA_WORKSPACE = env.str("ARGILLA_WORKSPACE", default="tandem")
 ARGILLA_WEBHOOK_SECRET = env.str("ARGILLA_WEBHOOK_SECRET", default="")
 
+# Judge providers: the OpenAI-compatible endpoints judges may call, defined by operators as
+# JSON `{"name": {"base_url": ..., "api_key_env": ..., "models": [...], "prices": {...}}}`.
+# Projects name a provider, never a URL or a key variable (README: Security). Without an
+# `openai` entry, OPENAI_BASE_URL / OPENAI_API_KEY define one. Checked at start (tandem.E001).
+TANDEM_JUDGE_PROVIDERS = env.str("TANDEM_JUDGE_PROVIDERS", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -189,3 +201,34 @@ LOGGING = {
         "argilla.sdk": {"level": "WARNING"},
     },
 }
+
+# Abuse limits (README: Security). Sign-in lockout by django-axes, on both sign-in pages (the
+# site's and the admin's): after TANDEM_SIGNIN_FAILURES failed attempts for one user name from
+# one address, that pair is refused (429) for TANDEM_SIGNIN_COOLOFF_MINUTES; a success resets.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("TANDEM_SIGNIN_FAILURES", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.float("TANDEM_SIGNIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# API throttles (DRF, counted in the cache: use Redis with several web processes): requests per
+# signed-in user, and per address for requests without a valid token (failed tokens included).
+TANDEM_API_RATES = {
+    "user": env.str("TANDEM_API_RATE_USER", default="600/minute"),
+    "anon": env.str("TANDEM_API_RATE_ANON", default="30/minute"),
+}
+# API tokens (django-rest-knox): only a SHA-512 digest is stored; each expires after
+# TANDEM_TOKEN_DAYS; `manage.py create_user` issues a new one and revokes the old ones.
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(days=env.float("TANDEM_TOKEN_DAYS", 30)),
+    "AUTO_REFRESH": False,
+}
+# Uploads: the file as sent and, gzip unpacked, at most this big (413 above); a line of a
+# JSONL/CSV upload at most this long (400 naming the line). Imports from the server's disk
+# (`manage.py import_pairs`) are not capped.
+TANDEM_MAX_UPLOAD_MB = env.float("TANDEM_MAX_UPLOAD_MB", default=100)
+TANDEM_MAX_LINE_KB = env.int("TANDEM_MAX_LINE_KB", default=4096)
