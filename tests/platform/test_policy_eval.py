@@ -44,8 +44,11 @@ def version(tmp_path):
 
 
 def _train(tmp_path, version, tiny_model, capsys, **extra):
-    judge = tmp_path / "eval-judge.json"
-    judge.write_text(json.dumps({"backend": "openai", "model": "judge-model"}))
+    # The evaluation judge is one of the project's judges (a run's config names it, never a file).
+    project = version.project
+    project.judge_config = {**project.judge_config, "judges": {"eval-judge": {"backend": "openai",
+                                                                               "model": "judge-model"}}}  # fmt: skip
+    project.save()
     config = tmp_path / "dpo.json"
     config.write_text(
         json.dumps(
@@ -57,7 +60,7 @@ def _train(tmp_path, version, tiny_model, capsys, **extra):
                 "learning_rate": 5e-3,
                 "eval_prompts": 4,
                 "eval_max_new_tokens": 12,
-                "eval_judge": str(judge),
+                "eval_judge": "eval-judge",
                 **extra,
             }
         )
@@ -99,11 +102,7 @@ def test_dpo_run_stores_win_rate_vs_start_with_lengths_prints_and_shows_it(
     )
     prompts = list(dict.fromkeys(r["prompt"] for r in held))[:4]
     assert (pe["prompts"], pe["judged"], pe["unjudged"]) == (len(prompts), len(prompts), 0)
-    assert (pe["judge"], pe["judge_source"], pe["max_new_tokens"]) == (
-        str(tmp_path / "eval-judge.json"),
-        "config",
-        12,
-    )
+    assert (pe["judge"], pe["judge_source"], pe["max_new_tokens"]) == ("eval-judge", "config", 12)
     assert pe["win_rate"] == pytest.approx(
         _expected_win_rate(tiny_model, run.artifacts["model"], prompts, 12)
     )

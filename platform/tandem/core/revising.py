@@ -46,8 +46,10 @@ def revise_candidates(
     slots: str = "ab",
     progress: Progress | None = None,
     should_cancel: ShouldCancel | None = None,
+    allow_files: bool = False,
 ) -> dict:
-    """Critique with `judge` (a judge name or config file, resolved like `manage.py judge`) and
+    """Critique with `judge` (a judge name, or with `allow_files` (the CLI) a config file,
+    resolved like `manage.py judge`) and
     revise with the policy of `policy_config` (a GenerationConfig: local model or endpoint);
     import one pair per changed revision. Resumable: finished revisions are kept under
     var/generated/. Raises ServiceError when the critic or the policy cannot run."""
@@ -56,7 +58,7 @@ def revise_candidates(
 
     from .judging import resolve_config
 
-    judge_config = resolve_config(project, judge)
+    judge_config = resolve_config(project, judge, allow_files=allow_files)
     config = revision.RevisionConfig(rubric=judge_config.rubric or project.rubric)
     items = revision_items(project, limit, slots)
     if not items:

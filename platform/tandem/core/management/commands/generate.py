@@ -78,6 +78,7 @@ class Command(BaseCommand):
                     limit=opts["limit"],
                     slots=opts["slots"],
                     progress=progress,
+                    allow_files=True,
                 )
             else:
                 result = services.generate_candidates(project, opts["prompts"], config, progress=progress)
