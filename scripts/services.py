@@ -263,12 +263,16 @@ def _first_completion(server: LlamaServer) -> None:
     another CPU lists its model and then dies on the first completion (an illegal instruction or
     a general protection fault), which would otherwise surface as every later test's
     'connection refused'."""
-    body = json.dumps({"model": server.model, "max_tokens": 1, "messages": [{"role": "user", "content": "1"}]})
-    request = urllib.request.Request(
-        server.base_url + "/chat/completions", data=body.encode(), headers={"Content-Type": "application/json"}
+    body = json.dumps(
+        {"model": server.model, "max_tokens": 1, "messages": [{"role": "user", "content": "1"}]}
+    )
+    request = urllib.request.Request(  # noqa: S310 (loopback, a server we started)
+        server.base_url + "/chat/completions",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310 (loopback, ours)
+        with urllib.request.urlopen(request, timeout=60) as reply:  # noqa: S310
             reply.read()
     except OSError as error:
         time.sleep(0.5)
@@ -280,7 +284,9 @@ def _first_completion(server: LlamaServer) -> None:
             if died is not None
             else f"{error}"
         )
-        raise RuntimeError(f"llama.cpp server failed its first completion: {cause}; see {server.log}") from error
+        raise RuntimeError(
+            f"llama.cpp server failed its first completion: {cause}; see {server.log}"
+        ) from error
 
 
 def main() -> None:

@@ -119,7 +119,8 @@ def argilla_venv():
         install()
     except InstallError as error:
         unavailable(
-            "argilla-server", f"2.8.0 could not be installed into .argilla-venv (no package registry?): {error}"
+            "argilla-server",
+            f"2.8.0 could not be installed into .argilla-venv (no package registry?): {error}",
         )
 
 

@@ -21,7 +21,9 @@ from tests.required import REQUIRED
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "llmbar" / "LLMBar" / "Natural"
 pytestmark = [
     pytest.mark.shared_data,
-    pytest.mark.skipif(not DATA.exists() and not REQUIRED, reason=f"real data not found at {DATA} (../shared/data is absent)"),
+    pytest.mark.skipif(
+        not DATA.exists() and not REQUIRED, reason=f"real data not found at {DATA} (../shared/data is absent)"
+    ),
 ]
 WINNER = {"1": "a", "2": "b"}
 

@@ -304,5 +304,9 @@ def test_a_pair_of_identical_responses_is_refused_naming_the_line(tmp_path, fmt)
     items = list(importers.read(path, fmt))
     assert isinstance(items[0], ImportRow)
     issue = items[1]
-    assert isinstance(issue, ImportIssue) and (issue.file, issue.line, issue.field) == (str(path), 2, "response_b")
+    assert isinstance(issue, ImportIssue) and (issue.file, issue.line, issue.field) == (
+        str(path),
+        2,
+        "response_b",
+    )
     assert "same text as response_a" in issue.message and "--skip-invalid" in issue.message

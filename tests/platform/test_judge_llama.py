@@ -34,7 +34,13 @@ def test_judge_command_labels_every_pair_in_both_orders_and_a_rerun_pays_nothing
     monkeypatch.setenv("LOCAL_JUDGE_KEY", "sk-local")
     # The operator defines the endpoint; the project names it.
     settings.TANDEM_JUDGE_PROVIDERS = json.dumps(
-        {"local": {"base_url": llama_server.base_url, "api_key_env": "LOCAL_JUDGE_KEY", "models": [LLAMA_ALIAS]}}
+        {
+            "local": {
+                "base_url": llama_server.base_url,
+                "api_key_env": "LOCAL_JUDGE_KEY",
+                "models": [LLAMA_ALIAS],
+            }
+        }
     )
     project = services.create_project("llama")
     project.judge_config = {

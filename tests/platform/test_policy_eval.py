@@ -46,8 +46,8 @@ def version(tmp_path):
 def _train(tmp_path, version, tiny_model, capsys, **extra):
     # The evaluation judge is one of the project's judges (a run's config names it, never a file).
     project = version.project
-    project.judge_config = {**project.judge_config, "judges": {"eval-judge": {"backend": "openai",
-                                                                               "model": "judge-model"}}}  # fmt: skip
+    judges = {"eval-judge": {"backend": "openai", "model": "judge-model"}}
+    project.judge_config = {**project.judge_config, "judges": judges}
     project.save()
     config = tmp_path / "dpo.json"
     config.write_text(

@@ -157,7 +157,9 @@ def test_a_key_written_into_a_judge_config_is_refused(api):
     )
     assert response.status_code == 400
     message = response.json()["judge_config"][0]
-    assert "judges.api.params.api_key" in message and "TANDEM_JUDGE_PROVIDERS" in message and not leaks(message)
+    assert (
+        "judges.api.params.api_key" in message and "TANDEM_JUDGE_PROVIDERS" in message and not leaks(message)
+    )
 
 
 def _signed(secret: str, stamp: float, body: str) -> dict:
