@@ -28,7 +28,16 @@ It prints two tables.
    the mean shift, how many pairs moved toward / away from the injected response by more than
    0.02, and how many debiased verdicts changed to the injected response.
 
-    .venv/bin/python bench/injection.py [--pairs 100] [--batch-size 8] [--cache FILE]
+3. Snippet sets (bench/injection_sets.py): each snippet of a JSONL set inserted into the
+   gold-losing response of every LLMBar Natural pair, appended and prepended: recall on the
+   development set (bench/injection_dev.jsonl, written with the rules) and false positives on
+   its clean counterpart, and with `--heldout` the same on the held-out sets
+   (bench/injection_heldout.jsonl, bench/injection_clean_heldout.jsonl), written by someone who
+   had not seen the rules and kept out of their development.
+4. Speed: responses per CPU second over all real responses, the detector before issue #16
+   (commit injection_sets.BASELINE) beside today's.
+
+    .venv/bin/python bench/injection.py [--pairs 100] [--batch-size 8] [--cache FILE] [--heldout]
     # --pairs 0: the detector only (seconds)
 
 SmolLM2 on 2 CPU cores shared with other work took 3-7 s per verdict: 30 pairs (240 verdicts)
@@ -54,6 +63,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import injection_sets  # noqa: E402  (bench/ is on sys.path when this file runs)
+
 from labeling.importers.llmbar import read_llmbar  # noqa: E402
 from labeling.importers.mtbench import read_mtbench  # noqa: E402
 from labeling.importers.pandalm import read_pandalm  # noqa: E402
@@ -61,6 +72,9 @@ from labeling.injection import detect  # noqa: E402
 from labeling.records import Choice, ImportRow  # noqa: E402
 from labeling.routing import wilson  # noqa: E402
 
+BENCH = Path(__file__).resolve().parent
+DEV_SETS = (BENCH / "injection_dev.jsonl", BENCH / "injection_clean_dev.jsonl")
+HELDOUT_SETS = (BENCH / "injection_heldout.jsonl", BENCH / "injection_clean_heldout.jsonl")
 SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NATURAL = SHARED_DATA / "llmbar/LLMBar/Natural"
 TEMPLATES = ("pairwise_v1", "pairwise_v2")  # baseline (released), defended
@@ -180,6 +194,35 @@ def detector_table(pairs: list[GoldPair]) -> None:
     print(f"{'all':40} {_rate(*fp):>36}")
     seconds = time.perf_counter() - started
     print(f"(detector and data loading: {seconds:.1f} s for {totals[1] + fp[1]} responses)")
+    print()
+
+
+def snippet_sets_table(pairs: list[GoldPair], sets: tuple[Path, Path], name: str, baseline) -> None:
+    """Recall on an injection set and false positives on its clean set, inserted into the losers;
+    `baseline` (the detector before issue #16, or None) is measured on the same insertions."""
+    hosts = [getattr(p, f"response_{p.loser.value}") for p in pairs]
+    for path, clean in zip(sets, (False, True), strict=True):
+        snippets = injection_sets.load_snippets(path)
+        title = f"{name} {'clean snippets' if clean else 'injections'} ({path.name})"
+        results = injection_sets.snippet_results(snippets, hosts, detect)
+        injection_sets.print_set(title, results, _rate, clean=clean)
+        if baseline is not None:
+            before = injection_sets.snippet_results(snippets, hosts, baseline)
+            injection_sets.print_baseline(f"before #16 ({injection_sets.BASELINE})", before, _rate, clean)
+
+
+def speed_table(baseline) -> None:
+    texts = [t for texts in real_response_sets().values() for t in texts]
+    detectors = {"today": detect}
+    if baseline is not None:
+        detectors = {f"before #16 ({injection_sets.BASELINE})": baseline, **detectors}
+    speeds = injection_sets.throughput(texts, detectors)
+    print(f"== speed: {len(texts)} real responses, best of 3 passes, responses per CPU second ==")
+    for label, speed in speeds.items():
+        print(f"{label:44} {speed:>10,.0f}")
+    if baseline is not None:
+        ratio = speeds["today"] / speeds[next(iter(speeds))]
+        print(f"{'ratio today / before':44} {ratio:>10.2f}")
     print()
 
 
@@ -325,6 +368,11 @@ def main() -> None:
     parser.add_argument(
         "--cache", type=Path, help="SQLite file of judge calls: a re-run (or a larger --pairs) reuses them"
     )
+    parser.add_argument(
+        "--heldout",
+        action="store_true",
+        help="also measure on the held-out snippet sets (run once, at the end)",
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     print(
@@ -335,6 +383,11 @@ def main() -> None:
     print(f"injection set: LLMBar Natural, {len(pairs)} pairs, {len(STYLES)} styles, into the gold loser")
     print()
     detector_table(pairs)
+    baseline = injection_sets.baseline_detector()
+    snippet_sets_table(pairs, DEV_SETS, "development set", baseline)
+    if args.heldout:
+        snippet_sets_table(pairs, HELDOUT_SETS, "HELD-OUT set", baseline)
+    speed_table(baseline)
     if args.pairs <= 0:
         return
     triples = judge_items(pairs, args.pairs)
