@@ -20,11 +20,13 @@ N_PAIRS = 300
 CONCURRENCY = 8
 
 RUN_JOB = """
-import os
+import json, os
 from tandem.core import jobs
 from tandem.core.models import Job, Project
 project = Project.objects.get(name="pg")
-job = Job.objects.create(kind="judge", project=project, params={"judge": os.environ["JUDGE_FILE"]})
+project.judge_config = {"judges": {"api": json.loads(os.environ["JUDGE_SPEC"])}}
+project.save()
+job = Job.objects.create(kind="judge", project=project, params={"judge": "api"})
 print("job", job.pk, flush=True)
 job = jobs.execute(job.pk)
 print("status", job.status, job.error, flush=True)
@@ -60,10 +62,9 @@ def test_a_judge_job_survives_a_postgres_restart_or_fails_cleanly(postgres, tmp_
         OPENAI_API_KEY=API_KEY,
         OPENAI_BASE_URL=fake.base_url,
         CACHE_URL="locmemcache://",
-        JUDGE_FILE=str(tmp_path / "api.json"),
+        # a job judges with one of the project's judges (jobs never read a config file)
+        JUDGE_SPEC=json.dumps({**JUDGE, "params": {**JUDGE["params"], "concurrency": CONCURRENCY}}),
     )
-    judge = tmp_path / "api.json"
-    judge.write_text(json.dumps({**JUDGE, "params": {**JUDGE["params"], "concurrency": CONCURRENCY}}))
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(
         "".join(
