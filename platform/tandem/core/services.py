@@ -34,6 +34,16 @@ class ServiceError(Exception):
         self.message = message
 
 
+class ConfigInvalid(ServiceError):
+    """A judge or routing config does not check; `key` is the dotted path of the wrong value."""
+
+    code = "config_invalid"
+
+    def __init__(self, error) -> None:  # a labeling.typed_config.ConfigError
+        super().__init__(str(error))
+        self.key = error.key
+
+
 class Cancelled(ServiceError):
     code = "cancelled"
 
