@@ -136,11 +136,101 @@ def test_trl_import_records_placement_and_a_human_label(tmp_path, project):
     assert label.source == "imported"
 
 
-def test_fast_insert_columns_match_the_pair_model():
-    from tandem.core.services import PAIR_COLUMNS
+@pytest.mark.parametrize(
+    ("model", "columns"),
+    [
+        (Pair, services.PAIR_COLUMNS),
+        (HumanLabel, services.LABEL_COLUMNS),
+        (Judgment, services.JUDGMENT_COLUMNS),
+    ],
+)
+def test_fast_insert_columns_match_the_model(model, columns):
+    """COPY bypasses Django's Python-side defaults: a column left out would fail or go NULL."""
+    model_columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+    assert sorted(columns) == sorted(model_columns)
 
-    model_columns = {f.column for f in Pair._meta.concrete_fields if not f.primary_key}
-    assert set(PAIR_COLUMNS) == model_columns
+
+def mtbench_row(question: int, judge: str, human: str = "model_a", gpt4: str = "model_b") -> dict:
+    """One MT-Bench vote: a pair (per question), a human label (per judge), GPT-4's two verdicts."""
+
+    def conversation(answer: str) -> str:
+        return repr([(f"question {question}", "user"), (answer, "assistant")])
+
+    return {
+        "question_id": question,
+        "turn": 1,
+        "model_a": "m1",
+        "model_b": "m2",
+        "category": "writing",
+        "conversation_a": conversation(f"answer A{question}"),
+        "conversation_b": conversation(f"answer B{question}"),
+        "human_judge": judge,
+        "human_winner": human,
+        "gpt4_pair_winner": gpt4,
+    }
+
+
+def test_judgments_and_labels_are_stored_exactly_and_a_reimport_adds_nothing(tmp_path, project):
+    # question-major rows: question 333's votes straddle the first two batches
+    rows = [mtbench_row(q, judge) for q in range(500) for judge in ("x", "y", "z")]
+    path = write_jsonl(tmp_path / "mt.jsonl", rows)
+    summary = services.import_pairs(project, path, "mtbench", batch_size=1000)
+    assert (summary.created, summary.labels_created, summary.judgments_created) == (500, 1500, 1000)
+    assert counts() == (500, 1500, 1000)
+    judgment = Judgment.objects.get(pair__external_id="mtbench:7:1:m1:m2", order="ba")
+    assert (judgment.judge, judgment.backend, judgment.choice, judgment.p_first) == (
+        "mtbench:gpt-4",
+        "replay",
+        "b",
+        1.0,  # B shown first and B won
+    )
+    assert judgment.detail["recorded_winner"] == "model_b" and judgment.created_at is not None
+    assert judgment.config_hash == services.replay_config_hash("mtbench:gpt-4")
+    label = HumanLabel.objects.get(pair__external_id="mtbench:7:1:m1:m2", annotator="y")
+    assert (label.choice, label.source, label.created_at is not None) == ("a", "imported", True)
+
+    again = services.import_pairs(project, path, "mtbench", batch_size=1000)
+    assert (again.created, again.labels_created, again.judgments_created, again.kept) == (0, 0, 0, True)
+    assert counts() == (500, 1500, 1000)
+
+
+def test_a_batch_overlapping_stored_rows_adds_exactly_the_new_ones(tmp_path, project):
+    services.import_pairs(
+        project, write_jsonl(tmp_path / "a.jsonl", [mtbench_row(q, "x") for q in range(10)]), "mtbench"
+    )
+    pair = Pair.objects.get(external_id="mtbench:0:1:m1:m2")
+    # the same annotator through Argilla is another vote (labels are unique per source)
+    HumanLabel.objects.create(pair=pair, annotator="y", choice="b", source=HumanLabel.Source.ARGILLA)
+    # and the same judge name under another config is another judgment
+    Judgment.objects.create(
+        pair=pair, judge="mtbench:gpt-4", config_hash="f" * 64, backend="hf", order="ab", status="ok"
+    )
+    before = counts()
+    rows = [mtbench_row(q, judge) for q in range(10) for judge in ("x", "y")] + [
+        mtbench_row(q, "x") for q in range(10, 15)
+    ]
+    summary = services.import_pairs(project, write_jsonl(tmp_path / "b.jsonl", rows), "mtbench")
+    assert (summary.created, summary.duplicates) == (5, 20)
+    assert (summary.labels_created, summary.judgments_created) == (10 + 5, 5 * 2)
+    assert counts() == (before[0] + 5, before[1] + 15, before[2] + 10)
+    assert set(pair.human_labels.values_list("annotator", "source")) == {
+        ("x", "imported"),
+        ("y", "imported"),
+        ("y", "argilla"),
+    }
+
+
+def test_a_bad_row_keeps_no_judgment_or_label_from_the_file(tmp_path, project):
+    services.import_pairs(project, write_jsonl(tmp_path / "ok.jsonl", [mtbench_row(0, "x")]), "mtbench")
+    before = counts()
+    rows = [mtbench_row(q, "x") for q in range(2500)]
+    rows[2100] = {**rows[2100], "human_winner": "maybe"}  # in the third batch: two were written
+    with pytest.raises(services.ImportFailed) as failed:
+        services.import_pairs(project, write_jsonl(tmp_path / "bad.jsonl", rows), "mtbench", batch_size=1000)
+    assert counts() == before
+    summary = failed.value.summary
+    assert (summary.created, summary.labels_created, summary.judgments_created) == (0, 0, 0)
+    assert (summary.errors[0]["line"], summary.errors[0]["field"]) == (2101, "human_winner")
 
 
 def test_awkward_text_is_stored_exactly(tmp_path, project):

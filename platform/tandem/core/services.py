@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -10,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from labeling import importers
@@ -158,17 +159,17 @@ def _first_error(summary: ImportSummary) -> str:
 def _import_rows(
     project, rows, summary, skip_invalid, progress, total, should_cancel, batch_size, source
 ) -> None:
-    for batch in _batched(rows, batch_size):
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    prepare = functools.partial(_prepare, project_pk=project.pk, source=source, now=now)
+    for batch in map(prepare, _batched(rows, batch_size)):
         if should_cancel is not None and should_cancel():
             raise Cancelled("import cancelled; nothing from this file was kept")
-        good = [row for row in batch if isinstance(row, ImportRow)]
-        for issue in batch:
-            if isinstance(issue, ImportIssue):
-                _add_issue(summary, issue)
-        summary.valid += len(good)
-        summary.rows += len(batch) - sum(1 for i in batch if isinstance(i, ImportIssue) and i.line == 0)
-        if good and (skip_invalid or not summary.errors):
-            _write_batch(project, good, summary, source)
+        for issue in batch.issues:
+            _add_issue(summary, issue)
+        summary.valid += len(batch.pairs)
+        summary.rows += batch.rows
+        if batch.pairs and (skip_invalid or not summary.errors):
+            _write_batch(project, batch, summary)
         if progress is not None:
             progress(summary.rows, total)
 
@@ -185,8 +186,8 @@ def _add_issue(summary: ImportSummary, issue: ImportIssue) -> None:
         summary.errors.append(issue.as_dict())
 
 
-# The Pair columns an import writes, in the order of the tuples _insert_pairs takes (a test keeps
-# this in step with the model).
+# The columns an import writes, in the order of the tuples _insert_rows takes (a test keeps each
+# in step with its model). Django's field defaults live in Python, so COPY needs every column.
 PAIR_COLUMNS = (
     "project_id",
     "prompt",
@@ -201,136 +202,216 @@ PAIR_COLUMNS = (
     "content_hash",
     "created_at",
 )
+LABEL_COLUMNS = ("pair_id", "annotator", "choice", "rationale", "source", "external_id", "created_at")
+JUDGMENT_COLUMNS = (
+    "pair_id",
+    "judge",
+    "config_hash",
+    "order",
+    "backend",
+    "model",
+    "template",
+    "template_hash",
+    "p_first",
+    "choice",
+    "rationale",
+    "status",
+    "error_message",
+    "params",
+    "detail",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "latency_ms",
+    "cache_key",
+    "created_at",
+)
 
 
-def _write_batch(project: Project, rows: list[ImportRow], summary: ImportSummary, source: str) -> None:
-    hashes = [row.pair.content_hash() for row in rows]
-    known = dict(
-        Pair.objects.filter(project=project, content_hash__in=set(hashes)).values_list("content_hash", "id")
-    )
+@dataclass
+class _Batch:
+    """A batch of read rows as the tuples _insert_rows takes, made before the database is asked
+    which pairs exist; labels and judgments get their pair's id once it is known."""
+
+    rows: int  # rows read (a file-level issue is not a row)
+    issues: list[ImportIssue]
+    hashes: list[str]  # one per good row
+    pairs: list[tuple]  # PAIR_COLUMNS, one per good row
+    labels: list[tuple[int, tuple]]  # (good row's index, LABEL_COLUMNS without pair_id)
+    judgments: list[tuple[int, tuple]]  # (good row's index, JUDGMENT_COLUMNS without pair_id)
+
+
+def _prepare(items: list, *, project_pk: int, source: str, now) -> _Batch:
+    """Split read items into issues and rows, and turn each row into its tuples."""
+    issues = [item for item in items if isinstance(item, ImportIssue)]
+    good = [item for item in items if isinstance(item, ImportRow)]
+    batch = _Batch(len(items) - sum(1 for i in issues if i.line == 0), issues, [], [], [], [])
+    for index, row in enumerate(good):
+        p = row.pair
+        digest = p.content_hash()
+        batch.hashes.append(digest)
+        metadata = json.dumps(p.metadata, ensure_ascii=False)
+        batch.pairs.append(
+            (
+                project_pk,
+                p.prompt,
+                p.response_a,
+                p.response_b,
+                p.model_a,
+                p.model_b,
+                p.category,
+                metadata,
+                source,
+                p.external_id,
+                digest,
+                now,
+            )
+        )
+        batch.labels.extend((index, tail) for tail in _label_tails(row, now))
+        batch.judgments.extend((index, tail) for tail in _judgment_tails(row, now))
+    return batch
+
+
+def _write_batch(project: Project, batch: _Batch, summary: ImportSummary) -> None:
+    known = _stored_pairs(project, set(batch.hashes))
     existing_ids = set(known.values())
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
     new: dict[str, tuple] = {}
-    for row, digest in zip(rows, hashes, strict=True):
+    for digest, values in zip(batch.hashes, batch.pairs, strict=True):
         if digest in known or digest in new:
             summary.duplicates += 1
-            continue
-        p = row.pair
-        new[digest] = (
-            project.pk,
-            p.prompt,
-            p.response_a,
-            p.response_b,
-            p.model_a,
-            p.model_b,
-            p.category,
-            json.dumps(p.metadata, ensure_ascii=False),
-            source,
-            p.external_id,
-            digest,
-            now,
-        )
-    _insert_pairs(list(new.values()))
+        else:
+            new[digest] = values
+    _insert_rows(Pair, PAIR_COLUMNS, list(new.values()))
     summary.created += len(new)
-    if not any(row.votes or row.verdicts for row in rows):
+    if not (batch.labels or batch.judgments):
         return
-    known.update(
-        Pair.objects.filter(project=project, content_hash__in=list(new)).values_list("content_hash", "id")
-    )
-    pair_ids = [known[digest] for digest in hashes]
-    summary.labels_created += _write_labels(rows, pair_ids, existing_ids)
-    summary.judgments_created += _write_judgments(rows, pair_ids, existing_ids)
+    known.update(_stored_pairs(project, new))
+    pair_ids = [known[digest] for digest in batch.hashes]
+    labels = _unseen(HumanLabel, LABEL_COLUMNS, [(pair_ids[i], *t) for i, t in batch.labels], existing_ids)
+    judgments = [(pair_ids[i], *t) for i, t in batch.judgments]
+    judgments = _unseen(Judgment, JUDGMENT_COLUMNS, judgments, existing_ids)
+    _insert_rows(HumanLabel, LABEL_COLUMNS, labels)
+    _insert_rows(Judgment, JUDGMENT_COLUMNS, judgments)
+    summary.labels_created += len(labels)
+    summary.judgments_created += len(judgments)
 
 
-def _insert_pairs(values: list[tuple]) -> None:
-    """Insert Pair rows given as PAIR_COLUMNS tuples: COPY on PostgreSQL, executemany elsewhere.
+def _stored_pairs(project: Project, hashes: Iterable[str]) -> dict[str, int]:
+    """The ids of `project`'s pairs with these content hashes.
 
-    Plain tuples skip the ORM's per-field SQL building, which was most of an import's time
-    (bench/import_pairs.py: 100k pairs into PostgreSQL took 27-42 s through bulk_create).
+    On PostgreSQL, one probe of the (project, content_hash) index per hash: inside an import's
+    long transaction the planner's statistics still say the table is nearly empty, and a plain
+    `IN (...)` query filtered every pair of the project, once per batch: quadratic, and most of
+    the database's time at 100k pairs (bench/import_pairs.py).
+    """
+    hashes = list(hashes)
+    if connection.vendor != "postgresql":
+        return dict(
+            Pair.objects.filter(project=project, content_hash__in=hashes).values_list("content_hash", "id")
+        )
+    table = connection.ops.quote_name(Pair._meta.db_table)
+    probe = f"SELECT id FROM {table} WHERE project_id = %s AND content_hash = h"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT h, ({probe}) FROM unnest(%s::text[]) AS h", [project.pk, hashes])  # noqa: S608
+        return {digest: pk for digest, pk in cursor.fetchall() if pk is not None}
+
+
+def _insert_rows(model: type[models.Model], columns: tuple[str, ...], values: list[tuple]) -> None:
+    """Insert rows given as tuples in `columns` order: COPY on PostgreSQL, executemany elsewhere.
+
+    Plain tuples skip the ORM's per-field SQL building, which was most of an import's time, and
+    COPY is PostgreSQL's own bulk path (bench/import_pairs.py measures it against psql's COPY).
+    COPY cannot skip a conflicting row, so callers pass only rows that _unseen kept.
     """
     if not values:
         return
-    table = connection.ops.quote_name(Pair._meta.db_table)
-    columns = ", ".join(PAIR_COLUMNS)
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # cursor.copy is psycopg's own: wrap its errors so IntegrityError reaches import_pairs.
-            with connection.wrap_database_errors, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            with connection.wrap_database_errors, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for value in values:
                     copy.write_row(value)
         else:
-            marks = ", ".join(["%s"] * len(PAIR_COLUMNS))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)  # noqa: S608
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)  # noqa: S608
 
 
-def _write_labels(rows: list[ImportRow], pair_ids: list[int], existing_ids: set[int]) -> int:
-    seen = (
-        set(
-            HumanLabel.objects.filter(
-                pair_id__in=existing_ids, source=HumanLabel.Source.IMPORTED
-            ).values_list("pair_id", "annotator")
-        )
-        if existing_ids
-        else set()
-    )
-    labels = []
-    for row, pair_id in zip(rows, pair_ids, strict=True):
-        for vote in row.votes:
-            if (pair_id, vote.annotator) in seen:
-                continue
-            seen.add((pair_id, vote.annotator))
-            labels.append(
-                HumanLabel(
-                    pair_id=pair_id,
-                    annotator=vote.annotator,
-                    choice=vote.choice,
-                    rationale=vote.rationale,
-                    source=HumanLabel.Source.IMPORTED,
-                )
-            )
-    HumanLabel.objects.bulk_create(labels, batch_size=1000)
-    return len(labels)
+def _unseen(
+    model: type[models.Model], columns: tuple[str, ...], values: list[tuple], existing_ids: set[int]
+) -> list[tuple]:
+    """The rows whose unique key (the model's UniqueConstraint) is neither stored nor earlier in
+    `values`. Only pairs that existed before this batch can hold stored rows, so a first import
+    asks the database nothing; a concurrent import of the same rows makes the COPY fail, and
+    import_pairs says to run it again (filtering was faster than staging into a temporary table
+    and INSERT ... ON CONFLICT DO NOTHING: see the README's import benchmark)."""
+    (constraint,) = (c for c in model._meta.constraints if isinstance(c, models.UniqueConstraint))
+    key = [model._meta.get_field(name).attname for name in constraint.fields]
+    positions = [columns.index(name) for name in key]
+    stored = set()
+    if existing_ids and values:
+        # only rows that could match: the batch's values of every other key column (a pair may
+        # also hold labels from Argilla, or judgments of other judges)
+        candidates = {
+            f"{name}__in": {value[i] for value in values}
+            for name, i in zip(key, positions, strict=True)
+            if name != "pair_id"
+        }
+        stored = set(model.objects.filter(pair_id__in=existing_ids, **candidates).values_list(*key))
+    kept = []
+    for value in values:
+        identity = tuple(value[i] for i in positions)
+        if identity not in stored:
+            stored.add(identity)
+            kept.append(value)
+    return kept
 
 
+def _label_tails(row: ImportRow, now) -> list[tuple]:
+    """LABEL_COLUMNS after pair_id for every vote of `row`, stored as imported labels."""
+    source = HumanLabel.Source.IMPORTED.value
+    return [(vote.annotator, vote.choice.value, vote.rationale, source, "", now) for vote in row.votes]
+
+
+@functools.cache
 def replay_config_hash(judge: str) -> str:
     """Recorded verdicts have no sampling config of ours: the judge name identifies them."""
     return hashlib.sha256(f"replay:{judge}".encode()).hexdigest()
 
 
-def _write_judgments(rows: list[ImportRow], pair_ids: list[int], existing_ids: set[int]) -> int:
-    seen = (
-        set(
-            Judgment.objects.filter(pair_id__in=existing_ids, backend="replay").values_list(
-                "pair_id", "judge", "order"
+def _judgment_tails(row: ImportRow, now) -> list[tuple]:
+    """JUDGMENT_COLUMNS after pair_id for every recorded verdict of `row` (backend `replay`)."""
+    tails = []
+    details: dict[int, str] = {}  # a set's rows share one provenance dict for both orders
+    for v in row.verdicts:
+        if id(v.detail) not in details:
+            details[id(v.detail)] = json.dumps(v.detail, ensure_ascii=False)
+        tails.append(
+            (
+                v.judge,
+                replay_config_hash(v.judge),
+                v.order.value,
+                "replay",
+                v.model,
+                v.template,
+                "",
+                v.p_first,
+                v.choice.value if v.choice else "",
+                v.rationale,
+                v.status.value,
+                "",
+                "{}",
+                details[id(v.detail)],
+                0,
+                0,
+                0,
+                0,
+                "",
+                now,
             )
         )
-        if existing_ids
-        else set()
-    )
-    judgments = []
-    for row, pair_id in zip(rows, pair_ids, strict=True):
-        for v in row.verdicts:
-            if (pair_id, v.judge, v.order.value) in seen:
-                continue
-            seen.add((pair_id, v.judge, v.order.value))
-            judgments.append(
-                Judgment(
-                    pair_id=pair_id,
-                    judge=v.judge,
-                    config_hash=replay_config_hash(v.judge),
-                    backend="replay",
-                    model=v.model,
-                    template=v.template,
-                    order=v.order.value,
-                    p_first=v.p_first,
-                    choice=v.choice.value if v.choice else "",
-                    rationale=v.rationale,
-                    status=v.status.value,
-                    detail=v.detail,
-                )
-            )
-    Judgment.objects.bulk_create(judgments, batch_size=1000)
-    return len(judgments)
+    return tails
 
 
 def generate_candidates(
