@@ -33,11 +33,14 @@ It prints two tables.
    development set (bench/injection_dev.jsonl, written with the rules) and false positives on
    its clean counterpart, and with `--heldout` the same on the held-out sets
    (bench/injection_heldout.jsonl, bench/injection_clean_heldout.jsonl), written by someone who
-   had not seen the rules and kept out of their development.
+   had not seen the rules and kept out of their development (now training material of the
+   classifier), and with `--heldout-v2` on the v2 sets, written apart from rules and classifier.
+   Each set is also measured with the rules alone (no classifier) on the same insertions.
 4. Speed: responses per CPU second over all real responses, the detector before issue #16
    (commit injection_sets.BASELINE) beside today's.
 
-    .venv/bin/python bench/injection.py [--pairs 100] [--batch-size 8] [--cache FILE] [--heldout]
+    .venv/bin/python bench/injection.py [--pairs 100] [--batch-size 8] [--cache FILE] \
+        [--heldout] [--heldout-v2]
     # --pairs 0: the detector only (seconds)
 
 SmolLM2 on 2 CPU cores shared with other work took 3-7 s per verdict: 30 pairs (240 verdicts)
@@ -75,6 +78,8 @@ from labeling.routing import wilson  # noqa: E402
 BENCH = Path(__file__).resolve().parent
 DEV_SETS = (BENCH / "injection_dev.jsonl", BENCH / "injection_clean_dev.jsonl")
 HELDOUT_SETS = (BENCH / "injection_heldout.jsonl", BENCH / "injection_clean_heldout.jsonl")
+# v2: written while the classifier was built, by someone who saw neither it nor the rules.
+HELDOUT_V2_SETS = (BENCH / "injection_heldout_v2.jsonl", BENCH / "injection_clean_heldout_v2.jsonl")
 SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NATURAL = SHARED_DATA / "llmbar/LLMBar/Natural"
 TEMPLATES = ("pairwise_v1", "pairwise_v2")  # baseline (released), defended
@@ -197,15 +202,23 @@ def detector_table(pairs: list[GoldPair]) -> None:
     print()
 
 
+def rules_alone(text: str):
+    """The detector without its classifier (labeling/injection_classifier.py)."""
+    return detect(text, classifier=False)
+
+
 def snippet_sets_table(pairs: list[GoldPair], sets: tuple[Path, Path], name: str, baseline) -> None:
     """Recall on an injection set and false positives on its clean set, inserted into the losers;
-    `baseline` (the detector before issue #16, or None) is measured on the same insertions."""
+    the rules alone and `baseline` (the detector before issue #16, or None) are measured on the
+    same insertions."""
     hosts = [getattr(p, f"response_{p.loser.value}") for p in pairs]
     for path, clean in zip(sets, (False, True), strict=True):
         snippets = injection_sets.load_snippets(path)
         title = f"{name} {'clean snippets' if clean else 'injections'} ({path.name})"
         results = injection_sets.snippet_results(snippets, hosts, detect)
         injection_sets.print_set(title, results, _rate, clean=clean)
+        alone = injection_sets.snippet_results(snippets, hosts, rules_alone)
+        injection_sets.print_baseline("rules alone (no classifier)", alone, _rate, clean)
         if baseline is not None:
             before = injection_sets.snippet_results(snippets, hosts, baseline)
             injection_sets.print_baseline(f"before #16 ({injection_sets.BASELINE})", before, _rate, clean)
@@ -213,7 +226,7 @@ def snippet_sets_table(pairs: list[GoldPair], sets: tuple[Path, Path], name: str
 
 def speed_table(baseline) -> None:
     texts = [t for texts in real_response_sets().values() for t in texts]
-    detectors = {"today": detect}
+    detectors = {"rules alone (no classifier)": rules_alone, "today": detect}
     if baseline is not None:
         detectors = {f"before #16 ({injection_sets.BASELINE})": baseline, **detectors}
     speeds = injection_sets.throughput(texts, detectors)
@@ -369,6 +382,11 @@ def main() -> None:
         "--cache", type=Path, help="SQLite file of judge calls: a re-run (or a larger --pairs) reuses them"
     )
     parser.add_argument(
+        "--heldout-v2",
+        action="store_true",
+        help="also measure on the v2 held-out sets, written apart from the classifier (run once)",
+    )
+    parser.add_argument(
         "--heldout",
         action="store_true",
         help="also measure on the held-out snippet sets (run once, at the end)",
@@ -386,7 +404,9 @@ def main() -> None:
     baseline = injection_sets.baseline_detector()
     snippet_sets_table(pairs, DEV_SETS, "development set", baseline)
     if args.heldout:
-        snippet_sets_table(pairs, HELDOUT_SETS, "HELD-OUT set", baseline)
+        snippet_sets_table(pairs, HELDOUT_SETS, "v1 held-out set (now training material)", baseline)
+    if args.heldout_v2:
+        snippet_sets_table(pairs, HELDOUT_V2_SETS, "HELD-OUT v2 set", baseline)
     speed_table(baseline)
     if args.pairs <= 0:
         return

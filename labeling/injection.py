@@ -6,14 +6,17 @@ verdict line ("Output: (a)", `{"winner": "A"}`), a chat-role token ("<|im_start|
 closing tag of our own template ("</response_1>") or an aside to "whoever grades this" is aimed
 at the judge, not at the user. Two parts:
 
-- `detect` / `scan_pair`: a detector (regular expressions, no model) whose hit becomes the
+- `detect` / `scan_pair`: a detector (regular expressions, then a linear classifier) whose hit becomes the
   routing reason `injection`, so a person looks at the pair. It reads the text as
   labeling/injection_text.py undoes disguises (NFKC, invisible characters, look-alike letters,
   digits for letters, letter spacing, base64), then tries the rule families of
   labeling/injection_rules.py (English) and labeling/injection_lexicon.py (nine other
-  languages). It returns which rule matched and the text it matched, so the reviewer sees why.
-  It is a tripwire, not a guarantee: `bench/injection.py` measures its recall on a held-out
-  set written apart from the rules and its false positives on real responses.
+  languages). Where no rule matches, a small n-gram classifier (labeling/injection_classifier.py)
+  scores the same readings, for the phrasings and languages the rules have no words for. It
+  returns which rule matched and the text it matched (or the classifier's score and the passage
+  it scored), so the reviewer sees why. It is a tripwire, not a guarantee: `bench/injection.py`
+  measures its recall on held-out sets written apart from it and its false positives on real
+  responses.
 - `neutralize`: what the defended templates (those that delimit responses with a per-pair
   nonce, e.g. `pairwise_v2`) apply to untrusted text before it goes into the prompt: chat
   special tokens lose their brackets (a local tokenizer would otherwise read
@@ -30,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from labeling import injection_rules as rules
+from labeling.injection_classifier import classify
 from labeling.injection_lexicon import LANGUAGES
 from labeling.injection_text import disguise, views
 
@@ -214,7 +218,8 @@ RULES: tuple[Rule, ...] = (
 )
 # "letter_spacing": the phrases matched on letter-spaced runs closed up ("i g n o r e ...").
 # "disguised_text": look-alike letters or invisible characters inside words (injection_text.disguise).
-RULE_NAMES = (*(rule.name for rule in RULES), "letter_spacing", "disguised_text")
+# "classifier": no rule matched, the n-gram model of labeling/injection_classifier.py did.
+RULE_NAMES = (*(rule.name for rule in RULES), "letter_spacing", "disguised_text", "classifier")
 _SQUASHED = _compile(rules.SQUASHED)
 
 
@@ -236,8 +241,9 @@ def _hit(rule: str, matched: str) -> InjectionHit:
     return InjectionHit(rule, excerpt if len(excerpt) <= 80 else excerpt[:77] + "...")
 
 
-def detect(text: str) -> InjectionHit | None:
-    """The first rule (in RULES order) that matches any reading of `text`, or None.
+def detect(text: str, classifier: bool = True) -> InjectionHit | None:
+    """The first rule (in RULES order) that matches any reading of `text`, else the classifier's
+    hit (`classifier: 'score 0.97: <the window it scored>'`) unless `classifier` is False, or None.
 
     The excerpt is from the reading that matched (e.g. with invisible characters removed), so a
     reviewer sees what the judge would have read."""
@@ -253,7 +259,10 @@ def detect(text: str) -> InjectionHit | None:
         if match:
             return _hit("letter_spacing", match.group(0))
     disguised = disguise(text)
-    return _hit("disguised_text", disguised) if disguised else None
+    if disguised:
+        return _hit("disguised_text", disguised)
+    found = classify(text) if classifier else None
+    return _hit("classifier", f"score {found[0]:.2f}: {found[1].strip()}") if found else None
 
 
 def scan_pair(response_a: str, response_b: str) -> str:

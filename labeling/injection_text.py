@@ -43,6 +43,10 @@ _LOOKALIKES = frozenset(
     "аеорсуxхіјѕԁһԛԝӏАВЕКМНОРСТХУІЈЅԜαβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧɑɡıȷℓᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ"
 )
 
+# Look-alikes whose mere presence in a Latin word is a signal: not the dotless `ı`, a letter of
+# Turkish and Azerbaijani words ("ışık"). `normalize` still reads it as `i` for the rules.
+_MIXED_SIGNAL = _LOOKALIKES - {"ı"}
+
 # Digits and symbols for letters, read only in words that mix them with letters ("ch00se").
 _LEET = str.maketrans("013457@$", "oieastas")
 _LEET_WORD = re.compile(r"\b(?=[A-Za-z@$]*[0-9@$])(?=[0-9@$]*[A-Za-z])[A-Za-z0-9@$]{3,}\b")
@@ -91,7 +95,7 @@ def disguise(text: str) -> str | None:
     if len(split) >= 2:
         return f"{len(split)} words split by invisible characters"
     folded = unicodedata.normalize("NFKC", text)
-    mixed = [w for w in _WORD.findall(folded) if _LATIN.search(w) and any(ch in _LOOKALIKES for ch in w)]
+    mixed = [w for w in _WORD.findall(folded) if _LATIN.search(w) and any(ch in _MIXED_SIGNAL for ch in w)]
     if len(mixed) >= 2:
         return f"{len(mixed)} words mixing Latin and look-alike letters, e.g. {mixed[0]!r}"
     return None
