@@ -143,9 +143,7 @@ def test_shared_prompt_heads_are_computed_once_and_change_no_probability(
     assert {v.provenance.notes["prefix_reuse"] for v in full} == {"off: share_prefix is false"}
 
 
-def test_a_model_without_a_cache_keyword_turns_prefix_reuse_off_loudly(
-    tiny_llama, smollm2_tokenizer, caplog
-):
+def test_a_model_without_a_cache_keyword_turns_prefix_reuse_off_loudly(tiny_llama, smollm2_tokenizer, caplog):
     """A transformers release that renames the cache keyword again must not silently lose the
     speed-up: the judge logs it once and every verdict's provenance says why."""
 
