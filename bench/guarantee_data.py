@@ -14,19 +14,10 @@ from pathlib import Path
 
 from labeling.guarantee import Calibrated, annotator_verdict
 from labeling.importers import ImportIssue, read
+from labeling.importers.llmbar import LLMBAR_SETS
 from labeling.records import Choice, Order, RecordedVerdict, VerdictStatus
 from labeling.verdicts import PairVerdict, human_majority, pair_verdict
 
-LLMBAR_SETS = [
-    "LLMBar/Natural",
-    "LLMBar/Adversarial/Neighbor",
-    "LLMBar/Adversarial/GPTInst",
-    "LLMBar/Adversarial/GPTOut",
-    "LLMBar/Adversarial/Manual",
-    "Processed/MT-Bench",
-    "Processed/FairEval",
-    "Processed/LLMEval2",
-]
 LLMBAR_PROMPTS = ("Vanilla_NoRules", "CoT")
 # Instructions around the pair in a judge call, in tokens: an estimate (LLMBar's Vanilla prompt
 # is about 150 words, CoT about 250), since the recordings keep the completion, not the request.

@@ -15,14 +15,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = [
-    "LLMBar/Natural",
-    "LLMBar/Adversarial/Neighbor",
-    "LLMBar/Adversarial/GPTInst",
-    "LLMBar/Adversarial/GPTOut",
-    "LLMBar/Adversarial/Manual",
-    "Processed/MT-Bench",
-]
 JUDGES = ["GPT-4", "ChatGPT", "LLaMA2", "PaLM2", "Falcon"]
 
 
@@ -50,7 +42,9 @@ def main() -> None:
         f"{'set':<28} {'judge':<8} {'pairs':>5} {'AI acc':>7} {'human':>6} {'acc':>6} {'rand acc':>8} "
         f"{'removed':>8} {'random':>7} {'gain':>6}"
     )
-    for name in SETS:
+    from labeling.importers.llmbar import LLMBAR_SETS
+
+    for name in LLMBAR_SETS[:6]:  # the six sets of the README's replay table
         project = services.create_project(name.replace("/", "-").lower())
         services.import_pairs(project, args.data / "llmbar" / name, "llmbar")
         for judge in JUDGES:

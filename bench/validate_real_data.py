@@ -14,16 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LLMBAR_SETS = [
-    "LLMBar/Natural",
-    "LLMBar/Adversarial/Neighbor",
-    "LLMBar/Adversarial/GPTInst",
-    "LLMBar/Adversarial/GPTOut",
-    "LLMBar/Adversarial/Manual",
-    "Processed/MT-Bench",
-    "Processed/FairEval",
-    "Processed/LLMEval2",
-]
 
 
 def setup(var: str) -> None:
@@ -42,12 +32,14 @@ def pct(value) -> str:
 
 def llmbar(data: Path) -> None:
     import audits
+    from labeling.importers.llmbar import LLMBAR_SETS
     from tandem.core import selectors, services
 
     print("LLMBar: accuracy per order ab / ba, mean over orders, positional consistency (%)")
     for name in LLMBAR_SETS:
         project = services.create_project(name.replace("/", "-").lower())
-        services.import_pairs(project, data / "llmbar" / name, "llmbar")
+        # skip_invalid: LLMEval2 holds one pair whose two outputs are the same text (no preference)
+        services.import_pairs(project, data / "llmbar" / name, "llmbar", skip_invalid=True)
         for judge in selectors.judges_of(project):
             judgments, labels = selectors.audit_frames(project, judge)
             report = audits.build_report(judgments, labels, judge=judge)

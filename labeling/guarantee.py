@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 from labeling.records import Choice
-from labeling.routing import PolicyError
+from labeling.routing import PolicyError, policy_record
 from labeling.verdicts import PairVerdict, confidence
 
 POOLED = "(pooled)"
@@ -51,13 +51,7 @@ class GuaranteeConfig:
     @classmethod
     def from_dict(cls, raw: dict) -> GuaranteeConfig:
         """Raises PolicyError naming an unknown key, a missing target or a bad value."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise PolicyError(f"unknown guarantee keys {unknown}; valid keys: {sorted(known)}")
-        if "target_agreement" not in raw:
-            raise PolicyError("guarantee mode needs 'target_agreement' (e.g. 0.9)")
-        return cls(**{**raw, "cascade": tuple(raw.get("cascade", ()))})
+        return policy_record(cls, raw, "guarantee")
 
     @property
     def alpha(self) -> float:

@@ -16,11 +16,13 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from labeling.records import Choice
+from labeling.typed_config import ConfigError, typed_record
 
 
 class Reason(StrEnum):
@@ -52,8 +54,20 @@ PRIORITY = [
 ]
 
 
+T = TypeVar("T")
+
+
 class PolicyError(ValueError):
     """A routing policy that cannot be used; the message names the key and what is allowed."""
+
+
+def policy_record(cls: type[T], raw: dict, where: str) -> T:
+    """A policy dataclass from its JSON form, checked by labeling.typed_config (unknown keys with
+    the closest valid one, types, required fields, the class's own ranges); raises PolicyError."""
+    try:
+        return typed_record(cls, raw, where)
+    except ConfigError as error:
+        raise PolicyError(str(error)) from error
 
 
 @dataclass(frozen=True)
@@ -92,14 +106,8 @@ class RoutingPolicy:
 
     @classmethod
     def from_dict(cls, raw: dict) -> RoutingPolicy:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise PolicyError(f"unknown routing policy keys {unknown}; valid keys: {sorted(known)}")
-        values = dict(raw)
-        if "high_stakes" in values:
-            values["high_stakes"] = tuple(values["high_stakes"])
-        return cls(**values)
+        """Raises PolicyError naming an unknown key, a wrong type or a bad value."""
+        return policy_record(cls, raw, "routing policy")
 
     @classmethod
     def from_file(cls, path: Path) -> RoutingPolicy:

@@ -26,6 +26,17 @@ from . import fields
 from .errors import FormatError, ImportIssue, RowError
 from .readers import read_json_array
 
+# The eight LLMBar evaluation sets, as folders under the data set's root (Zeng et al. 2024).
+LLMBAR_SETS = (
+    "LLMBar/Natural",
+    "LLMBar/Adversarial/Neighbor",
+    "LLMBar/Adversarial/GPTInst",
+    "LLMBar/Adversarial/GPTOut",
+    "LLMBar/Adversarial/Manual",
+    "Processed/MT-Bench",
+    "Processed/FairEval",
+    "Processed/LLMEval2",
+)
 WINNERS = {"1": Choice.A, "2": Choice.B}
 ORDERS = {"swap = False": Order.AB, "swap = True": Order.BA}
 
