@@ -94,7 +94,8 @@ def test_a_config_that_points_a_judge_at_another_host_with_a_worker_secret_is_re
     project.save()
     reply = client.post(f"/api/projects/{project.pk}/judge/", {"judge": "x"}, format="json")
     assert reply.status_code == 400, reply.content
-    assert "api_key_env" in reply.json()["message"]
+    assert reply.json()["code"] == "config_invalid"
+    assert reply.json()["key"] == "judge_config.judges.x.params.api_key_env"
     assert listener.requests == []
     assert "the-worker-secret" not in reply.content.decode()
 

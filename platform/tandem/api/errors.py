@@ -16,5 +16,8 @@ def exception_handler(exc, context):
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ServiceError):
         code = getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)
-        return Response({"code": exc.code, "message": exc.message}, status=code)
+        body = {"code": exc.code, "message": exc.message}
+        if key := getattr(exc, "key", None):  # a config error names the dotted key to fix
+            body["key"] = key
+        return Response(body, status=code)
     return drf_exception_handler(exc, context)
