@@ -25,14 +25,15 @@ import hmac
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Literal
 
 from labeling.records import Choice, Order
+from labeling.typed_config import ConfigError, typed_record
 
 QUESTION = "preference"
 RATIONALE = "rationale"
 SHOWN = {"1": "first", "2": "second", "tie": "tie"}
-SUGGESTION_MODES = ("hidden", "shown")
 
 
 class ReviewConfigError(ValueError):
@@ -56,17 +57,11 @@ class ReviewConfig:
     that reveals nothing about the audit items, whose labels are all collected without one.
     """
 
-    suggestions: str = "hidden"
+    suggestions: Literal["hidden", "shown"] = "hidden"
     holdout: float = 0.5
 
     def __post_init__(self) -> None:
         where = 'routing_config["review"]'
-        if self.suggestions not in SUGGESTION_MODES:
-            raise ReviewConfigError(
-                f"{where}.suggestions is {self.suggestions!r}; valid values are {list(SUGGESTION_MODES)}"
-            )
-        if isinstance(self.holdout, bool) or not isinstance(self.holdout, int | float):
-            raise ReviewConfigError(f"{where}.holdout must be a number in (0, 1), got {self.holdout!r}")
         if not 0 < self.holdout < 1:
             raise ReviewConfigError(
                 f"{where}.holdout is {self.holdout}: it must be above 0 (else a missing suggestion marks "
@@ -75,19 +70,12 @@ class ReviewConfig:
 
     @classmethod
     def from_dict(cls, raw: Mapping | None) -> ReviewConfig:
-        """The config from the project's JSON; raises ReviewConfigError on an unknown key."""
-        if raw is not None and not isinstance(raw, Mapping):
-            raise ReviewConfigError(
-                f'routing_config["review"] must be an object like {{"suggestions": "hidden"}}, got {raw!r}'
-            )
-        raw = dict(raw or {})
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(raw) - set(known))
-        if unknown:
-            raise ReviewConfigError(
-                f'routing_config["review"] has unknown keys {unknown}; valid keys are {known}'
-            )
-        return cls(**raw)
+        """The config from the project's JSON, checked like every config (labeling.typed_config:
+        unknown keys with the closest valid one, types, choices); raises ReviewConfigError."""
+        try:
+            return typed_record(cls, {} if raw is None else raw, "routing_config.review")
+        except ConfigError as error:
+            raise ReviewConfigError(str(error)) from error
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from labeling.argilla_review import ReviewConfig
 from labeling.guarantee import GUARANTEE_KEYS, GuaranteeConfig
-from labeling.judges import JudgeConfig, builtin_config
+from labeling.judges import JudgeConfig
 from labeling.judges.builtin import BUILTIN
 from labeling.judges.params import ENDPOINT_PARAMS, PARAMS, params_record
 from labeling.judges.providers import DEFAULT_BASE_URL, Provider, parse_providers
@@ -180,19 +180,3 @@ def check_routing_config(value: Any) -> None:
         typed_record(GuaranteeConfig, guarantee, "routing_config")
     if "review" in value:  # how annotators see the items (labeling.argilla_review.ReviewConfig)
         typed_record(ReviewConfig, value["review"], "routing_config.review")
-
-
-def builtin_names() -> tuple[str, ...]:
-    return tuple(sorted(BUILTIN))
-
-
-__all__ = [
-    "ConfigError",
-    "bind_provider",
-    "builtin_config",
-    "builtin_names",
-    "check_judge",
-    "check_judge_config",
-    "check_routing_config",
-    "judge_providers",
-]

@@ -43,7 +43,7 @@ def project_guarantee(project: Project) -> GuaranteeConfig | None:
         return None
     try:
         return GuaranteeConfig.from_dict(raw)
-    except (PolicyError, TypeError) as err:
+    except PolicyError as err:
         raise ServiceError(f"routing_config: {err}") from err
 
 

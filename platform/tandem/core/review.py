@@ -118,7 +118,7 @@ def review_config(project: Project) -> ReviewConfig:
     """The project's `routing_config["review"]`; raises ServiceError naming a bad key or value."""
     try:
         return ReviewConfig.from_dict((project.routing_config or {}).get("review"))
-    except (ReviewConfigError, TypeError) as err:
+    except ReviewConfigError as err:
         raise ServiceError(f"project '{project.name}': {err}") from err
 
 

@@ -117,7 +117,7 @@ def _same_policy(stored: dict, policy: RoutingPolicy) -> bool:
     takes its default) equals `policy`: new policy options do not break old versions."""
     try:
         return RoutingPolicy.from_dict(stored) == policy
-    except (PolicyError, TypeError):
+    except PolicyError:
         return False
 
 
