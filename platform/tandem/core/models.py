@@ -197,9 +197,29 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="Last sign of life from its worker while running."
     )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="shards",
+        help_text="The job this one is a shard of: a fanned-out job's progress and cancel add up here.",
+    )
+    idempotency_key = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The client's Idempotency-Key: a retried POST returns this job instead of a second one.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="job_idempotency_key_per_user",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.pk} ({self.status})"
