@@ -48,7 +48,7 @@ def _type_name(annotation: Any) -> str:
 
 
 def _coerce(annotation: Any, value: Any, key: str) -> Any:
-    """`value` as `annotation` wants it (lists become tuples), or ConfigError."""
+    """`value` as `annotation` wants it (a JSON list becomes the annotated tuple or list), or ConfigError."""
     origin = typing.get_origin(annotation)
     if origin in (Union, types.UnionType):
         for option in typing.get_args(annotation):
@@ -64,7 +64,7 @@ def _coerce(annotation: Any, value: Any, key: str) -> Any:
     elif origin in (tuple, list):
         if isinstance(value, list | tuple):
             (item,) = typing.get_args(annotation)[:1] or (Any,)
-            return tuple(_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value))
+            return origin(_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value))
     elif origin in (dict, Mapping) or annotation in (dict, Mapping):
         if isinstance(value, dict):
             return value

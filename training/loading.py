@@ -6,13 +6,14 @@ wrong thing for hours, so unknown keys are errors that name the key and list the
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from labeling.typed_config import ConfigError as TypedConfigError
+from labeling.typed_config import typed_record
 from training.errors import ConfigError
 
 T = TypeVar("T")
@@ -42,14 +43,23 @@ def check_keys(data: Mapping[str, Any], valid: list[str], where: str) -> None:
 
 
 def dataclass_from_mapping(cls: type[T], data: Mapping[str, Any], where: str) -> T:
-    """Build `cls(**data)` after rejecting unknown keys; a bad value's TypeError/ValueError
-    becomes a ConfigError that names `where`."""
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
-    check_keys(data, names, where)
+    """`cls` from `data` through the platform's one typed-config reader (`typed_record`): unknown
+    keys (with the closest valid one), wrong types and the dataclass's own range checks all
+    become a ConfigError that names `where` and the key."""
     try:
-        return cls(**data)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+        return typed_record(cls, dict(data), where)
+    except TypedConfigError as exc:
+        raise ConfigError(_message(exc, where)) from exc
+
+
+def _message(exc: TypedConfigError, where: str) -> str:
+    key = exc.key.removeprefix(f"{where}.")
+    if exc.message.startswith("unknown key"):
+        suggestion = exc.message.removeprefix("unknown key").strip(" ()")
+        return f"unknown key {key!r} in {where}; valid keys: {', '.join(exc.options)}" + (
+            f"; {suggestion}" if suggestion else ""
+        )
+    return str(exc)
 
 
 def load_dataclass(cls: type[T], source: str | Path | Mapping[str, Any]) -> T:

@@ -16,6 +16,19 @@ def test_unknown_key_names_it_and_lists_valid_keys(tmp_path):
         load_config("dpo", path)
 
 
+def test_a_misspelled_key_gets_the_closest_valid_one(tmp_path):
+    with pytest.raises(ConfigError, match=r"did you mean 'learning_rate'\?"):
+        load_config("dpo", {"model": "m", "learning_rat": 0.1})
+
+
+def test_a_wrong_type_names_the_key_and_the_expected_type():
+    # Before: `"ten" <= 0` raised deep inside the range check with no key named.
+    with pytest.raises(ConfigError, match=r"max_steps: expected integer, got 'ten'"):
+        load_config("reward", {"model": "m", "max_steps": "ten"})
+    with pytest.raises(ConfigError, match=r"use_lora: expected true/false, got 1"):
+        load_config("dpo", {"model": "m", "use_lora": 1})
+
+
 def test_unknown_method_and_missing_model():
     with pytest.raises(ConfigError, match="unknown training method 'sft'; valid methods: reward, dpo, ppo"):
         load_config("sft", {"model": "m"})
