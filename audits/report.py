@@ -1,8 +1,10 @@
 """`build_report`: the one entry point that turns the two input frames into the audit JSON.
 
 Section order follows the question an auditor asks: how much data, how often the judge
-agrees with humans (unbiased sample, then the selected one apart), how often humans agree
-with each other, the judge's biases, whether its confidence is calibrated, and slices.
+agrees with humans (unbiased sample, then the selected one apart, then `ppi`: agreement and
+the blended dataset's accuracy with prediction-powered intervals, `audits.ppi`), how often
+humans agree with each other and how reliable each annotator is (`audits.annotators`), the
+judge's biases, whether its confidence is calibrated, and slices.
 Every null has an entry in `reasons` under its dotted key.
 """
 
@@ -14,6 +16,7 @@ import pandas as pd
 from audits import bias
 from audits.agreement import alignment, comparisons, human_human, pair_stats
 from audits.anchoring import anchoring
+from audits.annotators import annotators
 from audits.calibration import calibration
 from audits.config import AuditConfig
 from audits.frames import (
@@ -26,6 +29,7 @@ from audits.frames import (
     text_codes,
     unit_choices,
 )
+from audits.ppi import ppi_section
 from audits.slices import slices
 from audits.values import Reasons
 
@@ -152,7 +156,9 @@ def build_report(
     report = _header(frames, judge)
     aligned = _alignment_sections(frames, units, config, reasons)
     report["agreement"], report["selected"] = aligned["agreement"], aligned["selected"]
+    report["ppi"] = ppi_section(units, frames.votes, config, reasons.scoped("ppi"))
     report["human_human"] = human_human(frames.votes, config, reasons.scoped("human_human"))
+    report["annotators"] = annotators(frames.votes, config, reasons.scoped("annotators"))
     report["anchoring"] = anchoring(units, labels, config, reasons.scoped("anchoring"))
     report["position"] = bias.position(units, config, reasons.scoped("position"))
     report["verbosity"] = bias.verbosity(units, frames.votes, reasons.scoped("verbosity"))

@@ -8,9 +8,11 @@ of splits. Beside it, the simpler method: the plug-in threshold (the lowest conf
 calibration agreement reaches the target, no bound). Coverage: the share of test pairs given an
 AI label, beside its ceiling (the largest share one threshold on the same confidence keeps at
 the target on the whole set, labels known). Cost per correct label: cascades vs GPT-4 alone vs
-humans alone, at the prices of PRICES.
+humans alone, at the prices of PRICES. PPI++ against classical intervals at the same human n, and
+annotators' Dawid-Skene reliability: bench/guarantee_estimates.py.
 
-Run: .venv/bin/python bench/guarantee.py [--data ../shared/data] [--splits 1000]
+Run: .venv/bin/python bench/guarantee.py [--data ../shared/data] [--splits 1000] [--draws 1000]
+     [--tables validity cost ppi annotators]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from guarantee_data import Pair, calibrated, call_tokens, llmbar_judge, llmbar_mixed, load  # noqa: E402
+from guarantee_estimates import annotator_table, ppi_table  # noqa: E402
 
 from labeling.guarantee import Calibrated, GuaranteeConfig, assign, calibrate_cascade  # noqa: E402
 from labeling.routing import wilson  # noqa: E402
@@ -36,6 +39,7 @@ TARGETS = (0.8, 0.85, 0.9)
 # A human label: $0.67 (Lee et al. 2023, RLAIF, their estimate of a crowd label).
 PRICES = {"GPT-4": (30.0, 60.0), "ChatGPT": (1.5, 2.0), "PaLM2": (2.0, 2.0)}
 HUMAN_LABEL = 0.67
+TABLES = ("validity", "cost", "ppi", "annotators")
 
 
 def splits(n: int, count: int, seed: int = 0):
@@ -167,6 +171,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--splits", type=int, default=1000)
     parser.add_argument("--min-slice", type=int, default=40, help="audited pairs for a slice's own threshold")
+    parser.add_argument("--draws", type=int, default=1000, help="random human samples per n (PPI table)")
+    parser.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES))
     args = parser.parse_args()
     mixed = llmbar_mixed(args.data)
     gpt4 = {"GPT-4": calibrated(mixed, llmbar_judge("GPT-4"))}
@@ -193,9 +199,17 @@ def main() -> None:
             pooled,
         ),
     ]
-    for name, cascade, min_slice in cases:
-        validity_table(name, cascade, args.splits, min_slice)
-    cost_table(mixed, max(args.splits // 5, 1), pooled)
+    if "validity" in args.tables:
+        for name, cascade, min_slice in cases:
+            validity_table(name, cascade, args.splits, min_slice)
+    if "cost" in args.tables:
+        cost_table(mixed, max(args.splits // 5, 1), pooled)
+    if "ppi" in args.tables:
+        ppi_table("LLMBar, 8 sets mixed, GPT-4 (2 prompts x 2 orders)", gpt4["GPT-4"], args.draws)
+        ppi_table("MT-Bench, GPT-4 (one merged verdict)", cases[3][1]["GPT-4"], args.draws)
+    if "annotators" in args.tables:
+        annotator_table("MT-Bench humans", mt)
+        annotator_table("PandaLM, three annotators", panda)
 
 
 if __name__ == "__main__":

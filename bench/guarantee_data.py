@@ -29,6 +29,7 @@ class Pair:
     slice: str
     chars: int  # prompt + both responses: what every judge call reads
     votes: list[Choice] = field(default_factory=list)
+    annotators: list[str] = field(default_factory=list)  # who cast each of `votes`
     verdicts: dict[str, dict[Order, RecordedVerdict]] = field(default_factory=lambda: defaultdict(dict))
 
     @property
@@ -49,6 +50,7 @@ def load(path: Path, fmt: str) -> list[Pair]:
         chars = len(row.pair.prompt) + len(row.pair.response_a) + len(row.pair.response_b)
         pair = pairs.setdefault(key, Pair(row.pair.category, chars))
         pair.votes.extend(v.choice for v in row.votes)
+        pair.annotators.extend(v.annotator for v in row.votes)
         for v in row.verdicts:
             pair.verdicts[v.judge][v.order] = v
     return list(pairs.values())

@@ -147,3 +147,40 @@ def leave_one_out(votes: Sequence[Choice]) -> list[tuple[Choice, Choice]]:
         assert others is not None  # two votes or more: the others are never empty
         out.append((gold, others))
     return out
+
+
+def weighted_majority(votes: Sequence[Choice | str], weights: Sequence[float]) -> Choice | None:
+    """The humans' label with each vote weighted (e.g. by its annotator's Dawid-Skene reliability,
+    `audits.annotators`): the choice with the largest total weight, a tie when the top total is
+    shared, None without votes. Equal weights give `human_majority`.
+
+    Raises ValueError when the weights do not match the votes one to one or one is negative or
+    not finite (an annotator no better than chance gets weight 0, never a say against a side).
+    """
+    if len(votes) != len(weights):
+        raise ValueError(
+            f"weighted_majority: {len(votes)} votes but {len(weights)} weights; give one per vote"
+        )
+    totals = dict.fromkeys(CHOICE_ORDER, 0.0)
+    for vote, weight in zip(votes, weights, strict=True):
+        if not weight >= 0 or weight == float("inf"):
+            raise ValueError(f"weighted_majority: weight {weight!r} must be a finite number >= 0")
+        totals[Choice(vote)] += float(weight)
+    if not votes:
+        return None
+    row = np.array([[totals[c] for c in CHOICE_ORDER]])
+    return CHOICE_ORDER[int(majority_codes(row, voted=np.array([True]))[0])]
+
+
+def majority_codes(counts: np.ndarray, voted: np.ndarray | None = None) -> np.ndarray:
+    """`human_majority` (`weighted_majority` for weighted counts) per row of an items x 3 array of
+    a / b / tie vote counts or weights, as codes: the top column, TIE when the top is shared,
+    MISSING for a row without votes. `voted` says which rows have votes (default: a positive
+    total); a voted row whose weights are all 0 (every voter weighted out) is a tie, its votes
+    saying nothing."""
+    counts = np.asarray(counts, dtype=float)
+    voted = counts.sum(axis=1) > 0 if voted is None else np.asarray(voted, dtype=bool)
+    top = counts.max(axis=1) if len(counts) else np.zeros(0)
+    shared = (counts == top[:, None]).sum(axis=1) > 1
+    out = np.where(shared, TIE, counts.argmax(axis=1) if len(counts) else np.zeros(0, dtype=np.int64))
+    return np.where(voted, out, MISSING).astype(np.int8)

@@ -11,7 +11,7 @@ from html import escape
 
 from audits.render import figures
 from audits.render.svg import interval_chart, line_chart
-from audits.render.text import format_value, lookup, summary_rows, votes_by_sample
+from audits.render.text import annotator_rows, format_value, lookup, summary_rows, votes_by_sample
 
 _CSS = """body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}
@@ -62,6 +62,22 @@ def _anchoring(report: dict) -> str:
     )
 
 
+def _annotators(report: dict) -> str:
+    """Each annotator's Dawid-Skene reliability and weight, or why there is none."""
+    rows = annotator_rows(report)
+    if not rows:
+        why = (report.get("reasons") or {}).get("annotators.by_annotator", "no human labels")
+        return f"<p id='annotators'>Not measured: {escape(why)}.</p>"
+    body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
+    changes = lookup(report, "annotators.weighted_majority_changes") or 0
+    return (
+        "<p id='annotators'>Reliability: each annotator's estimated share of votes equal to the true "
+        "label (Dawid-Skene, from overlapping labels). Weighting votes by it changes the human "
+        f"majority on {changes:,} item(s).</p><table><tr><th>annotator</th><th>votes</th>"
+        f"<th>overlapping</th><th>reliability</th><th>weight</th></tr>{body}</table>"
+    )
+
+
 def _plots(report: dict) -> str:
     series, ticks = figures.trend_series(report)
     svgs = [
@@ -105,10 +121,12 @@ def render_html(report: dict) -> str:
         f"<style>{_CSS}</style></head><body><h1>Audit of judge {escape(judge)}</h1>"
         f"<p>{report.get('n_pairs', 0):,} pairs judged; human votes by sample: "
         f"{escape(votes_by_sample(report))}. Agreement uses the unbiased sample "
-        "(audit + imported); routed pairs appear apart as <em>selected</em>.</p>"
+        "(audit + imported); routed pairs appear apart as <em>selected</em>. PPI++ rows add the "
+        "pairs no human saw, through the judge's own confidence, and stay valid however good it is.</p>"
         f"<h2>Summary</h2>{_summary_table(report)}"
         f"<h2>Confusion matrix</h2>{_confusion_table(report)}"
         f"<h2>Anchoring</h2>{_anchoring(report)}"
+        f"<h2>Annotators</h2>{_annotators(report)}"
         f"<h2>Plots</h2>{_plots(report)}"
         f"<h2>What could not be computed</h2>{_reasons_list(report)}"
         f'<script type="application/json" id="audit-report">{data}</script>'

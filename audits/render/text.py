@@ -22,6 +22,27 @@ SUMMARY = (
     ("Agreement, mean over orders", "agreement.mean_over_orders", "agreement.ci95.mean_over_orders", "pct"),
     ("Cohen's kappa", "agreement.cohen_kappa", "agreement.ci95.cohen_kappa", "num"),
     ("Selected (routed) agreement, ties", "selected.with_ties", "selected.ci95.with_ties", "pct"),
+    ("Agreement, PPI++ (audit + AI-only pairs)", "ppi.agreement.ppi", "ppi.agreement.ppi_ci95", "pct"),
+    (
+        "Agreement, classical (audit sample alone)",
+        "ppi.agreement.classical",
+        "ppi.agreement.classical_ci95",
+        "pct",
+    ),
+    ("Agreement, PPI++ effective sample size", "ppi.agreement.effective_n", None, "count"),
+    (
+        "Blended dataset accuracy, PPI++",
+        "ppi.blended_accuracy.ppi",
+        "ppi.blended_accuracy.ppi_ci95",
+        "pct",
+    ),
+    (
+        "Blended dataset accuracy, classical",
+        "ppi.blended_accuracy.classical",
+        "ppi.blended_accuracy.classical_ci95",
+        "pct",
+    ),
+    ("Blended accuracy, PPI++ effective sample size", "ppi.blended_accuracy.effective_n", None, "count"),
     ("Human-human agreement, ties (ceiling)", "human_human.agreement", "human_human.ci95", "pct"),
     ("Human-human agreement, no ties", "human_human.agreement_without_ties", None, "pct"),
     ("Krippendorff's alpha (humans)", "human_human.krippendorff_alpha", None, "num"),
@@ -105,6 +126,37 @@ def _slice_lines(report: dict) -> list[str]:
     return lines
 
 
+def annotator_rows(report: dict) -> list[tuple[str, str, str, str, str]]:
+    """(annotator, votes, overlapping votes, reliability, weight) per annotator, most reliable first."""
+    return [
+        (
+            row["annotator"],
+            f"{row['n_votes']:,}",
+            f"{row['n_votes_overlapping']:,}",
+            format_value(row["reliability"], "pct"),
+            format_value(row["weight"], "num"),
+        )
+        for row in lookup(report, "annotators.by_annotator") or []
+    ]
+
+
+def _annotator_lines(report: dict) -> list[str]:
+    if "annotators" not in report:
+        return []
+    rows = annotator_rows(report)
+    if not rows:
+        why = report.get("reasons", {}).get("annotators.by_annotator", "")
+        return [f"\nAnnotators (Dawid-Skene): n/a ({why})"]
+    changes = lookup(report, "annotators.weighted_majority_changes")
+    lines = [
+        f"\nAnnotators (Dawid-Skene reliability; the weighted majority differs from the plain one "
+        f"on {changes:,} item(s))",
+        f"  {'annotator':<30} {'votes':>7} {'overlap':>7} {'reliability':>11} {'weight':>7}",
+    ]
+    lines.extend(f"  {a[:30]:<30} {n:>7} {o:>7} {r:>11} {w:>7}" for a, n, o, r, w in rows)
+    return lines
+
+
 def votes_by_sample(report: dict) -> str:
     """Human votes per sample in words ("audit 12, routed 30, imported 0"), never a Python repr."""
     votes = lookup(report, "samples.votes") or {}
@@ -122,5 +174,6 @@ def render_text(report: dict) -> str:
     if matrix:
         lines.append("\nConfusion (rows judge a/b/tie, columns human a/b/tie):")
         lines.extend("  " + " ".join(f"{v:>8}" for v in row) for row in matrix)
+    lines.extend(_annotator_lines(report))
     lines.extend(_slice_lines(report))
     return "\n".join(lines) + "\n"
