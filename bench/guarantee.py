@@ -33,9 +33,14 @@ from labeling.guarantee import Calibrated, GuaranteeConfig, assign, calibrate_ca
 from labeling.routing import wilson  # noqa: E402
 
 TARGETS = (0.8, 0.85, 0.9)
-# $ per 1M tokens (input, output): the providers' list prices for the recorded models, 2023
-# (OpenAI pricing page: gpt-4-0613 8K, gpt-3.5-turbo-0613 4K; Google Vertex AI: text-bison,
-# $0.0005 per 1,000 characters both ways, about $2 per 1M tokens at 4 characters a token).
+# $ per 1M tokens (input, output): the providers' list prices for the recorded models, 2023.
+# GPT-4 (8K) and gpt-3.5-turbo-0613 (4K): $30/$60 and $1.50/$2.00, as in LiteLLM's price table of
+# 2023 (BerriAI/litellm model_prices_and_context_window.json at f6983223: 3e-05/6e-05 and
+# 1.5e-06/2e-06 per token); OpenAI cut gpt-3.5-turbo to $1/$2 in Nov 2023. PaLM 2 (text-bison
+# on Vertex AI): $0.0005 per 1,000 characters both ways until Dec 2023, about $2 per 1M tokens
+# at 4 characters a token (Vertex's legacy pricing page; after the Dec 2023 cut a January 2024
+# table, bardsai/performance-llm-board, lists chat-bison at $0.25/$0.50 per 1M characters).
+# The GPT-4 row drives every conclusion; the other two only order the cheap first stage.
 # A human label: $0.67 (Lee et al. 2023, RLAIF, their estimate of a crowd label).
 PRICES = {"GPT-4": (30.0, 60.0), "ChatGPT": (1.5, 2.0), "PaLM2": (2.0, 2.0)}
 HUMAN_LABEL = 0.67
