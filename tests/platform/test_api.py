@@ -148,6 +148,18 @@ def test_the_engineer_who_creates_a_project_becomes_its_engineer_and_only_they_s
     assert client.get(f"/api/projects/{mine.json()['id']}/").status_code == 404
 
 
+def test_creating_a_project_under_a_taken_name_never_joins_the_other_team(api, user_factory):
+    from tandem.core import services
+    from tandem.core.models import Membership
+
+    theirs = api("engineer", project=[]).post("/api/projects/", {"name": "theirs"}, format="json")
+    assert theirs.status_code == 201
+    intruder = user_factory("engineer", name="intruder", project=[])
+    with pytest.raises(services.Conflict, match="exists already"):  # the pages and the API call this
+        services.new_project("theirs", user=intruder)
+    assert not Membership.objects.filter(user=intruder).exists()
+
+
 def test_auditors_and_annotators_may_not_create_projects(api):
     services.create_project("p1")
     for role in ("auditor", "annotator"):

@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tandem.core import jobs, services
-from tandem.core.models import Job, Membership, Pair, Project
+from tandem.core.models import DatasetVersion, Job, Membership, Pair, Project
 
 pytestmark = pytest.mark.django_db
 
@@ -92,13 +92,43 @@ def api_rows(request, db, wsgi_app, user_factory, tmp_path, settings):
     job = Job.objects.create(kind="import_pairs", project=project)
     engineer = user_factory("engineer", project=project)
     user_factory("auditor", project=project)
+    settings.VAR_DIR = tmp_path / "var"
     REAL_IDS.update(
-        id=[project.pk, job.pk],
+        id=[project.pk, job.pk, *_stage_rows(project, tmp_path)],
         project_pk=[project.pk],
         pk=[*Pair.objects.values_list("pk", flat=True), *Membership.objects.values_list("pk", flat=True)],
     )
     user = user_factory("admin") if getattr(request, "param", "engineer") == "admin" else engineer
     HEADERS["Authorization"] = f"Token {AuthToken.objects.create(user=user)[1]}"
+
+
+def _stage_rows(project: Project, tmp_path: Path) -> list[int]:
+    """A stored audit report, a dataset version with its files, a finished training run and an
+    alert, so the stages' detail paths reach their views: their ids."""
+    from tandem.core import audits, datasets
+    from tandem.core.models import Alert, HumanLabel, TrainingRun
+    from tests.factories import judge_pairs
+
+    pairs = Pair.objects.filter(project=project).order_by("id")
+    HumanLabel.objects.bulk_create(
+        HumanLabel(pair=p, annotator="h", choice="a", source="imported") for p in pairs
+    )
+    judge_pairs(pairs, 0.9, 0.1)
+    report = audits.create_report(project)
+    version = DatasetVersion.objects.get(
+        pk=datasets.export_dataset(project, None, ["jsonl", "csv"], tmp_path / "d")["id"]
+    )
+    run = TrainingRun.objects.create(
+        project=project,
+        dataset=version,
+        method="reward",
+        config={},
+        output_dir="",
+        status="failed",
+        error="x",
+    )
+    alert = Alert.objects.create(project=project, kind="escalation", message="slice x")
+    return [report.pk, version.pk, run.pk, alert.pk]
 
 
 def test_served_schema_is_the_fuzzed_one(api_rows, api):

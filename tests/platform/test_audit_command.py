@@ -35,7 +35,7 @@ def test_mtbench_gpt4_against_expert_humans(shared_data, tmp_path):
 
 def test_project_without_judgments_says_what_to_do():
     services.create_project("empty")
-    with pytest.raises(CommandError, match=r"run `manage\.py judge` first"):
+    with pytest.raises(CommandError, match="has no judgments yet: judge its pairs first"):
         call_command("audit", project="empty")
 
 

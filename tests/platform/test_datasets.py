@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from tandem.core import datasets, services
 from tandem.core.models import AuditReport, DatasetVersion, Pair, TrainingRun
 from tests.factories import judge_pairs
+from training.split import held_out
 
 pytestmark = pytest.mark.django_db
 FRUITS = ["apple", "pear", "plum", "fig", "kiwi", "lime", "date", "mango"]
@@ -122,7 +123,7 @@ def test_reward_model_trains_and_the_run_records_metrics_eval_and_artifacts(proj
     # the run reports exactly that many, and scores the reward model on each of them.
     from training.export import read_rows
 
-    _, held = datasets.held_out(read_rows(version.files["jsonl"]))
+    _, held = held_out(read_rows(version.files["jsonl"]))
     assert all(row["source"] in ("human", "both") for row in held)
     assert run.final_eval["held_out_rows"] == len(held)
     if held:  # 16 human rows: a tenth is usually one or two (which ones depends on the pair ids)

@@ -12,6 +12,7 @@ from django.test import Client
 
 from tandem.core import datasets, services
 from tandem.core.models import DatasetVersion, TrainingRun
+from training.split import held_out
 
 pytestmark = pytest.mark.django_db
 FRUITS = ["apple", "pear", "plum", "fig", "kiwi", "lime", "date", "mango"]
@@ -97,7 +98,7 @@ def test_dpo_run_stores_win_rate_vs_start_with_lengths_prints_and_shows_it(
     run, out = _train(tmp_path, version, tiny_model, capsys)
     assert run.status == "succeeded", run.error
     pe = run.final_eval["policy_eval"]
-    _, held = datasets.held_out(
+    _, held = held_out(
         [json.loads(line) for line in open(version.files["jsonl"], encoding="utf-8")]  # noqa: SIM115
     )
     prompts = list(dict.fromkeys(r["prompt"] for r in held))[:4]

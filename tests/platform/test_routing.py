@@ -68,11 +68,17 @@ def test_a_changed_policy_needs_a_new_version(tmp_path):
         routing.route_pairs(project, changed)
     routing.route_pairs(project, routing.RoutingPolicy(audit_rate=0.5, version=2))
     assert RoutingDecision.objects.count() == 16
+    with pytest.raises(CommandError, match=r"no routing policy version 7; versions: \[1, 2\]"):
+        call_command("route", project=project.name, policy_version=7)
+    call_command(
+        "route", project=project.name, policy_version=1
+    )  # re-applied as stored: nothing left to decide
+    assert RoutingDecision.objects.count() == 16
 
 
 def test_route_needs_judgments_first():
     services.create_project("empty")
-    with pytest.raises(CommandError, match=r"run `manage\.py judge` first"):
+    with pytest.raises(CommandError, match="has no judgments yet: judge its pairs first"):
         call_command("route", project="empty")
 
 

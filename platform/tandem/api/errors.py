@@ -1,23 +1,20 @@
-"""One place where service errors become JSON: {"code": ..., "message": ...} with a status.
-
-A service error says its own HTTP status where 400 is wrong (an upload over the size cap: 413).
+"""One place where service errors become JSON: {"code": ..., "message": ...} with the status the
+error class declares (tandem.core.errors: not found 404, conflict 409, a bad config 400 naming
+the key, an upload over the size cap 413). A failed import adds its summary of bad rows.
 """
 
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tandem.core.services import ImportFailed, ServiceError
+from tandem.core.errors import ImportFailed, ServiceError
 
 
 def exception_handler(exc, context):
+    if not isinstance(exc, ServiceError):
+        return drf_exception_handler(exc, context)
+    body = {"code": exc.code, "message": exc.message}
+    if key := getattr(exc, "key", None):  # a config error names the dotted key to fix
+        body["key"] = key
     if isinstance(exc, ImportFailed):
-        body = {"code": exc.code, "message": exc.message, "summary": exc.summary.as_dict()}
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, ServiceError):
-        code = getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)
-        body = {"code": exc.code, "message": exc.message}
-        if key := getattr(exc, "key", None):  # a config error names the dotted key to fix
-            body["key"] = key
-        return Response(body, status=code)
-    return drf_exception_handler(exc, context)
+        body["summary"] = exc.summary.as_dict()
+    return Response(body, status=exc.http_status)

@@ -2,7 +2,18 @@ from rest_framework import serializers
 
 from labeling.importers import FORMATS
 from tandem.core import configs, jobs, roles
-from tandem.core.models import HumanLabel, Job, Judgment, Membership, Pair, Project
+from tandem.core.models import (
+    Alert,
+    AuditReport,
+    DatasetVersion,
+    HumanLabel,
+    Job,
+    Judgment,
+    Membership,
+    Pair,
+    Project,
+    TrainingRun,
+)
 
 # Folder formats (llmbar, pandalm) are read from the server's disk by the CLI, not uploaded.
 UPLOAD_FORMATS = sorted(f for f in FORMATS if f not in {"llmbar", "pandalm"})
@@ -171,3 +182,189 @@ class StatsSerializer(serializers.Serializer):
 class JudgeRequestSerializer(serializers.Serializer):
     judge = serializers.CharField(default="smollm2", help_text="built-in name or a judge of the project")
     limit = serializers.IntegerField(required=False, min_value=1)
+
+
+# The pipeline's stages (route, sync, audits, datasets, training runs, alerts).
+
+
+class ErrorSerializer(serializers.Serializer):
+    """A service error as every endpoint answers it (tandem.api.errors)."""
+
+    code = serializers.CharField(help_text="stable: not_found, conflict, config_invalid, not_ready, ...")
+    message = serializers.CharField(help_text="what went wrong and what to do")
+    key = serializers.CharField(required=False, help_text="the dotted key of a bad config value")
+
+
+class RouteRequestSerializer(serializers.Serializer):
+    policy = serializers.JSONField(
+        required=False, allow_null=True, help_text="an inline routing policy (default: the project's)"
+    )
+    version = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, help_text="re-apply a stored policy version instead"
+    )
+
+    def validate(self, data):
+        if data.get("policy") is not None and data.get("version") is not None:
+            raise serializers.ValidationError("give either `policy` or `version`, not both")
+        return data
+
+
+class RoutingPolicyVersionSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    policy = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    decisions = serializers.IntegerField(source="n_decisions", help_text="pairs decided under this version")
+    human = serializers.IntegerField(source="n_human", help_text="of them, sent to humans")
+    ai_only = serializers.IntegerField(source="n_ai_only", help_text="of them, labeled by the AI alone")
+
+
+class AuditRequestSerializer(serializers.Serializer):
+    judge = serializers.CharField(
+        required=False, allow_null=True, max_length=200, help_text="one judge (default: every judge, pooled)"
+    )
+
+
+class AuditReportSerializer(serializers.ModelSerializer):
+    calibrated = serializers.SerializerMethodField(help_text="whether a calibration map was fitted")
+
+    class Meta:
+        model = AuditReport
+        fields = ["id", "judge", "created_at", "calibrated"]
+
+    def get_calibrated(self, report) -> bool:
+        return report.calibration is not None
+
+
+class AuditReportDetailSerializer(AuditReportSerializer):
+    class Meta(AuditReportSerializer.Meta):
+        fields = [*AuditReportSerializer.Meta.fields, "calibration", "report"]
+
+
+EXPORT_FORMATS = ["jsonl", "parquet", "csv", "hf"]
+DOWNLOAD_FORMATS = {
+    "jsonl": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+    "csv": "text/csv",
+}
+
+
+class DatasetPreviewRequestSerializer(serializers.Serializer):
+    policy = serializers.JSONField(
+        required=False, allow_null=True, help_text="a blend policy (default: the built-in one)"
+    )
+    judge = serializers.CharField(
+        required=False, allow_null=True, max_length=200, help_text="whose verdicts (default: routing's)"
+    )
+
+    def validate_policy(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("the blend policy must be a JSON object")
+        return value
+
+
+class DatasetRequestSerializer(DatasetPreviewRequestSerializer):
+    formats = serializers.ListField(
+        child=serializers.ChoiceField(choices=EXPORT_FORMATS),
+        default=["jsonl"],
+        max_length=len(EXPORT_FORMATS),
+        help_text="files to write (jsonl is always written: training reads it)",
+    )
+
+
+class DatasetPreviewSerializer(serializers.Serializer):
+    policy_version = serializers.CharField()
+    pairs_in = serializers.IntegerField()
+    rows_out = serializers.IntegerField()
+    by_source = serializers.DictField(child=serializers.IntegerField(), help_text="rows by source")
+    dropped = serializers.DictField(child=serializers.IntegerField(), help_text="pairs dropped, by reason")
+    disagreements = serializers.IntegerField(help_text="pairs where humans and the AI disagree")
+    weight_histogram = serializers.DictField(child=serializers.IntegerField())
+    judge = serializers.CharField(allow_null=True)
+    calibrated = serializers.BooleanField(help_text="whether an audit's calibration map was applied")
+    text = serializers.CharField(help_text="the same, in lines")
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    formats = serializers.SerializerMethodField(
+        help_text="downloadable files: /datasets/{id}/download/{fmt}/"
+    )
+
+    class Meta:
+        model = DatasetVersion
+        fields = [
+            "id",
+            "version",
+            "n_rows",
+            "counts",
+            "human_labels",
+            "judge",
+            "policy",
+            "formats",
+            "created_at",
+        ]
+
+    def get_formats(self, version) -> list[str]:
+        return sorted(fmt for fmt in version.files if fmt in DOWNLOAD_FORMATS)
+
+
+class TrainingRequestSerializer(serializers.Serializer):
+    dataset = serializers.CharField(
+        max_length=64, help_text="a dataset version: its id or a prefix of its hash"
+    )
+    method = serializers.ChoiceField(choices=["reward", "dpo", "ppo", "rloo", "grpo"])
+    config = serializers.DictField(help_text="the method's training config (model, max_steps, ...)")
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset.version", read_only=True)
+    # A plain string: a second enum named `status` beside the job's would collide in the schema.
+    status = serializers.CharField(read_only=True, help_text="running, succeeded, failed or cancelled")
+    error = serializers.SerializerMethodField(
+        help_text="why the run failed: in full for the project's engineers, a summary for auditors"
+    )
+    last_step = serializers.SerializerMethodField(help_text="the latest training step logged (0: none yet)")
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "dataset",
+            "method",
+            "status",
+            "last_step",
+            "final_eval",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_last_step(self, run) -> int:
+        return int(run.metrics[-1].get("step", 0)) if run.metrics else 0
+
+    def get_error(self, run) -> str:
+        if not run.error:
+            return ""
+        request = self.context.get("request")
+        known = self.context.setdefault("roles", {})  # one query per project, not per run of a list
+        if run.project_id not in known:
+            known[run.project_id] = roles.role_on(request.user if request else None, run.project_id)
+        return (
+            run.error
+            if roles.can_write(known[run.project_id])
+            else "the run failed; the project's engineers see the reason"
+        )
+
+
+class TrainingRunDetailSerializer(TrainingRunSerializer):
+    class Meta(TrainingRunSerializer.Meta):
+        fields = [*TrainingRunSerializer.Meta.fields, "config", "metrics", "artifacts"]
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by.username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Alert
+        fields = ["id", "kind", "message", "data", "created_at", "acknowledged_at", "acknowledged_by"]

@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import APIRootView, DefaultRouter, SimpleRouter
 
-from . import views
+from . import stages, views
 from .permissions import ProjectReaders
 from .throttles import ThrottleFailedSignIns
 
@@ -20,6 +20,12 @@ router.register("jobs", views.JobViewSet, basename="job")
 nested = SimpleRouter()
 nested.register("pairs", views.PairViewSet, basename="pair")
 nested.register("members", views.MemberViewSet, basename="member")
+nested.register("route", stages.RouteViewSet, basename="route")
+nested.register("sync", stages.SyncViewSet, basename="sync")
+nested.register("audits", stages.AuditViewSet, basename="audit")
+nested.register("datasets", stages.DatasetViewSet, basename="dataset")
+nested.register("training-runs", stages.TrainingRunViewSet, basename="training-run")
+nested.register("alerts", stages.AlertViewSet, basename="alert")
 
 urlpatterns = [
     path("", include(router.urls)),

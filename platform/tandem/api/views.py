@@ -15,10 +15,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from tandem.core import jobs, judging, roles, selectors, uploads
+from tandem.core import jobs, judging, roles, selectors, services, uploads
 from tandem.core.models import Job, Membership, Pair, Project
 
 from . import serializers as s
+from .stages import IDEMPOTENCY_KEY, idempotency_key
 from .throttles import ThrottleFailedSignIns
 
 
@@ -50,9 +51,7 @@ class ProjectViewSet(
 
     def perform_create(self, serializer):
         """The creator becomes the new project's engineer (an admin sees it anyway)."""
-        project = serializer.save(created_by=self.request.user)
-        if not self.request.user.is_superuser:
-            roles.add_member(self.request.user, project, Membership.Role.ENGINEER)
+        serializer.instance = services.new_project(**serializer.validated_data, user=self.request.user)
 
     def job_data(self, job) -> dict:
         return s.JobSerializer(job, context={"request": self.request}).data
@@ -67,7 +66,9 @@ class ProjectViewSet(
         )
 
     @extend_schema(
-        request={"multipart/form-data": s.ImportRequestSerializer}, responses={202: s.JobSerializer}
+        request={"multipart/form-data": s.ImportRequestSerializer},
+        responses={202: s.JobSerializer, 409: s.ErrorSerializer},
+        parameters=[IDEMPOTENCY_KEY],
     )
     @action(detail=True, methods=["post"], serializer_class=s.ImportRequestSerializer)
     def imports(self, request, pk=None, **kwargs):
@@ -79,11 +80,20 @@ class ProjectViewSet(
         form.is_valid(raise_exception=True)
         data = form.validated_data
         job = jobs.start_upload_import(
-            project, data["file"], data["format"], data["skip_invalid"], request.user
+            project,
+            data["file"],
+            data["format"],
+            data["skip_invalid"],
+            request.user,
+            idempotency_key=idempotency_key(request),
         )
         return Response(self.job_data(job), status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=s.JudgeRequestSerializer, responses={202: s.JobSerializer})
+    @extend_schema(
+        request=s.JudgeRequestSerializer,
+        responses={202: s.JobSerializer, 409: s.ErrorSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
     @action(detail=True, methods=["post"], serializer_class=s.JudgeRequestSerializer)
     def judge(self, request, pk=None, **kwargs):
         """Judge the project's pairs in both orders in a background job (poll the job)."""
@@ -91,7 +101,13 @@ class ProjectViewSet(
         form = s.JudgeRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         judging.resolve_config(project, form.validated_data["judge"])  # a bad name is a 400 now
-        job = jobs.start_job("judge", project=project, user=request.user, params=dict(form.validated_data))
+        job = jobs.start_job(
+            "judge",
+            project=project,
+            user=request.user,
+            params=dict(form.validated_data),
+            idempotency_key=idempotency_key(request),
+        )
         return Response(self.job_data(job), status=status.HTTP_202_ACCEPTED)
 
 

@@ -1,27 +1,23 @@
-"""Blend, export and train: freeze what a project knows into a DatasetVersion and train on it.
+"""Blend and export: freeze what a project knows into a DatasetVersion (training: core.training).
 
 The blend reads every pair's human votes and one judge's debiased verdict (with its flip), and,
 where an audit of that judge fitted a calibration map, applies it before the confidence
 threshold. Versions are content hashes of the rows: exporting the same knowledge twice gives the
-same version and byte-identical files. Training runs record their config, metrics per step,
-final evaluation and artifacts on a TrainingRun, and keep their last checkpoint when they fail.
+same version and byte-identical files. `preview` is the dry run: the same blend, nothing written.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import time
 import uuid
 from pathlib import Path
 
-from django.conf import settings
-from django.utils import timezone
+from django.db.models import Q
 
-from . import routing
-from .models import AuditReport, DatasetVersion, HumanLabel, Pair, Project, TrainingRun
-from .services import Progress, ServiceError, ShouldCancel
+from . import selectors
+from .errors import ConfigInvalid, NotFound, ServiceError
+from .models import AuditReport, DatasetVersion, HumanLabel, Pair, Project
 
 
 def _training():
@@ -33,14 +29,14 @@ def _training():
 
 def pair_votes(project: Project, judge: str | None):
     """PairVotes for every pair of the project: human votes, and the judge's verdict exactly as
-    routing, the suggestion and the audit see it (`labeling.verdicts`, via `routing.signals`)."""
+    routing, the suggestion and the audit see it (`labeling.verdicts`, via `selectors.signals`)."""
     from labeling.verdicts import PairVerdict
 
     blend, _, _ = _training()
     votes: dict[int, list[str]] = {}
     for pair_id, choice in HumanLabel.objects.filter(pair__project=project).values_list("pair_id", "choice"):
         votes.setdefault(pair_id, []).append(choice)
-    signals = {s.pair_id: s for s in routing.signals(project, [judge])} if judge else {}
+    signals = {s.pair_id: s for s in selectors.signals(project, [judge])} if judge else {}
     rows = (
         Pair.objects.filter(project=project)
         .order_by("id")
@@ -68,6 +64,45 @@ def latest_calibration(project: Project, judge: str | None) -> AuditReport | Non
     return AuditReport.objects.filter(project=project, judge=judge, calibration__isnull=False).first()
 
 
+def check_policy(policy_source):
+    """The BlendPolicy from a mapping or a JSON/TOML file (None: the built-in one); raises
+    ConfigInvalid naming the bad key and the valid ones."""
+    blend, errors, _ = _training()
+    try:
+        return blend.BlendPolicy.load(policy_source) if policy_source else blend.BlendPolicy()
+    except errors.TrainingError as err:
+        raise ConfigInvalid(err, "policy") from err
+
+
+def check_judge(project: Project, judge: str | None) -> None:
+    """ConfigInvalid (key `judge`) for a judge without judgments here (None: routing's judge)."""
+    if judge and judge not in (judges := selectors.judges_of(project)):
+        known = ", ".join(judges) or "none yet"
+        raise ConfigInvalid(f"judge '{judge}' has no judgments here; judges: {known}", "judge")
+
+
+def _blended(project: Project, policy_source, judge: str | None):
+    """(policy, judge, calibration report or None, BlendResult, summary dict) for a blend of the
+    project's knowledge now; raises ConfigInvalid for a policy that does not load."""
+    blend, _, _ = _training()
+    policy = check_policy(policy_source)
+    check_judge(project, judge)
+    judge = judge or _default_judge(project)
+    calibration = latest_calibration(project, judge)
+    result = blend.blend(pair_votes(project, judge), policy, calibration.calibration if calibration else None)
+    summary = {**result.summary.to_dict(), "judge": judge, "calibrated": calibration is not None}
+    return policy, judge, calibration, result, summary
+
+
+def preview(project: Project, policy=None, judge: str | None = None) -> dict:
+    """What an export with `policy` (a mapping or file; None: the built-in one) would produce,
+    without writing anything: pairs in, rows out, rows by source, drops by reason, the weight
+    histogram, the judge and whether a calibration map applies (BlendSummary), plus `text`, the
+    same in lines for a terminal."""
+    _, _, _, result, summary = _blended(project, policy, judge)
+    return {**summary, "text": result.summary.format()}
+
+
 def export_dataset(
     project: Project,
     policy_source,
@@ -75,27 +110,17 @@ def export_dataset(
     out_dir: str | Path,
     *,
     judge: str | None = None,
-    dry_run: bool = False,
     user=None,
 ) -> dict:
-    """Blend and (unless `dry_run`) export; returns the summary and, when written, the version.
+    """Blend and export; returns the summary, the version (its hash and its row's `id`), the files.
 
     Each version's files live in `out_dir/versions/<version>/`, written in a staging folder and
     renamed into place in one step, and only then recorded as a DatasetVersion: an export killed
     half-way leaves no version and no half-written version folder, and a later export of other
     rows to the same folder cannot change a recorded version's files. `out_dir/preferences.*`
     are hard links to the latest export (what a user opening the folder looks for)."""
-    blend, errors, export = _training()
-    try:
-        policy = blend.BlendPolicy.load(policy_source) if policy_source else blend.BlendPolicy()
-    except errors.TrainingError as err:
-        raise ServiceError(str(err)) from err
-    judge = judge or _default_judge(project)
-    calibration = latest_calibration(project, judge)
-    result = blend.blend(pair_votes(project, judge), policy, calibration.calibration if calibration else None)
-    summary = {**result.summary.to_dict(), "judge": judge, "calibrated": calibration is not None}
-    if dry_run:
-        return {"dry_run": True, "summary": summary, "text": result.summary.format()}
+    _, errors, export = _training()
+    policy, judge, calibration, result, summary = _blended(project, policy_source, judge)
     out = Path(out_dir)
     _remove_abandoned_staging(out)
     staging = out / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -125,7 +150,7 @@ def export_dataset(
         version.files = {**version.files, **{k: str(v) for k, v in written.paths.items()}}
         version.save(update_fields=["files"])
     return {
-        "dry_run": False,
+        "id": version.pk,
         "version": written.version,
         "rows": written.n_rows,
         "summary": summary,
@@ -177,7 +202,7 @@ def _link_latest(out: Path, paths: dict[str, Path]) -> None:
 
 def _default_judge(project: Project) -> str | None:
     try:
-        return routing.project_judges(project)[0]
+        return selectors.project_judges(project)[0]
     except ServiceError:
         return None  # no judgments: a human-only blend
 
@@ -188,121 +213,18 @@ def _policy_dict(policy) -> dict:
     return asdict(policy)
 
 
-def find_version(project: Project, prefix: str) -> DatasetVersion:
-    found = list(DatasetVersion.objects.filter(project=project, version__startswith=prefix)[:2])
+def find_version(project: Project, ref: str | int) -> DatasetVersion:
+    """The project's dataset version whose hash starts with `ref`, or whose id is `ref`.
+    Raises NotFound when none matches, ServiceError when a prefix matches several."""
+    versions = DatasetVersion.objects.filter(project=project)
+    ref = str(ref)
+    match = Q(version__startswith=ref)
+    if ref.isdecimal() and len(ref) <= 18:  # an id (in a bigint) or a prefix of digits: either counts
+        match |= Q(pk=int(ref))
+    found = list(versions.filter(match)[:2]) if ref else []
     if len(found) != 1:
-        known = (
-            ", ".join(v.version[:12] for v in DatasetVersion.objects.filter(project=project)[:10]) or "none"
-        )
+        known = ", ".join(v.version[:12] for v in versions[:10]) or "none"
         problem = "matches several versions" if found else "matches no version"
-        raise ServiceError(f"dataset '{prefix}' {problem} of project '{project.name}'; versions: {known}")
+        error = ServiceError if found else NotFound
+        raise error(f"dataset '{ref}' {problem} of project '{project.name}'; versions: {known}")
     return found[0]
-
-
-def held_out(rows: list[dict], fraction: float = 0.1) -> tuple[list[dict], list[dict]]:
-    """(training rows, held-out human-labeled rows): a seeded 10% of the human rows, never trained on."""
-
-    def is_held(row):
-        digest = hashlib.sha256(f"heldout:{row['pair_id']}".encode()).digest()
-        return row["source"] in ("human", "both") and digest[0] / 256 < fraction
-
-    return [r for r in rows if not is_held(r)], [r for r in rows if is_held(r)]
-
-
-def train_run(
-    project: Project,
-    version: DatasetVersion,
-    method: str,
-    config_source,
-    *,
-    output_dir: str | Path | None = None,
-    reward_fn=None,
-    progress: Progress | None = None,
-    should_cancel: ShouldCancel | None = None,
-) -> TrainingRun:
-    """Train `method` on the version's rows; the TrainingRun says how it went (also on failure).
-    A trained policy is then evaluated against its starting model (policy_eval.evaluate_run)."""
-    from training import config as tconfig
-    from training import runner
-
-    from . import policy_eval
-
-    _, errors, export = _training()
-    try:
-        config = tconfig.load_config(method, config_source)
-    except errors.TrainingError as err:
-        raise ServiceError(str(err)) from err
-    source = version.files.get("jsonl") or version.files.get("parquet") or version.files.get("hf")
-    if not source or not Path(source).exists():
-        raise ServiceError(
-            f"dataset {version.version[:12]} has no exported file here: run `manage.py export` again"
-        )
-    rows, eval_rows = held_out(export.read_rows(source))
-    out = Path(output_dir or Path(settings.VAR_DIR) / "runs" / f"{project.name}-{method}-{int(time.time())}")
-    run = TrainingRun.objects.create(
-        project=project, dataset=version, method=method, config=_config_dict(config), output_dir=str(out)
-    )
-    metrics: list[dict] = []
-
-    def on_metrics(step: int, values: dict) -> None:
-        metrics.append({"step": step, **values})
-        TrainingRun.objects.filter(pk=run.pk).update(metrics=metrics)
-        if progress is not None:
-            progress(step, getattr(config, "max_steps", None))
-
-    try:
-        result = runner.train(
-            config,
-            rows,
-            out,
-            on_metrics=on_metrics,
-            should_cancel=should_cancel,
-            reward_fn=reward_fn,
-            eval_rows=eval_rows or None,
-        )
-    except (errors.ConfigError, errors.EmptyDataset, errors.ModelPathError) as err:
-        run.delete()  # refused before training started: nothing ran, nothing to keep
-        raise ServiceError(str(err)) from err
-    except errors.TrainingCancelled as err:
-        _finish(
-            run,
-            TrainingRun.Status.CANCELLED,
-            metrics,
-            str(err),
-            {"last_checkpoint": str(err.last_checkpoint)},
-        )
-    except (errors.TrainingFailed, errors.TrainingError) as err:
-        last = getattr(err, "last_checkpoint", None)
-        _finish(
-            run, TrainingRun.Status.FAILED, metrics, str(err), {"last_checkpoint": str(last)} if last else {}
-        )
-    else:
-        run.final_eval = {
-            **result.final_eval,
-            "held_out_rows": len(eval_rows),
-            "seconds": round(result.seconds, 1),
-        }
-        if method in policy_eval.POLICY_METHODS:
-            run.final_eval["policy_eval"] = (
-                policy_eval.evaluate_run(project, version, config, eval_rows, result.artifacts["model"])
-                if config.eval_prompts
-                else {"win_rate": None, "reason": "turned off in the config (eval_prompts = 0)"}
-            )
-        _finish(run, TrainingRun.Status.SUCCEEDED, result.metrics or metrics, "", result.artifacts)
-    return run
-
-
-def _finish(run: TrainingRun, status: str, metrics: list, error: str, artifacts: dict) -> None:
-    run.status, run.metrics, run.error, run.finished_at = status, metrics, error, timezone.now()
-    run.artifacts = {k: str(v) for k, v in artifacts.items()}
-    run.save()
-
-
-def _config_dict(config) -> dict:
-    from dataclasses import asdict, is_dataclass
-
-    data = asdict(config) if is_dataclass(config) else dict(vars(config))
-    return {
-        k: v if isinstance(v, str | int | float | bool | type(None) | list | dict) else str(v)
-        for k, v in data.items()
-    }

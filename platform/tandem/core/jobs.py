@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.core.cache import cache
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from . import roles, services, uploads
+from . import errors, roles, services, uploads
 from .models import Job, Project
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,26 @@ def _key(job_id: int, what: str) -> str:
     return f"tandem:job:{job_id}:{what}"
 
 
-def start_job(kind: str, *, project: Project | None, params: dict, user=None) -> Job:
+ACTIVE = (Job.Status.QUEUED, Job.Status.RUNNING)
+
+
+def start_job(
+    kind: str,
+    *,
+    project: Project | None,
+    params: dict,
+    user=None,
+    idempotency_key: str = "",
+    parent: Job | None = None,
+) -> Job:
     """Create a queued job and hand it to the worker once the surrounding transaction commits.
 
     A job started for a user (pages, API) needs that user to be an engineer of the project or
     an admin: PermissionDenied otherwise, whichever caller forgot to check. Commands pass no user.
+    One job of a kind is active per project: Conflict names the active one (shards, which have
+    a `parent`, are exempt). A retried request with the `idempotency_key` the same user sent
+    before gets the earlier job back, whatever its state; the key of another kind of job or of
+    another project is a Conflict.
     """
     if kind not in HANDLERS:
         raise services.ServiceError(f"unknown job kind '{kind}'; known: {', '.join(HANDLERS)}")
@@ -85,9 +100,51 @@ def start_job(kind: str, *, project: Project | None, params: dict, user=None) ->
         from django.core.exceptions import PermissionDenied
 
         raise PermissionDenied("only the project's engineers (or an admin) may start its jobs")
-    job = Job.objects.create(kind=kind, project=project, params=params, created_by=user)
+    if idempotency_key and (earlier := _keyed(user, idempotency_key, kind, project)):
+        return earlier
+    try:
+        with transaction.atomic():
+            if parent is None and project is not None:
+                _check_none_active(kind, project)
+            job = Job.objects.create(
+                kind=kind,
+                project=project,
+                params=params,
+                created_by=user,
+                idempotency_key=idempotency_key,
+                parent=parent,
+            )
+    except IntegrityError:  # the same key in a concurrent request, which created the job first
+        if idempotency_key and (earlier := _keyed(user, idempotency_key, kind, project)):
+            return earlier
+        raise
     _enqueue(job)
     return job
+
+
+def _keyed(user, key: str, kind: str, project: Project | None) -> Job | None:
+    """The job `user` started earlier with idempotency key `key`, if any (Conflict when it is
+    another kind of job or another project's: a key names one request)."""
+    earlier = Job.objects.filter(created_by=user, idempotency_key=key).first()
+    if earlier is not None and (earlier.kind, earlier.project_id) != (kind, project.pk if project else None):
+        raise errors.Conflict(
+            f"Idempotency-Key '{key}' was already used for {earlier.kind} job {earlier.pk}; "
+            "send a new key for a new request"
+        )
+    return earlier
+
+
+def _check_none_active(kind: str, project: Project) -> None:
+    """Conflict when a job of `kind` is queued or running for the project. The project's row is
+    locked first, so two requests at once cannot both see none (PostgreSQL; SQLite writes one
+    transaction at a time anyway)."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    active = Job.objects.filter(kind=kind, project=project, status__in=ACTIVE, parent__isnull=True).first()
+    if active is not None:
+        raise errors.Conflict(
+            f"a {kind} job ({active.pk}) is already {active.status} for project '{project.name}': "
+            "wait for it to end, or cancel it, before starting another"
+        )
 
 
 def _enqueue(job: Job) -> None:
@@ -98,13 +155,19 @@ def _enqueue(job: Job) -> None:
     transaction.on_commit(lambda: task.delay(job.pk))
 
 
-def start_upload_import(project: Project, upload, fmt: str, skip_invalid: bool, user=None) -> Job:
+def start_upload_import(
+    project: Project, upload, fmt: str, skip_invalid: bool, user=None, idempotency_key: str = ""
+) -> Job:
     """Keep an uploaded file under MEDIA_ROOT/uploads/ and import it in a background job
     (the API and the pages both start imports this way). Raises uploads.UploadRefused for a
-    file over a limit (nothing kept); the job deletes the file once the import has ended."""
+    file over a limit (nothing kept); the job deletes the file once the import has ended. A
+    retried upload with the same `idempotency_key` returns the first job and keeps nothing."""
     import uuid
 
     from django.conf import settings
+
+    if idempotency_key and (earlier := _keyed(user, idempotency_key, "import_pairs", project)):
+        return earlier
 
     if upload.size is not None and upload.size > uploads.max_upload_bytes():
         raise uploads.too_large(upload.name, upload.size)
@@ -120,7 +183,13 @@ def start_upload_import(project: Project, upload, fmt: str, skip_invalid: bool, 
         uploads.delete_upload(path)
         raise
     params = {"path": str(path), "format": fmt, "skip_invalid": skip_invalid}
-    return start_job("import_pairs", project=project, params=params, user=user)
+    try:
+        return start_job(
+            "import_pairs", project=project, params=params, user=user, idempotency_key=idempotency_key
+        )
+    except Exception:
+        uploads.delete_upload(path)  # refused (another import is running): keep no orphan file
+        raise
 
 
 def request_cancel(job: Job) -> Job:
@@ -351,17 +420,12 @@ def _import_pairs(job: Job, context: JobContext) -> dict:
 
 @job_kind("judge")
 def _judge(job: Job, context: JobContext) -> dict:
+    """Judges a project's pending pairs here when they fit one shard (TANDEM_JUDGE_SHARD_PAIRS),
+    else fans them out to `judge_shard` jobs that any worker takes (`_judge_in_shards`)."""
     from . import judging
 
     config = judging.resolve_config(job.project, job.params.get("judge", "smollm2"))
-    summary = judging.judge_pairs(
-        job.project,
-        config,
-        limit=job.params.get("limit"),
-        progress=context.progress,
-        should_cancel=context.should_cancel,
-    )
-    return summary.as_dict()
+    return _judge_in_shards(job, context, config)
 
 
 @job_kind("generate")
@@ -389,9 +453,21 @@ def _sync_argilla(job: Job, context: JobContext) -> dict:
 
 @job_kind("route")
 def _route(job: Job, context: JobContext) -> dict:
+    """params: "policy" (an inline routing policy) or "version" (a stored one, re-applied);
+    neither: the project's routing_config policy."""
     from . import routing
 
-    return routing.route_pairs(job.project, routing.project_policy(job.project))
+    params = job.params
+    policy = routing.resolve_policy(job.project, params.get("policy"), params.get("version"))
+    return routing.route_pairs(job.project, policy)
+
+
+@job_kind("audit")
+def _audit(job: Job, context: JobContext) -> dict:
+    from . import audits
+
+    report = audits.create_report(job.project, judge=job.params.get("judge"), user=job.created_by)
+    return {"report": report.pk, "judge": report.judge, "calibrated": report.calibration is not None}
 
 
 @job_kind("export")
@@ -402,23 +478,185 @@ def _export(job: Job, context: JobContext) -> dict:
 
     params = job.params
     out = params.get("out") or str(settings.VAR_DIR / "datasets" / job.project.name)
+    formats = list(params.get("formats") or ["jsonl"])
+    formats = formats if "jsonl" in formats else ["jsonl", *formats]  # training reads the JSONL
     return datasets.export_dataset(
-        job.project, params.get("policy"), params.get("formats", ["jsonl"]), out, judge=params.get("judge")
+        job.project, params.get("policy"), formats, out, judge=params.get("judge"), user=job.created_by
     )
 
 
 @job_kind("train")
 def _train(job: Job, context: JobContext) -> dict:
-    from . import datasets
+    """params: "dataset" (a version's hash prefix or its id), "method", "config" (a mapping)."""
+    from . import datasets, training
 
     params = job.params
+
+    def record_run(run) -> None:  # so the run's cancel finds the job driving it
+        Job.objects.filter(pk=job.pk).update(result={"run": run.pk})
+
     version = datasets.find_version(job.project, params["dataset"])
-    run = datasets.train_run(
+    run = training.train_run(
         job.project,
         version,
         params["method"],
         params["config"],
         progress=context.progress,
         should_cancel=context.should_cancel,
+        on_start=record_run,
     )
     return {"run": run.pk, "status": run.status, "final_eval": run.final_eval, "error": run.error}
+
+
+# -- judge jobs fanned out to shards -------------------------------------------------------------
+
+SHARD_POLL_S = 0.5
+
+
+def _judge_in_shards(job: Job, context: JobContext, config) -> dict:
+    """A judge job: pending pairs in runs of TANDEM_JUDGE_SHARD_PAIRS, each a `judge_shard`
+    child job enqueued for any worker. The parent runs shards too while any is queued, so one
+    worker (or `manage.py`) finishes the job alone; then it waits for the shards others run.
+    Progress is the shards' summed; a cancel reaches every shard (they also watch the
+    parent's flag); a parent re-run after its worker died keeps its live shards and shards
+    only what no shard covers. Raises Cancelled or ServiceError (naming a failed shard) once
+    every shard has ended; otherwise returns the summed summary."""
+    from . import judging
+
+    scope = judging.pair_scope(job.project, job.params.get("limit"), None)
+    live = list(job.shards.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]))
+    covered = [(s.params["first_id"], s.params["last_id"]) for s in live]
+    ranges = [
+        r
+        for r in judging.pending_ranges(scope, config.name, config.config_hash(), judging.shard_pairs())
+        if not any(lo <= r[0] <= hi for lo, hi in covered)
+    ]
+    if not live and len(ranges) <= 1:  # one shard's worth: judged here, as before fan-out
+        return judging.judge_pairs(
+            job.project, config, limit=job.params.get("limit"), progress=context.progress,
+            should_cancel=context.should_cancel,
+        ).as_dict()  # fmt: skip
+    shards = live + _start_shards(job, config.name, ranges)
+    total = 2 * scope.count()
+    with _ShardProgress(context, shards, total):
+        _run_shards(job, context, shards)
+    return _shards_result(job, shards, total)
+
+
+def _start_shards(job: Job, judge: str, ranges: list[tuple[int, int, int]]) -> list[Job]:
+    from celery import group
+
+    from .tasks import run_job
+
+    shards = Job.objects.bulk_create(
+        Job(
+            kind="judge_shard",
+            project=job.project,
+            parent=job,
+            created_by=job.created_by,
+            params={"judge": judge, "first_id": first, "last_id": last, "pairs": count},
+        )
+        for first, last, count in ranges
+    )
+    ids = [shard.pk for shard in shards]
+    transaction.on_commit(lambda: group(run_job.si(pk) for pk in ids).apply_async())
+    return shards
+
+
+def _run_shards(job: Job, context: JobContext, shards: list[Job]) -> None:
+    """Run queued shards here until none is left, then wait for those other workers run."""
+    ids = [shard.pk for shard in shards]
+    while True:
+        if context.should_cancel():
+            for shard in Job.objects.filter(pk__in=ids, finished_at__isnull=True):
+                request_cancel(shard)
+        queued = Job.objects.filter(pk__in=ids, status=Job.Status.QUEUED).order_by("pk").first()
+        if queued is not None:
+            execute(queued.pk)  # claims it, unless another worker did first
+            continue
+        if not Job.objects.filter(pk__in=ids, status=Job.Status.RUNNING).exists():
+            return
+        time.sleep(SHARD_POLL_S)
+
+
+def _shards_result(job: Job, shards: list[Job], total: int) -> dict:
+    """The shards' summaries summed, or the reason the parent did not succeed."""
+    ended = list(Job.objects.filter(pk__in=[s.pk for s in shards]).order_by("pk"))
+    failed = [s for s in ended if s.status == Job.Status.FAILED]
+    summed: dict = {"shards": len(ended)}
+    for shard in ended:
+        for key, value in (shard.result or {}).items():
+            if isinstance(value, (int, float)) and key not in {"pairs", "skipped", "interrupted"}:
+                summed[key] = summed.get(key, 0) + value
+    if failed:
+        raise services.ServiceError(
+            f"{len(failed)} of {len(ended)} shards failed (shard job {failed[0].pk}: {failed[0].error}); "
+            "start the job again to judge what is left: finished verdicts are kept"
+        )
+    if cancel_asked(job.pk) or any(s.status == Job.Status.CANCELLED for s in ended):
+        raise services.Cancelled(
+            f"judging stopped after {summed.get('judged', 0)} verdicts; run it again to continue"
+        )
+    summed["cost"] = round(summed.get("cost", 0.0), 6)
+    return {
+        **summed,
+        "judge": ended[0].result["judge"],
+        "config_hash": ended[0].result["config_hash"],
+        "pairs": total // 2,
+        "skipped": total - summed.get("judged", 0),
+    }
+
+
+def cancel_asked(job_id: int | None) -> bool:
+    """Whether a cancel was asked for the job (through the cache, as JobContext reads it)."""
+    return job_id is not None and bool(cache.get(_key(job_id, "cancel")))
+
+
+class _ShardProgress:
+    """Keeps the parent's progress at the sum of its shards' from a thread of its own (the
+    parent's own thread may be running a shard): a shard not started counts nothing, and
+    verdicts stored before the fan-out count as done. Reads only the cache."""
+
+    def __init__(self, context: JobContext, shards: list[Job], total: int) -> None:
+        self.context, self.total = context, total
+        self.keys = {_key(s.pk, "progress"): 2 * int(s.params["pairs"]) for s in shards}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"job-{context.job_id}-shards", daemon=True)
+
+    def __enter__(self) -> _ShardProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._report()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(SHARD_POLL_S):
+            self._report()
+
+    def _report(self) -> None:
+        seen = cache.get_many(list(self.keys))
+        # A shard's own total counts both orders of every pair in its id range; what it
+        # reports done includes what was judged before.
+        left = sum(max(0, (seen[k][1] or n) - seen[k][0]) if k in seen else n for k, n in self.keys.items())
+        self.context.progress(max(0, self.total - left), self.total)
+
+
+@job_kind("judge_shard")
+def _judge_shard(job: Job, context: JobContext) -> dict:
+    """One run of a judge job's pairs (ids first_id..last_id); stops on its own or its
+    parent's cancel."""
+    from . import judging
+
+    params = job.params
+    config = judging.resolve_config(job.project, params["judge"])
+    summary = judging.judge_pairs(
+        job.project,
+        config,
+        pair_range=(params["first_id"], params["last_id"]),
+        progress=context.progress,
+        should_cancel=lambda: context.should_cancel() or cancel_asked(job.parent_id),
+    )
+    return summary.as_dict()

@@ -300,6 +300,7 @@ class AuditReport(models.Model):
     judge = models.CharField(max_length=200, blank=True, help_text="Empty: every judge, pooled.")
     report = models.JSONField()
     calibration = models.JSONField(null=True, blank=True, help_text="The fitted map, when one could be fit.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -367,6 +368,12 @@ class Alert(models.Model):
     message = models.TextField()
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an engineer marked it seen (null: still open)."
+    )
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -35,7 +35,7 @@ from labeling.records import Choice
 from labeling.routing import PairSignals
 from labeling.verdicts import confidence
 
-from . import routing
+from . import selectors
 from .models import ArgillaRecord, HumanLabel, Membership, Pair, Project, RoutingDecision
 from .services import Progress, ServiceError
 
@@ -273,7 +273,7 @@ def _push(project, review, dataset, version, config, batch_size, progress, repor
     judges = decisions[0].judges
     # The suggestion's score is the calibrated confidence (where an audit fitted a map), the
     # number the blend keeps for the same pair; the side comes from the verdict either way.
-    judged = routing.calibrated(project, judges, routing.signals(project, judges)) if judges else []
+    judged = selectors.calibrated(project, judges, selectors.signals(project, judges)) if judges else []
     signals = {s.pair_id: s for s in judged}
     blind = {d.pair_id: d.blind for d in decisions}
     items = review_items(decisions, signals, name, config)

@@ -18,98 +18,61 @@ from django.db import transaction
 from labeling.injection import scan_pair
 from labeling.records import Choice
 from labeling.routing import PairSignals, PolicyError, RoutingPolicy, SliceAudit, route
-from labeling.routing_replay import ReplayItem
-from labeling.verdicts import PairVerdict, human_majority, pair_verdict
+from labeling.routing_replay import ReplayItem, ReplayRow, default_grid, replay
+from labeling.verdicts import human_majority
 
+from .errors import ConfigInvalid, Conflict, NotFound, NotReady
 from .models import (
     Alert,
-    AuditReport,
     HumanLabel,
-    Judgment,
     Pair,
     Project,
     RoutingDecision,
     RoutingPolicyVersion,
 )
-from .services import ServiceError
+from .selectors import calibrated, project_judges, signals
 
 log = logging.getLogger(__name__)
 
 
 def project_policy(project: Project, path: str | None = None) -> RoutingPolicy:
+    """The policy in `path`, else the project's `routing_config["policy"]`; raises ConfigInvalid."""
     try:
         if path:
             return RoutingPolicy.from_file(Path(path))
         return RoutingPolicy.from_dict((project.routing_config or {}).get("policy", {}))
     except (PolicyError, OSError) as err:
-        raise ServiceError(str(err)) from err
+        raise ConfigInvalid(err, _policy_key(err, "routing_config.policy")) from err
 
 
-def project_judges(project: Project, judges: list[str] | None = None) -> list[str]:
-    names = judges or (project.routing_config or {}).get("judges")
-    found = list(Judgment.objects.filter(pair__project=project).values_list("judge", flat=True).distinct())
-    if names:
-        missing = sorted(set(names) - set(found))
-        if missing:
-            raise ServiceError(f"no judgments from {missing}; judges with judgments: {sorted(found)}")
-        return list(names)
-    own = sorted(
-        set(
-            Judgment.objects.filter(pair__project=project)
-            .exclude(backend="replay")
-            .values_list("judge", flat=True)
-        )
-    )
-    if not (own or found):
-        raise ServiceError(f"project '{project.name}' has no judgments yet: run `manage.py judge` first")
-    return own or sorted(set(found))
+POLICY_WHERE = "routing policy"  # how RoutingPolicy.from_dict names the policy in its errors' keys
 
 
-def signals(project: Project, judges: list[str]) -> list[PairSignals]:
-    """One PairSignals per pair judged (in both orders, or failed) by every judge in `judges`."""
-    rows = Judgment.objects.filter(pair__project=project, judge__in=judges).values_list(
-        "pair_id", "pair__category", "judge", "order", "status", "p_first", "choice", "detail"
-    )
-    per_pair: dict[int, dict] = defaultdict(lambda: {"category": "", "judges": defaultdict(dict)})
-    for pair_id, category, judge, order, status, p_first, choice, detail in rows.iterator():
-        entry = per_pair[pair_id]
-        entry["category"] = category
-        entry["judges"][judge][order] = (status, p_first, choice, detail or {})
-    out = []
-    for pair_id in sorted(per_pair):
-        entry = per_pair[pair_id]
-        if set(entry["judges"]) != set(judges):
-            continue  # not judged by every judge yet
-        out.append(_pair_signals(pair_id, entry["category"], [entry["judges"][j] for j in judges]))
-    return out
+def _policy_key(err: Exception, where: str) -> str:
+    """The dotted key a PolicyError is about (its cause, a typed_config.ConfigError, names it)."""
+    key = getattr(err.__cause__, "key", "").removeprefix(POLICY_WHERE).lstrip(".")
+    return f"{where}.{key}" if key else where
 
 
-def _pair_signals(pair_id: int, category: str, per_judge: list[dict]) -> PairSignals:
-    """The first judge's verdict (`labeling.verdicts`), any judge's flip, and the judges' spread."""
-    verdicts, failed = [], False
-    for orders in per_judge:
-        ok = {o: v for o, v in orders.items() if v[0] == Judgment.Status.OK}
-        failed |= len(ok) < len(orders) or not ok
-        verdicts.append(_verdict(ok))
-    first = verdicts[0]
-    p_values = [v.p_a for v in verdicts if v.p_a is not None]
-    spread = max(p_values) - min(p_values) if len(p_values) > 1 else None
-    flipped = any(v.flipped for v in verdicts)
-    return PairSignals(
-        pair_id, category, p_a=first.p_a, flipped=flipped, failed=failed, spread=spread, choice=first.choice
-    )
-
-
-def _verdict(ok: dict) -> PairVerdict:
-    """One judge's verdict from its usable orders: {order: (status, p_first, choice, detail)}."""
-    ab, ba = ok.get("ab"), ok.get("ba")
-    return pair_verdict(
-        ab[2] or None if ab else None,
-        ba[2] or None if ba else None,
-        ab[1] if ab else None,
-        ba[1] if ba else None,
-        orders_disagree=any(bool(v[3].get("orders_disagreed")) for v in ok.values()),
-    )
+def resolve_policy(project: Project, policy: dict | None = None, version: int | None = None) -> RoutingPolicy:
+    """The policy a route job applies: a stored version (re-applied as it was), an inline policy,
+    or the project's. Raises NotFound for an unknown version, ConfigInvalid naming the bad key."""
+    if version is not None:
+        stored = RoutingPolicyVersion.objects.filter(project=project, version=version).first()
+        if stored is None:
+            known = list(project.routing_policies.order_by("version").values_list("version", flat=True))
+            raise NotFound(
+                f"project '{project.name}' has no routing policy version {version}; versions: {known}"
+            )
+        return RoutingPolicy.from_dict(stored.policy)
+    if policy is None:
+        return project_policy(project)
+    if not isinstance(policy, dict):
+        raise ConfigInvalid("the routing policy must be a JSON object", "policy")
+    try:
+        return RoutingPolicy.from_dict(policy)
+    except PolicyError as err:
+        raise ConfigInvalid(err, _policy_key(err, "policy")) from err
 
 
 def _same_policy(stored: dict, policy: RoutingPolicy) -> bool:
@@ -126,7 +89,7 @@ def policy_version(project: Project, policy: RoutingPolicy) -> RoutingPolicyVers
         project=project, version=policy.version, defaults={"policy": policy.as_dict()}
     )
     if not created and not _same_policy(stored.policy, policy):
-        raise ServiceError(
+        raise Conflict(
             f"routing policy version {policy.version} was already used with different settings "
             f"({stored.policy}); give the changed policy a new 'version'"
         )
@@ -149,20 +112,6 @@ def slice_audits(project: Project, judged: list[PairSignals]) -> dict[str, Slice
             tallies[s.slice_key][0] += 1
             tallies[s.slice_key][1] += s.choice is not None and s.choice == human_majority(votes[s.pair_id])
     return {key: SliceAudit(key, n, correct) for key, (n, correct) in tallies.items()}
-
-
-def calibrated(project: Project, judges: list[str], judged: list[PairSignals]) -> list[PairSignals]:
-    """Signals with p(a) mapped through the latest audit's calibration map of the (first) judge,
-    so routing thresholds mean calibrated confidence; unchanged where no map was fitted."""
-    from audits import apply_calibration
-
-    report = AuditReport.objects.filter(project=project, judge=judges[0], calibration__isnull=False).first()
-    if report is None:
-        return judged
-    known = [s for s in judged if s.p_a is not None]
-    mapped = apply_calibration(report.calibration, [s.p_a for s in known]) if known else []
-    by_pair = {s.pair_id: float(p) for s, p in zip(known, mapped, strict=True)}
-    return [replace(s, p_a=by_pair[s.pair_id]) if s.pair_id in by_pair else s for s in judged]
 
 
 def injection_flags(pair_ids: list[int], chunk: int = 2000) -> dict[int, str]:
@@ -270,6 +219,37 @@ def replay_items(project: Project, judges: list[str]) -> list[ReplayItem]:
         for s in signals(project, judges)
         if votes.get(s.pair_id)
     ]
+
+
+def replay_table(project: Project, judges: list[str] | None = None) -> tuple[list[ReplayRow], int, list[str]]:
+    """The replay of the default threshold grid on the project's human-labelled pairs (what
+    `route --replay` prints and the routing page charts): (rows, labelled pairs, judges).
+    Raises NotReady when no judged pair has a human label yet."""
+    judges = project_judges(project, judges)
+    items = replay_items(project, judges) if judges else []
+    if not items:
+        raise NotReady(
+            f"no judged pair of project '{project.name}' has a human label yet: the replay needs "
+            "labelled pairs (import labels, or review in Argilla)"
+        )
+    return replay(items, default_grid()), len(items), judges
+
+
+def policy_with(project: Project, **thresholds) -> RoutingPolicy:
+    """The project's policy with the thresholds picked (from the replay), under the stored version
+    that has exactly these settings, else under a new one (a stored version never changes).
+    Raises ConfigInvalid naming a threshold out of range."""
+    base = project_policy(project)
+    try:
+        picked = replace(base, **thresholds)
+    except PolicyError as err:
+        raise ConfigInvalid(err, _policy_key(err, "policy")) from err
+    stored = list(RoutingPolicyVersion.objects.filter(project=project).order_by("version"))
+    for version in stored:
+        if _same_policy(version.policy, replace(picked, version=version.version)):
+            return replace(picked, version=version.version)
+    newest = max([v.version for v in stored] + [base.version - 1])
+    return replace(picked, version=newest + 1)
 
 
 def pairs_for_humans(project: Project, version: int):

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from dataclasses import replace
 
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 
+from labeling.routing import PairSignals
+from labeling.verdicts import PairVerdict, pair_verdict
+
 from . import roles
-from .models import HumanLabel, Job, Judgment, Membership, Pair, Project, RoutingDecision
+from .errors import ConfigInvalid, NotReady
+from .models import AuditReport, HumanLabel, Job, Judgment, Membership, Pair, Project, RoutingDecision
 
 
 def projects_for(user) -> QuerySet[Project]:
@@ -136,6 +142,22 @@ def routing_counts(project: Project) -> dict:
         "over_budget": decisions.filter(over_budget=True).count(),
         "by_reason": dict(sorted(by_reason.items())),
     }
+
+
+def policy_versions(project: Project) -> QuerySet:
+    """The routing policy versions used on the project, newest first, each with how many pairs
+    it decided (`n_decisions`), sent to humans (`n_human`) and left to the AI (`n_ai_only`)."""
+    from .models import RoutingPolicyVersion
+
+    return (
+        RoutingPolicyVersion.objects.filter(project=project)
+        .annotate(
+            n_decisions=Count("decisions"),
+            n_human=Count("decisions", filter=Q(decisions__human=True)),
+            n_ai_only=Count("decisions", filter=Q(decisions__human=False)),
+        )
+        .order_by("-version")
+    )
 
 
 PAIR_FILTERS = ("category", "reason", "judge", "source", "flipped", "disagree")
@@ -302,3 +324,93 @@ def annotator_progress(user) -> list[dict]:
         .annotate(labels=Count("id"))
         .order_by("pair__project__name")
     )
+
+
+# Routing signals: the judges' verdicts per pair as routing, the Argilla push and the blend read
+# them (one definition, so the three see the same AI choice).
+
+
+def project_judges(project: Project, judges: list[str] | None = None) -> list[str]:
+    """The judges routing, the review push and the blend read: `judges`, else the project's
+    `routing_config["judges"]`, else every non-replay judge (else every judge). Raises
+    ConfigInvalid for a named judge without judgments, NotReady when nothing is judged yet."""
+    names = judges or (project.routing_config or {}).get("judges")
+    found = list(Judgment.objects.filter(pair__project=project).values_list("judge", flat=True).distinct())
+    if names:
+        missing = sorted(set(names) - set(found))
+        if missing:
+            raise ConfigInvalid(
+                f"no judgments from {missing}; judges with judgments: {sorted(found)}", "judges"
+            )
+        return list(names)
+    own = sorted(
+        set(
+            Judgment.objects.filter(pair__project=project)
+            .exclude(backend="replay")
+            .values_list("judge", flat=True)
+        )
+    )
+    if not (own or found):
+        raise NotReady(f"project '{project.name}' has no judgments yet: judge its pairs first")
+    return own or sorted(set(found))
+
+
+def signals(project: Project, judges: list[str]) -> list[PairSignals]:
+    """One PairSignals per pair judged (in both orders, or failed) by every judge in `judges`."""
+    rows = Judgment.objects.filter(pair__project=project, judge__in=judges).values_list(
+        "pair_id", "pair__category", "judge", "order", "status", "p_first", "choice", "detail"
+    )
+    per_pair: dict[int, dict] = defaultdict(lambda: {"category": "", "judges": defaultdict(dict)})
+    for pair_id, category, judge, order, status, p_first, choice, detail in rows.iterator():
+        entry = per_pair[pair_id]
+        entry["category"] = category
+        entry["judges"][judge][order] = (status, p_first, choice, detail or {})
+    out = []
+    for pair_id in sorted(per_pair):
+        entry = per_pair[pair_id]
+        if set(entry["judges"]) != set(judges):
+            continue  # not judged by every judge yet
+        out.append(_pair_signals(pair_id, entry["category"], [entry["judges"][j] for j in judges]))
+    return out
+
+
+def _pair_signals(pair_id: int, category: str, per_judge: list[dict]) -> PairSignals:
+    """The first judge's verdict (`labeling.verdicts`), any judge's flip, and the judges' spread."""
+    verdicts, failed = [], False
+    for orders in per_judge:
+        ok = {o: v for o, v in orders.items() if v[0] == Judgment.Status.OK}
+        failed |= len(ok) < len(orders) or not ok
+        verdicts.append(_verdict(ok))
+    first = verdicts[0]
+    p_values = [v.p_a for v in verdicts if v.p_a is not None]
+    spread = max(p_values) - min(p_values) if len(p_values) > 1 else None
+    flipped = any(v.flipped for v in verdicts)
+    return PairSignals(
+        pair_id, category, p_a=first.p_a, flipped=flipped, failed=failed, spread=spread, choice=first.choice
+    )
+
+
+def _verdict(ok: dict) -> PairVerdict:
+    """One judge's verdict from its usable orders: {order: (status, p_first, choice, detail)}."""
+    ab, ba = ok.get("ab"), ok.get("ba")
+    return pair_verdict(
+        ab[2] or None if ab else None,
+        ba[2] or None if ba else None,
+        ab[1] if ab else None,
+        ba[1] if ba else None,
+        orders_disagree=any(bool(v[3].get("orders_disagreed")) for v in ok.values()),
+    )
+
+
+def calibrated(project: Project, judges: list[str], judged: list[PairSignals]) -> list[PairSignals]:
+    """Signals with p(a) mapped through the latest audit's calibration map of the (first) judge,
+    so routing thresholds mean calibrated confidence; unchanged where no map was fitted."""
+    from audits import apply_calibration
+
+    report = AuditReport.objects.filter(project=project, judge=judges[0], calibration__isnull=False).first()
+    if report is None:
+        return judged
+    known = [s for s in judged if s.p_a is not None]
+    mapped = apply_calibration(report.calibration, [s.p_a for s in known]) if known else []
+    by_pair = {s.pair_id: float(p) for s, p in zip(known, mapped, strict=True)}
+    return [replace(s, p_a=by_pair[s.pair_id]) if s.pair_id in by_pair else s for s in judged]

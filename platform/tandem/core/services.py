@@ -18,43 +18,20 @@ from labeling import importers
 from labeling.importers import FormatError, ImportIssue
 from labeling.records import ImportRow
 
-from .models import HumanLabel, Judgment, Pair, Project
+from .errors import (  # noqa: F401 (callers import the error classes from here too)
+    Cancelled,
+    ConfigInvalid,
+    Conflict,
+    ImportFailed,
+    NotFound,
+    NotReady,
+    ServiceError,
+)
+from .models import Alert, HumanLabel, Judgment, Pair, Project
 
 Progress = Callable[[int, int | None], None]
 ShouldCancel = Callable[[], bool]
 MAX_REPORTED_ERRORS = 1000
-
-
-class ServiceError(Exception):
-    """A failure the user can act on; `code` is stable, `message` says what to do."""
-
-    code = "error"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class ConfigInvalid(ServiceError):
-    """A judge or routing config does not check; `key` is the dotted path of the wrong value."""
-
-    code = "config_invalid"
-
-    def __init__(self, error) -> None:  # a labeling.typed_config.ConfigError
-        super().__init__(str(error))
-        self.key = error.key
-
-
-class Cancelled(ServiceError):
-    code = "cancelled"
-
-
-class ImportFailed(ServiceError):
-    code = "import_failed"
-
-    def __init__(self, message: str, summary: ImportSummary):
-        super().__init__(message)
-        self.summary = summary
 
 
 @dataclass
@@ -84,10 +61,54 @@ class ImportSummary:
 
 
 def create_project(name: str, *, description: str = "", rubric: str = "", user=None) -> Project:
+    """The project named `name`, created if new (the CLI's `--create-project` re-runs)."""
     project, _ = Project.objects.get_or_create(
         name=name, defaults={"description": description, "rubric": rubric, "created_by": user}
     )
     return project
+
+
+def new_project(
+    name: str,
+    *,
+    user,
+    description: str = "",
+    rubric: str = "",
+    judge_config: dict | None = None,
+    routing_config: dict | None = None,
+) -> Project:
+    """A new project for `user` (pages and API): its creator becomes its engineer (an admin
+    sees every project anyway). Never an existing one: taking another team's project by its
+    name would make the creator its engineer. The configs were checked by the caller's form or
+    serializer (`configs.check_*`). Raises Conflict when the name is taken."""
+    from . import roles
+    from .models import Membership
+
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(
+                name=name,
+                description=description,
+                rubric=rubric,
+                judge_config=judge_config or {},
+                routing_config=routing_config or {},
+                created_by=user,
+            )
+    except IntegrityError as err:
+        raise Conflict(f"a project named '{name}' exists already: choose another name") from err
+    if not user.is_superuser:
+        roles.add_member(user, project, Membership.Role.ENGINEER)
+    return project
+
+
+def acknowledge_alert(alert: Alert, user=None) -> Alert:
+    """Mark the alert seen (by `user`); acknowledging it again keeps the first acknowledgement."""
+    if alert.acknowledged_at is None:
+        Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=timezone.now(), acknowledged_by=user
+        )
+        alert.refresh_from_db()
+    return alert
 
 
 def import_pairs(

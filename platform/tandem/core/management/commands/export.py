@@ -36,15 +36,17 @@ class Command(BaseCommand):
             formats = ["jsonl", *formats]  # training reads the JSONL
         out = opts["out"] or str(settings.VAR_DIR / "datasets" / project.name)
         try:
-            result = datasets.export_dataset(
-                project, opts["policy"], formats, out, judge=opts["judge"], dry_run=opts["dry_run"]
-            )
+            if opts["dry_run"]:
+                summary = datasets.preview(project, opts["policy"], opts["judge"])
+                result = {"dry_run": True, "summary": summary}
+            else:
+                result = datasets.export_dataset(project, opts["policy"], formats, out, judge=opts["judge"])
         except services.ServiceError as err:
             raise CommandError(err.message) from err
         if opts["json"]:
-            self.stdout.write(json.dumps({k: v for k, v in result.items() if k != "text"}, default=str))
-        elif result["dry_run"]:
-            self.stdout.write(result["text"])
+            self.stdout.write(json.dumps(result, default=str))
+        elif opts["dry_run"]:
+            self.stdout.write(result["summary"]["text"])
         else:
             by_source = ", ".join(f"{k} {v}" for k, v in sorted(result["summary"]["by_source"].items()))
             self.stdout.write(

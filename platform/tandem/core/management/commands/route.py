@@ -1,10 +1,11 @@
-"""`manage.py route --project NAME [--policy FILE] [--judge NAME ...] [--json] [--replay]`."""
+"""`manage.py route --project NAME [--policy FILE | --policy-version N] [--judge NAME ...] [--json]
+[--replay]`."""
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.routing_replay import default_grid, format_table, replay
+from labeling.routing_replay import format_table
 from tandem.core import routing, services
 from tandem.core.management.commands.import_pairs import _project
 
@@ -15,6 +16,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True)
         parser.add_argument("--policy", help="a JSON routing policy (default: the project's)")
+        parser.add_argument(
+            "--policy-version",
+            type=int,
+            help="re-apply a stored routing policy version (decides what it has not)",
+        )
         parser.add_argument("--judge", action="append", help="judge(s) to route on (repeatable)")
         parser.add_argument(
             "--replay",
@@ -28,9 +34,11 @@ class Command(BaseCommand):
         try:
             if opts["replay"]:
                 return self._replay(project, opts)
-            result = routing.route_pairs(
-                project, routing.project_policy(project, opts["policy"]), opts["judge"]
-            )
+            if opts["policy_version"] is not None:
+                policy = routing.resolve_policy(project, version=opts["policy_version"])
+            else:
+                policy = routing.project_policy(project, opts["policy"])
+            result = routing.route_pairs(project, policy, opts["judge"])
         except services.ServiceError as err:
             raise CommandError(err.message) from err
         if opts["json"]:
@@ -67,11 +75,7 @@ class Command(BaseCommand):
             self.stdout.write(f"warning: {warning}")
 
     def _replay(self, project, opts):
-        judges = routing.project_judges(project, opts["judge"])
-        items = routing.replay_items(project, judges)
-        if not items:
-            raise CommandError("no judged pair has a human label: replay needs labeled data")
-        rows = replay(items, default_grid())
+        rows, labelled, judges = routing.replay_table(project, opts["judge"])
         if opts["json"]:
             self.stdout.write(
                 json.dumps(
@@ -90,5 +94,5 @@ class Command(BaseCommand):
                 )
             )
         else:
-            self.stdout.write(f"routing replay on {len(items)} labeled pairs, judges {', '.join(judges)}")
+            self.stdout.write(f"routing replay on {labelled} labeled pairs, judges {', '.join(judges)}")
             self.stdout.write(format_table(rows))

@@ -6,7 +6,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from tandem.core import datasets, judging, policy_eval, services
+from tandem.core import datasets, judging, policy_eval, services, training
 from tandem.core.management.commands.import_pairs import _project
 
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         try:
             version = datasets.find_version(project, opts["dataset"])
             reward_fn = judging.score_reward(project, opts["reward_judge"]) if opts["reward_judge"] else None
-            run = datasets.train_run(
+            run = training.train_run(
                 project,
                 version,
                 opts["method"],
