@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from labeling.routing import Reason
-from tandem.core import review, roles, routing, services
+from tandem.core import audits, review, roles, routing, services
 from tandem.core.models import ArgillaRecord, Pair
 from tests.browser.conftest import shot
 from tests.factories import judge_pairs
@@ -149,6 +149,7 @@ def test_the_audit_page_shows_the_anchoring_effect(browser, argilla, live_server
             record["id"], "submitted", record["suggestions"][0]["value"] if record["suggestions"] else wrong
         )
     review.sync(project, client)
+    audits.create_report(project, judge="j")  # what an engineer's "Create report" stores
 
     user_factory("auditor", project=project)
     page = browser.new_page()

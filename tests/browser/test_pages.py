@@ -11,7 +11,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from tandem.celery import app as celery_app
-from tandem.core import services
+from tandem.core import audits, services
 from tandem.core.models import Pair
 from tests.browser.conftest import shot
 from tests.factories import judge_pairs
@@ -56,20 +56,20 @@ def test_engineer_imports_through_the_page_and_watches_the_job_finish(
             json.dumps({"prompt": f"q{i}", "response_a": "a", "response_b": "b"}) + "\n" for i in range(1200)
         )
     )
-    page.set_input_files("#import-form input[type=file]", str(path))
-    page.click("#import-form button[type=submit]")
+    page.set_input_files("#start-import input[type=file]", str(path))
+    page.click("#start-import button[type=submit]")
     page.wait_for_selector("text=started (job")
     status = page.locator("#jobs tr[data-job] .status").first
     status.wait_for()
     page.wait_for_function(
         "document.querySelector('#jobs tr[data-job] .status').textContent === 'succeeded'", timeout=60_000
     )
-    # The page reloads itself when the job ends, and the pipeline shows the new pairs.
+    # htmx polls the jobs panel; when the job ends the page reloads and the pipeline shows the pairs.
     page.wait_for_function("document.querySelector('#pairs').textContent.trim() === '1200'", timeout=30_000)
     assert page.locator("#jobs tr[data-job] .progress").first.inner_text().startswith("1200 / 1200")
     assert Pair.objects.filter(project=project).count() == 1200
     shot(page, "project")
-    page.click("text=Browse pairs")
+    page.click("nav.tabs >> text=Pairs")
     page.wait_for_selector("#pair-table")
     assert "1200 pairs" in page.content()
     shot(page, "pairs")
@@ -95,9 +95,10 @@ def test_auditor_reads_the_audit_and_cannot_change_anything(browser, live_server
     )
     services.import_pairs(project, path, "pairs")
     judge_pairs(Pair.objects.all(), 0.8, judge="smollm2")
+    audits.create_report(project, judge="smollm2")
     page = sign_in(browser, live_server, user_factory, "auditor")
     page.goto(f"{live_server.url}/projects/{project.pk}/")
-    assert page.locator("#import-form").count() == 0 and page.locator("#judge-form").count() == 0
+    assert page.locator("#start-import").count() == 0 and page.locator("#start-judge").count() == 0
     page.goto(f"{live_server.url}/projects/{project.pk}/audit/")
     frame = page.frame_locator("#report")
     frame.locator("text=Audit of judge smollm2").wait_for()

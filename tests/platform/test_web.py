@@ -57,6 +57,10 @@ def pages(project):
         f"{base}/audit/",
         f"{base}/audit/report.json",
         f"{base}/audit/report.html",
+        f"{base}/routing/",
+        f"{base}/datasets/",
+        f"{base}/runs/",
+        f"{base}/jobs/",
     ]
 
 
@@ -77,7 +81,12 @@ def test_project_pages_by_role(project, user_factory, role, status):
 def test_auditor_cannot_start_jobs_even_by_typing_urls(project, user_factory):
     client = client_for(user_factory, "auditor")
     page = client.get(f"/projects/{project.pk}/").content.decode()
-    assert "import-form" not in page and "judge-form" not in page
+    assert (
+        'id="start-import"' not in page and 'id="start-judge"' not in page and "Sync with Argilla" not in page
+    )
+    assert "The project's engineers start it." in page
+    for url in ("sync/", "routing/route/", "audit/create/", "datasets/build/", "runs/start/", "settings/"):
+        assert client.post(f"/projects/{project.pk}/{url}", {"judge": "j"}).status_code == 403, url
     assert client.post(f"/projects/{project.pk}/judge/", {"judge": "smollm2"}).status_code == 403
     assert client.post(f"/projects/{project.pk}/import/", {}).status_code == 403
     assert not Job.objects.exists()
@@ -140,7 +149,7 @@ def test_audit_of_data_the_audit_cannot_read_says_why(project, user_factory):
     assert "column 'status' has values ['timeout']" in response.content.decode()
 
 
-def test_dataset_versions_and_runs_on_the_project_page(project, user_factory, tmp_path):
+def test_dataset_versions_and_runs_on_their_pages(project, user_factory, tmp_path):
     from tandem.core import datasets
     from tandem.core.models import DatasetVersion, TrainingRun
 
@@ -157,12 +166,17 @@ def test_dataset_versions_and_runs_on_the_project_page(project, user_factory, tm
         output_dir=str(tmp_path),
     )
     client = client_for(user_factory, "auditor")
-    page = client.get(f"/projects/{project.pk}/").content.decode()
-    assert version.version[:12] in page and "reward" in page
+    page = client.get(f"/projects/{project.pk}/datasets/").content.decode()
+    assert version.version[:12] in page and f"/datasets/{version.version}/download.csv" in page
+    assert '<canvas data-chart="version-weights"' in page and 'id="version-weights"' in page
     download = client.get(f"/projects/{project.pk}/datasets/{version.version}/download.csv")
     assert download.status_code == 200 and b"prompt,chosen,rejected" in b"".join(download.streaming_content)
+    runs = client.get(f"/projects/{project.pk}/runs/").content.decode()
+    assert "reward run" in runs and "accuracy 0.750" in runs
     run = client.get(f"/projects/{project.pk}/runs/{TrainingRun.objects.get().pk}/").content.decode()
-    assert "<svg" in run and "accuracy" in run
+    # The loss curve is drawn by Chart.js (served by the app) from the metrics per step.
+    assert "/static/web/vendor/chart.umd.js" in run and '<canvas data-chart="curve-1"' in run
+    assert '{"x": 1, "y": 0.7}, {"x": 2, "y": 0.5}' in run and "<th>accuracy</th>" in run
 
 
 def test_annotators_get_their_argilla_link_and_progress_and_nothing_else(project, user_factory, settings):
@@ -225,7 +239,7 @@ def test_a_failed_training_run_shows_its_reason_and_folder_to_engineers_only(pro
         error="OSError: [Errno 28] No space left on device: '/srv/tandem/runs/7/ckpt'",
         output_dir="/srv/tandem/runs/7",
     )
-    urls = (f"/projects/{project.pk}/", f"/projects/{project.pk}/runs/{run.pk}/")
+    urls = (f"/projects/{project.pk}/runs/", f"/projects/{project.pk}/runs/{run.pk}/")
     for role, shown in (("engineer", True), ("auditor", False)):
         client = client_for(user_factory, role)
         for url in urls:
@@ -261,3 +275,185 @@ def test_an_admin_adds_a_member_on_the_projects_admin_page(project, user_factory
     page = Client()
     page.force_login(newcomer)
     assert page.get(f"/projects/{project.pk}/").status_code == 200
+
+
+def test_the_pipeline_page_shows_each_stage_and_what_to_do_next(project, user_factory):
+    page = client_for(user_factory, "engineer").get(f"/projects/{project.pk}/").content.decode()
+    # 60 pairs imported and judged (by "j"): nothing routed yet, so routing is next.
+    assert '<div class="figure" id="pairs">60</div>' in page and "60 / 60" in page
+    assert '<li class="stage done" id="stage-judge">' in page
+    assert '<li class="stage next" id="stage-route">' in page and "<strong>Next: Route.</strong>" in page
+    assert 'href="#start-route"' in page and "/static/web/vendor/htmx.min.js" in page
+
+
+def test_a_running_job_is_polled_by_htmx_and_its_end_reloads_the_page(project, user_factory):
+    client = client_for(user_factory, "auditor")
+    job = Job.objects.create(kind="judge", project=project, status=Job.Status.RUNNING)
+    page = client.get(f"/projects/{project.pk}/").content.decode()
+    assert (
+        f'hx-get="/projects/{project.pk}/jobs/?watch={job.pk}&amp;"' in page
+        and 'hx-trigger="every 2s"' in page
+    )
+    panel = client.get(f"/projects/{project.pk}/jobs/?watch={job.pk}")
+    assert "HX-Refresh" not in panel and 'hx-trigger="every 2s"' in panel.content.decode()
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED)
+    ended = client.get(f"/projects/{project.pk}/jobs/?watch={job.pk}")
+    assert ended["HX-Refresh"] == "true" and "hx-trigger" not in ended.content.decode()
+
+
+def test_an_engineer_creates_a_project_from_the_home_page(user_factory):
+    from tandem.core.models import Membership, Project
+
+    engineer = client_for(user_factory, "engineer")
+    response = engineer.post("/projects/new/", {"name": "fresh", "description": "d", "rubric": ""})
+    project = Project.objects.get(name="fresh")
+    assert response.url == f"/projects/{project.pk}/"
+    assert Membership.objects.get(project=project).user.username == "engineer-user"
+    again = engineer.post("/projects/new/", {"name": "fresh"}, follow=True).content.decode()
+    assert "Project not created: name: Project with this Name already exists." in again
+    assert client_for(user_factory, "auditor").post("/projects/new/", {"name": "x"}).status_code == 403
+
+
+def test_settings_are_checked_like_the_api_and_name_the_bad_key(project, user_factory):
+    client = client_for(user_factory, "engineer")
+    url = f"/projects/{project.pk}/settings/"
+    bad = {"judge_config": '{"judges": {"x": {"backend": "openai", "modle": "m"}}}', "routing_config": "{}"}
+    page = client.post(url, bad, follow=True).content.decode()
+    assert "Settings not saved: judge_config:" in page and "modle" in page
+    page = client.post(url, {"routing_config": "{not json"}, follow=True).content.decode()
+    assert "routing_config: not valid JSON" in page
+    good = {"rubric": "Prefer the correct answer.", "routing_config": '{"policy": {"uncertainty": 0.2}}'}
+    assert "Settings saved." in client.post(url, good, follow=True).content.decode()
+    project.refresh_from_db()
+    assert project.routing_config == {"policy": {"uncertainty": 0.2}} and project.rubric.startswith("Prefer")
+
+
+def test_routing_page_replays_thresholds_and_routes_with_the_ones_picked(project, user_factory):
+    from tandem.core import jobs
+    from tandem.core.models import RoutingPolicyVersion
+
+    client = client_for(user_factory, "engineer")
+    page = client.get(f"/projects/{project.pk}/routing/").content.decode()
+    assert "On 60 labeled pairs, judges j." in page  # the imported labels are the replay's humans
+    assert page.count("Route with these") == 12 and '<canvas data-chart="replay-chart"' in page
+    form = {"uncertainty": "0.3", "audit_rate": "0.0", "form_key": "k1"}
+    client.post(f"/projects/{project.pk}/routing/route/", form)
+    job = Job.objects.get(kind="route")
+    assert job.params["policy"]["uncertainty"] == 0.3 and job.params["policy"]["version"] == 1
+    # The same form sent twice (a double click) is one job; another route while it runs is refused.
+    client.post(f"/projects/{project.pk}/routing/route/", form)
+    assert Job.objects.filter(kind="route").count() == 1
+    refused = client.post(f"/projects/{project.pk}/routing/route/", {**form, "form_key": "k2"}, follow=True)
+    assert "Routing (policy v1) not started:" in refused.content.decode()
+    jobs.execute(job.pk)
+    page = client.get(f"/projects/{project.pk}/routing/").content.decode()
+    assert "<td>v1</td>" in page and "60 pairs decided" in page
+    # Other thresholds are a new version; the first one's settings are kept as they were.
+    client.post(f"/projects/{project.pk}/routing/route/", {"uncertainty": "0.1", "audit_rate": "0.05"})
+    assert Job.objects.filter(kind="route").latest("created_at").params["policy"]["version"] == 2
+    assert RoutingPolicyVersion.objects.get(project=project, version=1).policy["uncertainty"] == 0.3
+
+
+def test_engineer_stores_audit_reports_and_the_auditor_reads_them_and_their_trend(project, user_factory):
+    from tandem.core import jobs
+
+    engineer = client_for(user_factory, "engineer")
+    refused = engineer.post(f"/projects/{project.pk}/audit/create/", {"judge": "nope"}, follow=True)
+    assert (
+        "Audit not started: judge &#x27;nope&#x27; has no judgments here; judges: j"
+        in refused.content.decode()
+    )
+    for _ in range(2):
+        engineer.post(f"/projects/{project.pk}/audit/create/", {"judge": "j"})
+        jobs.execute(Job.objects.filter(kind="audit").latest("created_at").pk)
+    auditor = client_for(user_factory, "auditor")
+    page = auditor.get(f"/projects/{project.pk}/audit/").content.decode()
+    assert page.count('<td class="num">60</td>') == 2 and '<canvas data-chart="trend-chart"' in page
+    assert "agreement with humans" in page and "Store a new report" not in page
+    report = project.audit_reports.first()
+    stored = auditor.get(f"/projects/{project.pk}/audit/reports/{report.pk}.json").json()
+    assert stored["n_pairs"] == 60 and stored["judge"] == "j"
+    pdf = auditor.get(f"/projects/{project.pk}/audit/reports/{report.pk}.pdf")
+    assert b"".join(pdf.streaming_content).startswith(b"%PDF")
+    html = auditor.get(f"/projects/{project.pk}/audit/reports/{report.pk}.html")
+    assert html["Content-Security-Policy"].startswith("default-src 'none'") and b"<svg" in html.content
+
+
+def test_datasets_page_previews_without_writing_and_builds_a_version(
+    project, user_factory, settings, tmp_path
+):
+    from tandem.core import jobs
+    from tandem.core.models import DatasetVersion
+
+    settings.VAR_DIR = tmp_path / "var"
+    client = client_for(user_factory, "engineer")
+    page = client.get(f"/projects/{project.pk}/datasets/?preview=1&ai_threshold=0.9").content.decode()
+    assert (
+        "<strong>60</strong> rows would come out of 60 pairs" in page
+        and '<th>human</th><td class="num">60' in page
+    )
+    assert not DatasetVersion.objects.exists() and not (tmp_path / "var").exists()
+    bad = client.get(f"/projects/{project.pk}/datasets/?preview=1&ai_threshold=0.2").content.decode()
+    assert "Preview failed: ai_threshold: Ensure this value is greater than or equal to 0.5." in bad
+    client.post(f"/projects/{project.pk}/datasets/build/", {"formats": ["jsonl", "csv"]})
+    jobs.execute(Job.objects.get(kind="export").pk)
+    version = DatasetVersion.objects.get()
+    page = client.get(f"/projects/{project.pk}/datasets/").content.decode()
+    assert "download.jsonl" in page and "download.csv" in page and version.version[:12] in page
+
+
+def test_a_training_config_with_a_misspelled_key_is_refused_before_any_job(project, user_factory):
+    from tandem.core.models import DatasetVersion
+
+    DatasetVersion.objects.create(project=project, version="ab" * 32, policy={}, n_rows=1, files={})
+    client = client_for(user_factory, "engineer")
+    form = {"dataset": "ab" * 32, "method": "reward", "config": '{"model": "m", "max_stepz": 3}'}
+    page = client.post(f"/projects/{project.pk}/runs/start/", form, follow=True).content.decode()
+    assert "Training not started:" in page and "max_stepz" in page and not Job.objects.exists()
+    form["config"] = '{"model": "m", "max_steps": 3}'
+    client.post(f"/projects/{project.pk}/runs/start/", form)
+    config = {"model": "m", "max_steps": 3}
+    assert Job.objects.get().params == {"dataset": "ab" * 32, "method": "reward", "config": config}
+
+
+def test_alerts_show_on_the_pipeline_page_and_engineers_acknowledge_them(project, user_factory):
+    from tandem.core.models import Alert
+
+    alert = Alert.objects.create(project=project, kind="slice", message="judge unreliable on math")
+    auditor = client_for(user_factory, "auditor")
+    assert "judge unreliable on math" in auditor.get(f"/projects/{project.pk}/").content.decode()
+    url = f"/projects/{project.pk}/alerts/{alert.pk}/acknowledge/"
+    assert auditor.post(url).status_code == 403
+    page = client_for(user_factory, "engineer").post(url, follow=True).content.decode()
+    assert "Alert acknowledged: judge unreliable on math" in page and "acknowledged by engineer-user" in page
+    alert.refresh_from_db()
+    assert alert.acknowledged_by.username == "engineer-user"
+
+
+def test_an_engineer_cancels_a_running_training_run_from_its_page(project, user_factory):
+    from tandem.core.models import DatasetVersion, TrainingRun
+
+    dataset = DatasetVersion.objects.create(project=project, version="cd" * 32, policy={}, n_rows=1, files={})
+    run = TrainingRun.objects.create(
+        project=project, dataset=dataset, method="dpo", config={}, output_dir="/x"
+    )
+    job = Job.objects.create(kind="train", project=project, status=Job.Status.RUNNING, result={"run": run.pk})
+    client = client_for(user_factory, "engineer")
+    page = client.get(f"/projects/{project.pk}/runs/{run.pk}/").content.decode()
+    assert 'id="cancel-run"' in page
+    done = client.post(f"/projects/{project.pk}/runs/{run.pk}/cancel/", follow=True).content.decode()
+    assert f"Cancel requested for run {run.pk} (job {job.pk}): it stops at its next step." in done
+    job.refresh_from_db()
+    assert job.cancel_requested
+    TrainingRun.objects.filter(pk=run.pk).update(status="cancelled")
+    again = client.post(f"/projects/{project.pk}/runs/{run.pk}/cancel/", follow=True).content.decode()
+    assert f"Not cancelled: training run {run.pk} is cancelled, not running" in again
+
+
+def test_while_the_stage_to_do_runs_the_page_says_so_and_names_no_later_step(user_factory):
+    fresh = services.create_project("fresh")
+    Job.objects.create(kind="import_pairs", project=fresh, status=Job.Status.RUNNING)
+    page = client_for(user_factory, "engineer").get(f"/projects/{fresh.pk}/").content.decode()
+    assert "<strong>Import is running.</strong>" in page and "Next:" not in page
+    assert '<li class="stage running" id="stage-import">' in page
+    assert '<li class="stage todo" id="stage-judge">' in page
