@@ -3,13 +3,15 @@ pages and runs as a background job on a Celery worker (a thread here, consuming 
 and gpu queues), against the real services: PostgreSQL, Redis, Argilla (its own web UI, where
 two annotators label) and an OpenAI-compatible judge (llama.cpp serving SmolLM2).
 
-Each step's screenshot goes to docs/screenshots/ (1280x800 viewport), for the README.
+Each step's screenshot goes to artifacts/screenshots/loop/ (1280x800 viewport); with
+TANDEM_UPDATE_SCREENSHOTS=1 to docs/screenshots/, the README's.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from pathlib import Path
 
@@ -31,7 +33,12 @@ from tests.conftest import LLAMA_ALIAS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("TANDEM_UPDATE_SCREENSHOTS") == "1"
+    else ROOT / "artifacts" / "screenshots" / "loop"
+)
 VIEWPORT = {"width": 1280, "height": 800}
 QUESTIONS = [
     ("What is the capital of France?", "Paris.", "Berlin."),
