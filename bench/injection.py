@@ -34,13 +34,21 @@ It prints two tables.
    its clean counterpart, and with `--heldout` the same on the held-out sets
    (bench/injection_heldout.jsonl, bench/injection_clean_heldout.jsonl), written by someone who
    had not seen the rules and kept out of their development (now training material of the
-   classifier), and with `--heldout-v2` on the v2 sets, written apart from rules and classifier.
-   Each set is also measured with the rules alone (no classifier) on the same insertions.
+   classifier), and with `--heldout-v2` on the v2 sets, written apart from rules and classifier,
+   and with `--heldout-v3` on the v3 sets (bench/injection_heldout_v3.jsonl,
+   bench/injection_clean_heldout_v3.jsonl), written after v1 and v2 were spent, apart from the
+   detector and everything it was trained on. Each set is also measured with the rules alone (no
+   classifier) on the same insertions.
+   `--leave-one-out`: the honest estimate between held-out sets. For each spent held-out set
+   (v1, v2) the classifier is retrained (bench/injection_corpus.py: threshold out of fold, so
+   its false positives on real responses are printed too) on everything but that set, and the
+   set is measured with it as above. The rules were written after v1 was read, so the v1
+   direction flatters them; the v2 direction does not.
 4. Speed: responses per CPU second over all real responses, the detector before issue #16
    (commit injection_sets.BASELINE) beside today's.
 
     .venv/bin/python bench/injection.py [--pairs 100] [--batch-size 8] [--cache FILE] \
-        [--heldout] [--heldout-v2]
+        [--heldout] [--heldout-v2] [--heldout-v3] [--leave-one-out]
     # --pairs 0: the detector only (seconds)
 
 SmolLM2 on 2 CPU cores shared with other work took 3-7 s per verdict: 30 pairs (240 verdicts)
@@ -80,6 +88,8 @@ DEV_SETS = (BENCH / "injection_dev.jsonl", BENCH / "injection_clean_dev.jsonl")
 HELDOUT_SETS = (BENCH / "injection_heldout.jsonl", BENCH / "injection_clean_heldout.jsonl")
 # v2: written while the classifier was built, by someone who saw neither it nor the rules.
 HELDOUT_V2_SETS = (BENCH / "injection_heldout_v2.jsonl", BENCH / "injection_clean_heldout_v2.jsonl")
+# v3: written after v1 and v2 became training material, by someone blind to the detector.
+HELDOUT_V3_SETS = (BENCH / "injection_heldout_v3.jsonl", BENCH / "injection_clean_heldout_v3.jsonl")
 SHARED_DATA = Path(os.environ.get("TANDEM_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NATURAL = SHARED_DATA / "llmbar/LLMBar/Natural"
 TEMPLATES = ("pairwise_v1", "pairwise_v2")  # baseline (released), defended
@@ -207,21 +217,48 @@ def rules_alone(text: str):
     return detect(text, classifier=False)
 
 
-def snippet_sets_table(pairs: list[GoldPair], sets: tuple[Path, Path], name: str, baseline) -> None:
+def snippet_sets_table(
+    pairs: list[GoldPair], sets: tuple[Path, Path], name: str, baseline, rules: bool = True
+) -> None:
     """Recall on an injection set and false positives on its clean set, inserted into the losers;
-    the rules alone and `baseline` (the detector before issue #16, or None) are measured on the
-    same insertions."""
+    the rules alone (unless not `rules`) and `baseline` (the detector before issue #16, or None)
+    are measured on the same insertions."""
     hosts = [getattr(p, f"response_{p.loser.value}") for p in pairs]
     for path, clean in zip(sets, (False, True), strict=True):
         snippets = injection_sets.load_snippets(path)
         title = f"{name} {'clean snippets' if clean else 'injections'} ({path.name})"
         results = injection_sets.snippet_results(snippets, hosts, detect)
         injection_sets.print_set(title, results, _rate, clean=clean)
-        alone = injection_sets.snippet_results(snippets, hosts, rules_alone)
-        injection_sets.print_baseline("rules alone (no classifier)", alone, _rate, clean)
+        if rules:
+            alone = injection_sets.snippet_results(snippets, hosts, rules_alone)
+            injection_sets.print_baseline("rules alone (no classifier)", alone, _rate, clean)
         if baseline is not None:
             before = injection_sets.snippet_results(snippets, hosts, baseline)
             injection_sets.print_baseline(f"before #16 ({injection_sets.BASELINE})", before, _rate, clean)
+
+
+def leave_one_out_table(pairs: list[GoldPair]) -> None:
+    """Each spent held-out set measured by a classifier trained without it (see the docstring)."""
+    import tempfile
+
+    import injection_corpus
+
+    from labeling import injection_classifier
+
+    real = [t for texts in real_response_sets().values() for t in texts]
+    shipped = injection_classifier.MODEL_PATH
+    try:
+        for held in ("v2", "v1"):
+            spent = tuple(name for name in injection_corpus.SPENT if name != held)
+            print(f"== leave one out: {held} held out, classifier trained on corpus + {', '.join(spent)} ==")
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"without_{held}.npz"
+                injection_corpus.train(path, spent, real)
+                injection_classifier.MODEL_PATH = path
+                print()
+                snippet_sets_table(pairs, injection_corpus.SPENT[held], f"LEFT OUT {held}", None, rules=False)
+    finally:
+        injection_classifier.MODEL_PATH = shipped
 
 
 def speed_table(baseline) -> None:
@@ -387,11 +424,24 @@ def main() -> None:
         help="also measure on the v2 held-out sets, written apart from the classifier (run once)",
     )
     parser.add_argument(
+        "--heldout-v3",
+        action="store_true",
+        help="also measure on the v3 held-out sets, written after v1 and v2 were spent (run once)",
+    )
+    parser.add_argument(
+        "--leave-one-out",
+        action="store_true",
+        help="retrain without v1, then without v2, and measure the set left out (minutes)",
+    )
+    parser.add_argument(
         "--heldout",
         action="store_true",
         help="also measure on the held-out snippet sets (run once, at the end)",
     )
     args = parser.parse_args()
+    missing = [path.name for path in HELDOUT_V3_SETS if args.heldout_v3 and not path.exists()]
+    if missing:
+        parser.error(f"--heldout-v3: {', '.join(missing)} not found in {BENCH}; write the v3 sets first")
     sys.stdout.reconfigure(line_buffering=True)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, shared with other work (timings are "
@@ -406,7 +456,11 @@ def main() -> None:
     if args.heldout:
         snippet_sets_table(pairs, HELDOUT_SETS, "v1 held-out set (now training material)", baseline)
     if args.heldout_v2:
-        snippet_sets_table(pairs, HELDOUT_V2_SETS, "HELD-OUT v2 set", baseline)
+        snippet_sets_table(pairs, HELDOUT_V2_SETS, "v2 held-out set (now training material)", baseline)
+    if args.heldout_v3:
+        snippet_sets_table(pairs, HELDOUT_V3_SETS, "HELD-OUT v3 set", baseline)
+    if args.leave_one_out:
+        leave_one_out_table(pairs)
     speed_table(baseline)
     if args.pairs <= 0:
         return

@@ -6,9 +6,13 @@
 Positives: injection texts composed from templates and hand-written fragments in the styles an
 attacker uses on a judge (verdict-shaped lines, asides to graders, role overrides, dialogue
 turns, fake consensus, persuasion aimed at the grader, hidden comments, letter and Unicode
-disguises) and in 26 languages (bench/injection_corpus_lang.py), each inserted at a random
-place inside a real response; plus the spent sets bench/injection_dev.jsonl and
-bench/injection_heldout.jsonl ("v1", read after its measurement, now training material).
+disguises) and in 26 languages (bench/injection_corpus_text.py, bench/injection_corpus_lang.py);
+more independent ideas (fake test reports and metadata, bribes and threats, redefined rubrics,
+the other answer run down, quiet persuasion) as whole sentences in 25 languages, hidden in
+comments, footnotes and markup (bench/injection_corpus_ideas.py); a share of all of them again
+disguised (encodings, look-alikes, spacing); each inserted at a random place inside a real
+response; plus the spent sets (SPENT: the development set and the held-out
+sets v1 and v2, each read after its measurement, now training material).
 Negatives: every window of every real response in ../shared/data (read when present; only the
 weights ship), generated hard negatives (reviews with ratings, code reading a judge's output,
 chat formats explained, benign sentences in every language) and the spent clean sets.
@@ -35,19 +39,26 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from injection_corpus_text import hard_negatives, positives  # noqa: E402  (bench/ is on sys.path)
+from injection_corpus_ideas import augment, benign, ideas  # noqa: E402  (bench/ is on sys.path)
+from injection_corpus_text import hard_negatives, positives  # noqa: E402
 
 from labeling.injection_classifier import MODEL_PATH, WINDOW, Model, features, passages  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
-SPENT_POSITIVE = (BENCH / "injection_dev.jsonl", BENCH / "injection_heldout.jsonl")
-SPENT_NEGATIVE = (BENCH / "injection_clean_dev.jsonl", BENCH / "injection_clean_heldout.jsonl")
+# {name: (injection snippets, clean snippets)}: the sets whose measurement is spent. A held-out set
+# written later joins them only after it has been measured once.
+SPENT = {
+    "dev": (BENCH / "injection_dev.jsonl", BENCH / "injection_clean_dev.jsonl"),
+    "v1": (BENCH / "injection_heldout.jsonl", BENCH / "injection_clean_heldout.jsonl"),
+    "v2": (BENCH / "injection_heldout_v2.jsonl", BENCH / "injection_clean_heldout_v2.jsonl"),
+}
 SEED = 16
-FP_TARGET = 0.002  # out-of-fold false positives on real responses: the issue allows 0.5%
+FP_TARGET = 0.003  # out-of-fold false positives on real responses: the issue allows 0.5%
 C = 8.0
+AUGMENTED = 6  # one positive in AUGMENTED gets a disguised copy
 
 
-def _jsonl_texts(paths: tuple[Path, ...]) -> list[str]:
+def _jsonl_texts(paths: list[Path]) -> list[str]:
     return [
         json.loads(line)["text"] for path in paths for line in path.read_text().splitlines() if line.strip()
     ]
@@ -82,11 +93,17 @@ def fragments(hosts: list[str], rng: random.Random, n: int = 12000) -> list[str]
     return out
 
 
-def corpus(hosts: list[str], rng: random.Random, spent: bool = True) -> tuple[list[str], np.ndarray]:
-    """(training passages, labels): generated (and, with `spent`, the spent sets') positives
-    hosted in `hosts`, their windows; negatives the same way; every window of every host."""
-    pos = positives(rng) + (_jsonl_texts(SPENT_POSITIVE) if spent else [])
-    neg = hard_negatives(rng) + (_jsonl_texts(SPENT_NEGATIVE) if spent else [])
+def corpus(
+    hosts: list[str], rng: random.Random, spent: tuple[str, ...] = tuple(SPENT)
+) -> tuple[list[str], np.ndarray]:
+    """(training passages, labels): generated positives and those of the `spent` sets (names of
+    SPENT) hosted in `hosts`, their windows; negatives the same way; every window of every host."""
+    pos = positives(rng) + ideas(rng) + _jsonl_texts([SPENT[name][0] for name in spent])
+    neg = hard_negatives(rng) + benign(rng) + _jsonl_texts([SPENT[name][1] for name in spent])
+    # Every text may come disguised: a share of each again, disguised (negatives too, so that a
+    # disguise alone is no signal).
+    pos += [augment(text, rng) for text in rng.sample(pos, len(pos) // AUGMENTED)]
+    neg += [augment(text, rng) for text in rng.sample(neg, len(neg) // (4 * AUGMENTED))]
     pos_passages = [p for text in hosted(pos, hosts, rng) for p in passages(text)]
     neg_passages = [p for text in hosted(neg, hosts, rng) for p in passages(text)]
     neg_passages += [p for host in hosts for p in passages(host)] + fragments(hosts, rng)
@@ -108,7 +125,7 @@ def fold_of(text: str) -> int:
     return hashlib.sha256(text.encode("utf-8")).digest()[0] % 2
 
 
-def out_of_fold(real: list[str], spent: bool = True) -> np.ndarray:
+def out_of_fold(real: list[str], spent: tuple[str, ...]) -> np.ndarray:
     """Each real response's score by the model trained without its half."""
     scores = np.zeros(len(real))
     for fold in (0, 1):
@@ -128,13 +145,20 @@ def threshold_for(scores: np.ndarray, target: float) -> float:
     return max(0.5, float(np.nextafter(ranked[allowed], 1.0)))
 
 
-def train(out: Path, spent: bool = True) -> None:
-    """Choose the threshold out of fold, train on everything, write `out`; without `spent`, the
-    spent sets stay out of training (a check of the generated corpus alone: bench/injection.py
-    --model then measures v1 as held out)."""
-    from injection import real_response_sets
+def train(out: Path, spent: tuple[str, ...] = tuple(SPENT), real: list[str] | None = None) -> dict:
+    """Choose the threshold out of fold, train on the generated corpus, the `spent` sets and every
+    real response, write `out`; returns the out-of-fold false positives and scores. Leaving a spent set out
+    is how bench/injection.py --leave-one-out measures it as if it were held out.
 
-    real = [t for texts in real_response_sets().values() for t in texts]
+    Raises ValueError naming an unknown set."""
+    unknown = sorted(set(spent) - set(SPENT))
+    if unknown:
+        raise ValueError(f"spent sets {unknown} are unknown; choose among {sorted(SPENT)}")
+    if real is None:
+        from injection import real_response_sets
+
+        real = [t for texts in real_response_sets().values() for t in texts]
+    print(f"training on the generated corpus + spent sets {', '.join(spent) or '(none)'}")
     print(f"real responses: {len(real)}")
     oof = out_of_fold(real, spent)
     threshold = threshold_for(oof, FP_TARGET)
@@ -156,6 +180,7 @@ def train(out: Path, spent: bool = True) -> None:
         oof_false_positives=np.array([flagged, len(real)]),
     )
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB), corpus sha256 {digest[:16]}")
+    return {"flagged": flagged, "responses": len(real), "threshold": threshold, "oof": oof}
 
 
 def main() -> None:
@@ -163,6 +188,13 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help=f"train and write {MODEL_PATH}")
     parser.add_argument("--sample", type=int, default=0, help="print N generated positives and negatives")
     parser.add_argument("--out", type=Path, default=MODEL_PATH, help="where --train writes the weights")
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=sorted(SPENT),
+        help="leave this spent set out of training (repeatable)",
+    )
     parser.add_argument("--without-spent", action="store_true", help="train on the generated corpus only")
     args = parser.parse_args()
     if args.sample:
@@ -172,7 +204,8 @@ def main() -> None:
             for text in rng.sample(texts, args.sample):
                 print(f"  {text!r}")
     if args.train:
-        train(args.out, spent=not args.without_spent)
+        spent = () if args.without_spent else tuple(n for n in SPENT if n not in args.without)
+        train(args.out, spent)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,12 @@ the judge.
 
 Rules catch what their author foresaw; an attacker who words the same request another way, or
 in a language without rules, walks past them. The classifier generalizes from a generated
-corpus (bench/injection_corpus.py: many phrasings, 26 languages, inserted into real responses,
-against real responses and hard negatives), so it catches paraphrases the rules have no word
-for. It reads the same readings as the rules (labeling/injection_text.views), cut into
-overlapping windows, because an injection is a sentence or two inside a long response and a
-whole-response average would dilute it; the response's score is its highest window's.
+corpus (bench/injection_corpus.py: many attack ideas and phrasings, 26 languages, disguised,
+inserted into real responses, against real responses and hard negatives, plus the spent
+held-out sets), so it catches paraphrases the rules have no word for. It reads the same
+readings as the rules (labeling/injection_text.views), cut into overlapping windows, because an
+injection is a sentence or two inside a long response and a whole-response average would dilute
+it; the response's score is its highest window's.
 
 The model is a vector of weights over a fixed hashing space (no vocabulary to ship), stored in
 injection_model.npz next to this file with its threshold, and loaded once, on first use.

@@ -5,7 +5,9 @@ An attacker who knows the detector's words writes them so that a person or a mod
 them but a regular expression does not: full-width or mathematical letters (NFKC folds them),
 zero-width characters inside words, invisible Unicode tag characters spelling ASCII, Cyrillic
 or Greek look-alikes mixed into Latin words, digits for letters ("1gn0r3"), letters spaced out
-("i g n o r e"), or the whole instruction in base64. `views` undoes each of these once and
+("i g n o r e"), or the whole instruction in base64, HTML character references, URL escapes,
+rot13 or written backwards (the last two only where the text says so, as a reader would need to
+be told). `views` undoes each of these once and
 returns every reading worth matching, so the rules (labeling/injection_rules.py) are written
 once, for plain text.
 
@@ -16,8 +18,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
+import html
 import re
 import unicodedata
+import urllib.parse
 
 # Characters that render as nothing (or as a join) and split a word for a regex but not for a
 # reader: zero-width space / joiners, soft hyphen, word joiner, bidi marks, variation selectors.
@@ -60,6 +65,29 @@ _SEPARATORS = re.compile(r"[ .\-_*·•|/]")
 
 # A base64 run long enough to hold a sentence; decoded and read too when it is text.
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
+
+
+# Encodings a model reads through: three or more character references ("&#105;gnore"), three or
+# more URL escapes ("ignore%20the%20rubric"); rot13 and reversed text only when named, since any
+# text has a rot13 and a reversed reading.
+_ENTITIES = re.compile(r"(?:&#x?[0-9a-f]+;|&[a-z]+;)(?:.{0,40}?(?:&#x?[0-9a-f]+;|&[a-z]+;)){2}", re.I | re.S)
+_ESCAPES = re.compile(r"(?:%[0-9a-f]{2}.{0,20}?){3}", re.I | re.S)
+_ROT13 = re.compile(r"rot[\s_-]?13|caesar", re.I)
+_REVERSED = re.compile(r"backwards?|revers|right[\s-]to[\s-]left|\bdrawkcab\b|\besrever", re.I)
+
+
+def _decoded(text: str) -> list[str]:
+    """The readings of `text` through each encoding it shows signs of, where they differ."""
+    out = []
+    if "&" in text and _ENTITIES.search(text):
+        out.append(html.unescape(text))
+    if "%" in text and _ESCAPES.search(text):
+        out.append(urllib.parse.unquote(text))
+    if _ROT13.search(text):
+        out.append(codecs.encode(text, "rot13"))
+    if _REVERSED.search(text):
+        out.append(text[::-1])
+    return [d for d in out if d != text]
 
 
 def _confusables(text: str) -> str:
@@ -128,9 +156,10 @@ def views(text: str) -> tuple[list[str], list[str]]:
     """(readings of `text` to match the rules on, letter-spaced runs with the spaces removed).
 
     The first reading is `normalize(text)`; others are added only where they differ: digits read
-    as letters, letter spacing closed up, accents dropped, base64 runs decoded. The runs of the
-    second list have no word boundaries left, so they are matched by the rules written for that
-    (injection_rules.SQUASHED)."""
+    as letters, letter spacing closed up, accents dropped, base64 runs decoded, character
+    references and URL escapes decoded, rot13 and reversed text read where the text names them.
+    The runs of the second list have no word boundaries left, so they are matched by the rules
+    written for that (injection_rules.SQUASHED)."""
     base = normalize(text)
     readings = [base]
     leet = _LEET_WORD.sub(lambda m: m.group(0).lower().translate(_LEET), base)
@@ -147,4 +176,5 @@ def views(text: str) -> tuple[list[str], list[str]]:
         if plain != base:
             readings.append(unicodedata.normalize("NFC", plain))
     readings += [normalize(d) for d in _decoded_base64(base)]
+    readings += [normalize(d) for d in _decoded(base)]
     return readings, squashed
