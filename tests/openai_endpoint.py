@@ -136,14 +136,23 @@ class FakeOpenAI:
                     scenario = match.group(1) if match else "logprobs"
                     fake.in_flight[scenario] += 1
                     fake.max_in_flight[scenario] = max(fake.max_in_flight[scenario], fake.in_flight[scenario])
+                self._answering = scenario
                 try:
                     fake.respond(self, scenario, body, attempt)
                 finally:
+                    self._answered()
+
+            def _answered(self) -> None:
+                # Counted out before the reply goes out: once the client has it, it may send its
+                # next request before this thread runs again, which would count both in flight.
+                scenario, self._answering = getattr(self, "_answering", None), None
+                if scenario is not None:
                     with fake.lock:
                         fake.in_flight[scenario] -= 1
 
             def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
                 raw = json.dumps(payload).encode()
+                self._answered()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 for k, v in (headers or {}).items():
@@ -167,6 +176,7 @@ class FakeOpenAI:
             time.sleep(float(scenario.split("=")[1]))
         if scenario == "truncated" and attempt == 1:
             raw = b'{"id": "x", "choices": [{"index": 0, "mess'
+            handler._answered()
             handler.send_response(200)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(raw)))
@@ -195,6 +205,7 @@ class FakeOpenAI:
             return None
         if fault == "truncated":
             raw = b'{"id": "x", "choices": [{"index": 0, "mess'
+            handler._answered()
             handler.send_response(200)
             handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(raw)))

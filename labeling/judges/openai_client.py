@@ -29,7 +29,13 @@ import openai
 
 from labeling.judges.base import JudgeConfig, JudgeError, JudgeStats
 from labeling.judges.cache import CallCache, MemoryCallCache, request_key
-from labeling.judges.limits import RateLimiter, backoff_delay, retry_after_seconds
+from labeling.judges.limits import (
+    RateLimiter,
+    SharedLimit,
+    backoff_delay,
+    retry_after_seconds,
+    shared_limit_for,
+)
 from labeling.judges.params import judge_params
 from labeling.judges.providers import DEFAULT_BASE_URL, normalize_base_url
 
@@ -109,6 +115,8 @@ class OpenAICaller:
         if self._state is None or self._state.loop is not loop:
             params = judge_params(self.config)
             http = _http_client(params.concurrency)
+            spec = shared_limit_for(self.endpoint)
+            http.shared = SharedLimit(spec) if spec is not None else None
             client = openai.AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=os.environ.get(self.api_key_env) or "missing",
@@ -121,7 +129,7 @@ class OpenAICaller:
                 client=client,
                 http=http,
                 limiter=RateLimiter(params.rpm, params.tpm),
-                closer=_close_with_loop(client),
+                closer=_close_with_loop(client, http.shared),
             )
         return self._state
 
@@ -252,7 +260,9 @@ class _Gated:
     the call's latency start when the exchange does. The rate limits are taken inside the
     slot (`_BEFORE_SEND`), so requests queued here cannot go out faster than they allow, and a
     call that backs off after a failed attempt holds a slot while it waits, as a call did when
-    the bound covered the whole call.
+    the bound covered the whole call. A provider with limits shared by every worker
+    (`limits.SharedLimit`) is asked for one of its slots inside this worker's own, so a worker
+    queues on Redis with at most `concurrency` requests, not with every request it has built.
 
     A caller whose exchange is done then steps aside twice before it goes on to its own work
     (reading the reply, the verdict, the cache, building its next request): once so the
@@ -268,13 +278,19 @@ class _Gated:
     def __init__(self, concurrency: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[call-arg]  # raises RuntimeError without the extra
         self._slots = asyncio.Semaphore(max(1, concurrency))
+        self.shared: SharedLimit | None = None  # the provider's limits over all workers
+
+    def _shared_slot(self) -> Any:
+        """A slot of the provider's limit shared through Redis, inside this worker's own: a
+        call waits for the provider only once this worker would send it."""
+        return self.shared.slot() if self.shared is not None else contextlib.nullcontext()
 
     def slot(self) -> asyncio.Semaphore:
         """One of the slots, as an async context manager (held by a call that backs off)."""
         return self._slots
 
     async def send(self, request: httpx2.Request, **kwargs: Any) -> httpx2.Response:
-        async with self._slots:
+        async with self._slots, self._shared_slot():
             before = _BEFORE_SEND.get()
             if before is not None:
                 await before()
@@ -327,8 +343,9 @@ def _http_client(concurrency: int) -> _Gated:
         return _GatedHttpxClient(concurrency, limits=limits)
 
 
-def _close_with_loop(client: openai.AsyncOpenAI) -> Any:
-    """An async generator, started here, whose `finally` closes `client`: the event loop closes
+def _close_with_loop(client: openai.AsyncOpenAI, shared: SharedLimit | None) -> Any:
+    """An async generator, started here, whose `finally` closes `client` (and the shared limit's
+    Redis client): the event loop closes
     the async generators it started when it shuts down (asyncio.run does, in
     `loop.shutdown_asyncgens()`), so each loop's client is closed in that loop, before it
     ends, without a warning about an unclosed aiohttp session. Keep the returned generator
@@ -339,6 +356,8 @@ def _close_with_loop(client: openai.AsyncOpenAI) -> Any:
             yield
         finally:
             await client.close()
+            if shared is not None:
+                await shared.aclose()
 
     generator = closer()
     with contextlib.suppress(StopIteration):

@@ -40,16 +40,31 @@ class Provider:
     """An OpenAI-compatible endpoint an operator allows judges to use.
 
     `models` lists the models projects may ask for (empty: any model the server lists);
-    `prices` is per model, dollars per million input / output tokens."""
+    `prices` is per model, dollars per million input / output tokens. `max_concurrency` and
+    `requests_per_minute` are what the server allows in all: every worker's calls count against
+    them together (through Redis); a worker that dies frees its slots after `lease_s`."""
 
     name: str
     base_url: str
     api_key_env: str = "OPENAI_API_KEY"
     models: tuple[str, ...] = ()
     prices: dict = field(default_factory=dict)
+    max_concurrency: int | None = None
+    requests_per_minute: float | None = None
+    lease_s: float = 30.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
+        for key in ("max_concurrency", "requests_per_minute", "lease_s"):
+            value = getattr(self, key)
+            if value is not None and not value > 0:
+                raise ConfigError(key, f"must be a positive number (or left out for no limit), got {value!r}",
+                                  value)  # fmt: skip
+
+    @property
+    def shares_limits(self) -> bool:
+        """Whether the provider's calls take slots shared by every worker."""
+        return bool(self.max_concurrency or self.requests_per_minute)
 
     @property
     def identity(self) -> str:
@@ -64,8 +79,8 @@ class Provider:
 
 
 def parse_providers(raw: Any, where: str = "TANDEM_JUDGE_PROVIDERS") -> dict[str, Provider]:
-    """Providers from their JSON object form `{name: {base_url, api_key_env, models, prices}}`.
-    Raises ConfigError naming the key."""
+    """Providers from their JSON object form `{name: {base_url, api_key_env, models, prices,
+    max_concurrency, requests_per_minute, lease_s}}`. Raises ConfigError naming the key."""
     if not isinstance(raw, dict):
         raise ConfigError(where, f"expected an object of providers by name, got {raw!r}", raw)
     providers = {}

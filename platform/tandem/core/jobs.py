@@ -105,6 +105,11 @@ def start_job(
     try:
         with transaction.atomic():
             if parent is None and project is not None:
+                _lock(project)
+                # A retry that raced the first request past the check above finds its job now
+                # (the lock orders them), rather than a Conflict with itself.
+                if idempotency_key and (earlier := _keyed(user, idempotency_key, kind, project)):
+                    return earlier
                 _check_none_active(kind, project)
             job = Job.objects.create(
                 kind=kind,
@@ -134,11 +139,14 @@ def _keyed(user, key: str, kind: str, project: Project | None) -> Job | None:
     return earlier
 
 
-def _check_none_active(kind: str, project: Project) -> None:
-    """Conflict when a job of `kind` is queued or running for the project. The project's row is
-    locked first, so two requests at once cannot both see none (PostgreSQL; SQLite writes one
-    transaction at a time anyway)."""
+def _lock(project: Project) -> None:
+    """Lock the project's row until the transaction ends, so two requests at once cannot both
+    see no active job (PostgreSQL; SQLite writes one transaction at a time anyway)."""
     Project.objects.select_for_update().filter(pk=project.pk).first()
+
+
+def _check_none_active(kind: str, project: Project) -> None:
+    """Conflict when a job of `kind` is queued or running for the project (call under `_lock`)."""
     active = Job.objects.filter(kind=kind, project=project, status__in=ACTIVE, parent__isnull=True).first()
     if active is not None:
         raise errors.Conflict(

