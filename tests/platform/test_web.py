@@ -339,19 +339,25 @@ def test_routing_page_replays_thresholds_and_routes_with_the_ones_picked(project
     form = {"uncertainty": "0.3", "audit_rate": "0.0", "form_key": "k1"}
     client.post(f"/projects/{project.pk}/routing/route/", form)
     job = Job.objects.get(kind="route")
-    assert job.params["policy"]["uncertainty"] == 0.3 and job.params["policy"]["version"] == 1
+    # Picked settings are not the project's policy (v1, uncertainty 0.1): they get the next number,
+    # so the project's own version 1 still routes with its own settings.
+    assert job.params["policy"]["uncertainty"] == 0.3 and job.params["policy"]["version"] == 2
     # The same form sent twice (a double click) is one job; another route while it runs is refused.
     client.post(f"/projects/{project.pk}/routing/route/", form)
     assert Job.objects.filter(kind="route").count() == 1
     refused = client.post(f"/projects/{project.pk}/routing/route/", {**form, "form_key": "k2"}, follow=True)
-    assert "Routing (policy v1) not started:" in refused.content.decode()
+    assert "Routing (policy v2) not started:" in refused.content.decode()
     jobs.execute(job.pk)
     page = client.get(f"/projects/{project.pk}/routing/").content.decode()
-    assert "<td>v1</td>" in page and "60 pairs decided" in page
-    # Other thresholds are a new version; the first one's settings are kept as they were.
+    assert "<td>v2</td>" in page and "60 pairs decided" in page
+    # Other thresholds are a new version; the earlier one's settings are kept as they were.
+    client.post(f"/projects/{project.pk}/routing/route/", {"uncertainty": "0.2", "audit_rate": "0.05"})
+    assert Job.objects.filter(kind="route").latest("created_at").params["policy"]["version"] == 3
+    assert RoutingPolicyVersion.objects.get(project=project, version=2).policy["uncertainty"] == 0.3
+    # The project's own settings picked from the page are its own policy, under its own version.
+    Job.objects.filter(kind="route").update(status=Job.Status.SUCCEEDED)
     client.post(f"/projects/{project.pk}/routing/route/", {"uncertainty": "0.1", "audit_rate": "0.05"})
-    assert Job.objects.filter(kind="route").latest("created_at").params["policy"]["version"] == 2
-    assert RoutingPolicyVersion.objects.get(project=project, version=1).policy["uncertainty"] == 0.3
+    assert Job.objects.filter(kind="route").latest("created_at").params["policy"]["version"] == 1
 
 
 def test_engineer_stores_audit_reports_and_the_auditor_reads_them_and_their_trend(project, user_factory):

@@ -341,23 +341,31 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     def get_last_step(self, run) -> int:
         return int(run.metrics[-1].get("step", 0)) if run.metrics else 0
 
-    def get_error(self, run) -> str:
-        if not run.error:
-            return ""
+    def writer(self, run) -> bool:
+        """Whether the requesting user is an engineer of the run's project (or an admin)."""
         request = self.context.get("request")
         known = self.context.setdefault("roles", {})  # one query per project, not per run of a list
         if run.project_id not in known:
             known[run.project_id] = roles.role_on(request.user if request else None, run.project_id)
-        return (
-            run.error
-            if roles.can_write(known[run.project_id])
-            else "the run failed; the project's engineers see the reason"
-        )
+        return roles.can_write(known[run.project_id])
+
+    def get_error(self, run) -> str:
+        if not run.error:
+            return ""
+        return run.error if self.writer(run) else "the run failed; the project's engineers see the reason"
 
 
 class TrainingRunDetailSerializer(TrainingRunSerializer):
+    artifacts = serializers.SerializerMethodField(
+        help_text="Each artifact's path on the server; auditors get the names, paths empty (as on the pages)."
+    )
+
     class Meta(TrainingRunSerializer.Meta):
         fields = [*TrainingRunSerializer.Meta.fields, "config", "metrics", "artifacts"]
+
+    def get_artifacts(self, run) -> dict[str, str]:
+        writer = self.writer(run)
+        return {name: (path if writer else "") for name, path in (run.artifacts or {}).items()}
 
 
 class AlertSerializer(serializers.ModelSerializer):

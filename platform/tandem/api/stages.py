@@ -57,7 +57,8 @@ class StageViewSet(ThrottleFailedSignIns, viewsets.GenericViewSet):
     """A project's stage: `project()` is the project checked for the action (`write_actions`
     need an engineer or an admin), `start()` starts a job for it."""
 
-    write_actions: frozenset[str] = frozenset({"create", "cancel", "acknowledge", "preview"})
+    # A preview is a read (a dry run that writes nothing): auditors may run it, as on the pages.
+    write_actions: frozenset[str] = frozenset({"create", "cancel", "acknowledge"})
 
     def project(self) -> Project:
         if not hasattr(self, "_project"):
@@ -152,8 +153,8 @@ class SyncViewSet(StageViewSet):
 
     @extend_schema(request=None, responses=STARTED, parameters=[IDEMPOTENCY_KEY])
     def create(self, request, *args, **kwargs):
-        self.project()
         """Push what routing sent to humans to Argilla and pull the labels back (a job). Engineers only."""
+        self.project()
         return self.start("sync_argilla", {})
 
 
@@ -207,9 +208,9 @@ class AuditViewSet(StageViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixi
         }
     )
     def retrieve(self, request, *args, **kwargs):
-        report = self.get_object()
         """One stored report: JSON (with the full report and its calibration map), or the rendered
         report as HTML or PDF (`?format=html|pdf` or the Accept header)."""
+        report = self.get_object()
         fmt = request.accepted_renderer.format
         if fmt == "json":
             return Response(self.get_serializer(report).data)
@@ -313,7 +314,7 @@ class TrainingRunViewSet(StageViewSet, mixins.ListModelMixin, mixins.RetrieveMod
         project = self.project()
         params = self.form(s.TrainingRequestSerializer)
         version = datasets.find_version(project, params["dataset"])
-        training.check_config(params["method"], params["config"])  # a bad key is a 400 now
+        training.check_config(params["method"], params["config"], project=project)  # a bad key is a 400 now
         return self.start("train", {**params, "dataset": version.version})
 
     @extend_schema(request=None, responses={200: s.JobSerializer, **ERRORS})

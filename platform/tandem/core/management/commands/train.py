@@ -45,6 +45,7 @@ class Command(BaseCommand):
                 output_dir=opts["out"],
                 reward_fn=reward_fn,
                 progress=progress,
+                trusted=True,  # the operator's shell: any model path, any TRL argument
             )
         except services.ServiceError as err:
             raise CommandError(err.message) from err
