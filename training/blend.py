@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +134,25 @@ class BlendSummary:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def count(self, row: PreferenceRow | None, reason: str, disagree: bool) -> None:
+        """Add one pair's outcome (blend_pair's triple), so a streamed blend keeps no rows to count."""
+        self.pairs_in += 1
+        self.disagreements += disagree
+        if row is None:
+            self.dropped[reason] = self.dropped.get(reason, 0) + 1
+            return
+        self.rows_out += 1
+        self.by_source[row.source] = self.by_source.get(row.source, 0) + 1
+        if not self.weight_histogram:
+            self.weight_histogram = weight_histogram(())
+        self.weight_histogram[weight_bin(row.weight)] += 1
+
+    def sort(self) -> None:
+        """Counts in key order (what a reader and the stored summary see), bins all present."""
+        self.by_source = dict(sorted(self.by_source.items()))
+        self.dropped = dict(sorted(self.dropped.items()))
+        self.weight_histogram = self.weight_histogram or weight_histogram(())
+
     def format(self) -> str:
         """Human-readable lines for a CLI dry run."""
         lines = [
@@ -237,14 +255,41 @@ def blend_pair(
     return _orient(pair, human, p_chosen, source, policy.human_weight, policy), "", disagree
 
 
+WEIGHT_LABELS = tuple(
+    f"{lo:.1f}-{hi:.1f}" if hi < 1.0 else f"{lo:.1f}-{hi:.1f}+" for lo, hi in itertools.pairwise(WEIGHT_BINS)
+)
+
+
+def weight_bin(weight: float) -> str:
+    """The histogram bin [lo, hi) of width 0.1 a weight falls in; weights >= 1 share the last."""
+    return WEIGHT_LABELS[min(int(weight * 10 + 1e-9), len(WEIGHT_LABELS) - 1)]
+
+
 def weight_histogram(weights: Iterable[float]) -> dict[str, int]:
     """Counts per bin [lo, hi) of width 0.1 over [0, 1]; weights >= 1 share the last bin."""
-    labels = [f"{lo:.1f}-{hi:.1f}" for lo, hi in itertools.pairwise(WEIGHT_BINS)]
-    labels[-1] = "0.9-1.0+"
-    counts = dict.fromkeys(labels, 0)
+    counts = dict.fromkeys(WEIGHT_LABELS, 0)
     for w in weights:
-        counts[labels[min(int(w * 10 + 1e-9), len(labels) - 1)]] += 1
+        counts[weight_bin(w)] += 1
     return counts
+
+
+def blend_stream(
+    pairs: Iterable[PairVotes],
+    summary: BlendSummary,
+    policy: BlendPolicy | None = None,
+    calibration: Mapping[str, Any] | None = None,
+) -> Iterator[PreferenceRow]:
+    """The kept rows, one per pair in the pairs' order, counting every pair into `summary` as it
+    goes: an export of a million pairs holds one pair at a time, not the blend. `summary` is
+    complete (and its counts sorted) once the rows are exhausted."""
+    policy = policy or BlendPolicy()
+    calibrate = calibrator(calibration)
+    for pair in pairs:
+        row, reason, disagree = blend_pair(pair, policy, calibrate)
+        summary.count(row, reason, disagree)
+        if row is not None:
+            yield row
+    summary.sort()
 
 
 def blend(
@@ -256,20 +301,5 @@ def blend(
     every AI probability first. Nothing is written: a dry run is this call plus summary.format()."""
     policy = policy or BlendPolicy()
     summary = BlendSummary(policy_version=policy.version)
-    rows: list[PreferenceRow] = []
-    dropped: Counter[str] = Counter()
-    calibrate = calibrator(calibration)
-    for pair in pairs:
-        summary.pairs_in += 1
-        row, reason, disagree = blend_pair(pair, policy, calibrate)
-        summary.disagreements += disagree
-        if row is None:
-            dropped[reason] += 1
-        else:
-            rows.append(row)
-    rows.sort(key=lambda r: r.pair_id)
-    summary.rows_out = len(rows)
-    summary.by_source = dict(sorted(Counter(r.source for r in rows).items()))
-    summary.dropped = dict(sorted(dropped.items()))
-    summary.weight_histogram = weight_histogram(r.weight for r in rows)
+    rows = sorted(blend_stream(pairs, summary, policy, calibration), key=lambda r: r.pair_id)
     return BlendResult(rows=rows, summary=summary)

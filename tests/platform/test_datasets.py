@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from tandem.core import datasets, services
+from tandem.core import datasets, selectors, services
 from tandem.core.models import AuditReport, DatasetVersion, Pair, TrainingRun
 from tests.factories import judge_pairs
 from training.split import held_out
@@ -63,6 +63,29 @@ def test_export_is_versioned_by_content_and_byte_identical(project, tmp_path, ca
     row = json.loads((tmp_path / "a" / "preferences.jsonl").read_text().splitlines()[0])
     assert set(row) >= {"prompt", "chosen", "rejected", "source", "weight", "p_chosen", "pair_id", "version"}
     assert row["version"] == first["version"] and row["chosen"].startswith(" Gladly")
+
+
+def test_export_reads_pairs_in_chunks_and_gives_the_same_version_and_verdicts(project, tmp_path, monkeypatch):
+    """Pairs, votes and verdicts are read a chunk at a time: chunks of 7 pairs give the version of
+    one chunk for all, rows in pair_id order (the id as text, as the content hash needs), the AI verdicts
+    routing reads (selectors.signals) and a dry run counting what the export wrote."""
+    whole = datasets.export_dataset(project, None, ["jsonl"], tmp_path / "whole")
+    monkeypatch.setattr(datasets, "CHUNK_PAIRS", 7)
+    chunked = datasets.export_dataset(project, None, ["jsonl"], tmp_path / "chunked")
+    assert chunked["version"] == whole["version"] and chunked["summary"] == whole["summary"]
+    lines = (tmp_path / "chunked" / "preferences.jsonl").read_text().splitlines()
+    ids = [json.loads(line)["pair_id"] for line in lines]
+    assert ids == sorted(ids) and len(ids) == 36
+    by_pair = {s.pair_id: s for s in selectors.signals(project, ["j"])}
+    for votes in datasets.pair_votes(project, "j"):
+        signal = by_pair[int(votes.pair_id)]
+        assert (votes.ai.choice, votes.ai.p_a, votes.ai.flipped) == (
+            signal.choice,
+            signal.p_a,
+            signal.flipped,
+        )
+    preview = datasets.preview(project)
+    assert {k: preview[k] for k in whole["summary"]} == whole["summary"]
 
 
 def test_dry_run_writes_nothing(project, capsys):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from labeling.verdicts import pair_verdict
-from training.blend import BlendPolicy, PairVotes, blend, human_verdict
+from training.blend import BlendPolicy, BlendSummary, PairVotes, blend, blend_stream, human_verdict
 from training.errors import ConfigError
 
 
@@ -127,3 +127,22 @@ def test_policy_from_toml_and_bad_values(tmp_path):
         BlendPolicy.load({"ties": "maybe"})
     with pytest.raises(ConfigError, match="vote 'c'"):
         pair(votes=["c"])
+
+
+def test_a_streamed_blend_counts_the_same_summary_and_yields_rows_in_the_pairs_order():
+    pairs = [
+        pair("p3", votes=["a"], p=0.95),
+        pair("p1", p=0.9),
+        pair("p2", p=0.6),
+        pair("p0", votes=["a", "b"], p=0.2, flipped=True),
+        pair("p4", votes=["b", "b", "a"], p=0.99),
+    ]
+    policy = BlendPolicy(ai_weight="margin")
+    summary = BlendSummary(policy_version=policy.version)
+    rows = list(blend_stream(iter(pairs), summary, policy))
+    whole = blend(pairs, policy)
+    assert [r.pair_id for r in rows] == ["p3", "p1", "p4"]  # as read: an export reads them in order
+    assert sorted(rows, key=lambda r: r.pair_id) == whole.rows
+    assert summary == whole.summary
+    assert summary.dropped == {"ai_below_threshold": 1, "human_tie": 1}
+    assert sum(summary.weight_histogram.values()) == summary.rows_out == 3

@@ -7,9 +7,10 @@ import random
 
 import pytest
 
+from training import export as export_module
 from training.blend import BlendPolicy, PairVotes, blend
 from training.errors import ConfigError, EmptyDataset
-from training.export import FORMATS, canonical_json, export, freeze, read_rows
+from training.export import FORMATS, canonical_json, export, export_sorted, freeze, read_rows
 
 from .conftest import preference_rows
 
@@ -76,3 +77,39 @@ def test_empty_duplicate_and_unknown_format_are_errors(tmp_path):
     expected = "unknown export format 'xlsx'; valid formats: jsonl, parquet, hf, csv"
     with pytest.raises(ConfigError, match=expected):
         export([row], tmp_path, formats=("xlsx",))
+
+
+def test_sorted_rows_stream_to_the_same_version_and_bytes_in_many_row_groups(tmp_path, monkeypatch):
+    """export_sorted holds one row at a time and writes Parquet and the HF folder in batches: with
+    batches of 5 rows, 12 rows give the same version and rows as the in-memory path."""
+    rows = preference_rows(12)
+    whole = export(rows, tmp_path / "whole", formats=FORMATS)
+    monkeypatch.setattr(export_module, "ROW_GROUP_ROWS", 5)
+    ordered = sorted(rows, key=lambda r: r["pair_id"])
+    streamed = export_sorted(iter(ordered), tmp_path / "streamed", formats=FORMATS)
+    assert streamed.version == whole.version and streamed.n_rows == 12
+    assert streamed.counts_by_source == {"ai": 6, "human": 6}
+    for name in ("preferences.jsonl", "preferences.csv"):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "streamed" / name).read_bytes()
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(streamed.paths["parquet"]).num_row_groups == 3
+    expected = list(freeze(rows).rows)
+    for fmt in ("jsonl", "parquet", "hf"):
+        assert read_rows(streamed.paths[fmt]) == expected
+    assert sorted(p.name for p in (tmp_path / "streamed").iterdir()) == sorted(
+        p.name for p in (tmp_path / "whole").iterdir()
+    )  # no spool or Arrow scratch file is left behind
+
+
+def test_rows_out_of_order_or_twice_in_a_stream_are_errors_that_write_nothing(tmp_path):
+    rows = sorted(preference_rows(3), key=lambda r: r["pair_id"])
+    with pytest.raises(
+        ConfigError, match="pair_id 'p000' comes after 'p001'; rows must be sorted by pair_id"
+    ):
+        export_sorted([rows[1], rows[0]], tmp_path)
+    with pytest.raises(ConfigError, match="pair_id 'p001' appears twice"):
+        export_sorted([rows[0], rows[1], rows[1]], tmp_path)
+    with pytest.raises(EmptyDataset, match="no rows"):
+        export_sorted(iter(()), tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -173,7 +173,9 @@ class JobViewSet(
     serializer_class = s.JobSerializer
 
     def get_queryset(self):
-        return selectors.jobs_for(self.request.user).order_by("-created_at")
+        """Jobs people started; a fanned-out judge job's shards are reachable by id (and add up
+        in their parent's progress), not listed one by one."""
+        return selectors.jobs_for(self.request.user).filter(parent__isnull=True).order_by("-created_at")
 
     def get_object(self):
         return selectors.access_job(self.request.user, self.kwargs["pk"], write=self.action == "cancel")

@@ -8,16 +8,21 @@ same version and byte-identical files. `preview` is the dry run: the same blend,
 
 from __future__ import annotations
 
+import collections
+import itertools
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast, Collate
 
 from . import selectors
 from .errors import ConfigInvalid, NotFound, ServiceError
-from .models import AuditReport, DatasetVersion, HumanLabel, Pair, Project
+from .models import AuditReport, DatasetVersion, HumanLabel, Judgment, Pair, Project
 
 
 def _training():
@@ -27,26 +32,31 @@ def _training():
     return blend, errors, export
 
 
-def pair_votes(project: Project, judge: str | None):
-    """PairVotes for every pair of the project: human votes, and the judge's verdict exactly as
-    routing, the suggestion and the audit see it (`labeling.verdicts`, via `selectors.signals`)."""
+CHUNK_PAIRS = 2000
+
+
+def pair_votes(project: Project, judge: str | None) -> Iterator:
+    """PairVotes for every pair of the project, in the export's order (pair_id, the id as text),
+    read CHUNK_PAIRS at a time with that chunk's human votes and the judge's verdict exactly as
+    routing, the suggestion and the audit see it (`labeling.verdicts`, via `selectors`): memory
+    holds one chunk, however large the project."""
     from labeling.verdicts import PairVerdict
 
     blend, _, _ = _training()
-    votes: dict[int, list[str]] = {}
-    for pair_id, choice in HumanLabel.objects.filter(pair__project=project).values_list("pair_id", "choice"):
-        votes.setdefault(pair_id, []).append(choice)
-    signals = {s.pair_id: s for s in selectors.signals(project, [judge])} if judge else {}
     rows = (
         Pair.objects.filter(project=project)
-        .order_by("id")
+        .order_by(_id_as_text())
         .values_list("id", "prompt", "response_a", "response_b")
     )
-    out = []
-    for pair_id, prompt, a, b in rows.iterator(chunk_size=2000):
-        signal = signals.get(pair_id)
-        out.append(
-            blend.PairVotes(
+    for chunk in _chunks(rows.iterator(chunk_size=CHUNK_PAIRS), CHUNK_PAIRS):
+        ids = [pair_id for pair_id, *_ in chunk]
+        votes: dict[int, list[str]] = {}
+        for pair_id, choice in HumanLabel.objects.filter(pair_id__in=ids).values_list("pair_id", "choice"):
+            votes.setdefault(pair_id, []).append(choice)
+        signals = {s.pair_id: s for s in _chunk_signals(project, judge, ids)} if judge else {}
+        for pair_id, prompt, a, b in chunk:
+            signal = signals.get(pair_id)
+            yield blend.PairVotes(
                 pair_id=str(pair_id),
                 prompt=prompt,
                 response_a=a,
@@ -54,8 +64,33 @@ def pair_votes(project: Project, judge: str | None):
                 human_votes=tuple(votes.get(pair_id, ())),
                 ai=PairVerdict(signal.choice, signal.p_a, signal.flipped) if signal else None,
             )
-        )
-    return out
+
+
+def _id_as_text():
+    """The pair's id as the export sorts it: as a string (`pair_id`), byte by byte, so the rows
+    come out of PostgreSQL in the order their content hash needs (no sort in Python)."""
+    as_text = Cast("id", TextField())
+    return Collate(as_text, "C") if connection.vendor == "postgresql" else as_text
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
+def _chunk_signals(project: Project, judge: str, pair_ids: list[int]) -> list:
+    """selectors.signals for these pairs only (its per-pair reading, `selectors._pair_signals`)."""
+    per_pair: dict[int, dict] = {}
+    judgments = Judgment.objects.filter(pair_id__in=pair_ids, judge=judge).values_list(
+        "pair_id", "pair__category", "order", "status", "p_first", "choice", "detail"
+    )
+    for pair_id, category, order, status, p_first, choice, detail in judgments:
+        entry = per_pair.setdefault(pair_id, {"category": category, "orders": {}})
+        entry["orders"][order] = (status, p_first, choice, detail or {})
+    return [
+        selectors._pair_signals(pair_id, entry["category"], [entry["orders"]])
+        for pair_id, entry in per_pair.items()
+    ]
 
 
 def latest_calibration(project: Project, judge: str | None) -> AuditReport | None:
@@ -81,26 +116,36 @@ def check_judge(project: Project, judge: str | None) -> None:
         raise ConfigInvalid(f"judge '{judge}' has no judgments here; judges: {known}", "judge")
 
 
-def _blended(project: Project, policy_source, judge: str | None):
-    """(policy, judge, calibration report or None, BlendResult, summary dict) for a blend of the
-    project's knowledge now; raises ConfigInvalid for a policy that does not load."""
-    blend, _, _ = _training()
+def _plan(project: Project, policy_source, judge: str | None):
+    """(policy, judge, calibration report or None) of a blend of the project's knowledge now;
+    raises ConfigInvalid for a policy that does not load or a judge without judgments."""
     policy = check_policy(policy_source)
     check_judge(project, judge)
     judge = judge or _default_judge(project)
-    calibration = latest_calibration(project, judge)
-    result = blend.blend(pair_votes(project, judge), policy, calibration.calibration if calibration else None)
-    summary = {**result.summary.to_dict(), "judge": judge, "calibrated": calibration is not None}
-    return policy, judge, calibration, result, summary
+    return policy, judge, latest_calibration(project, judge)
+
+
+def _blend_rows(project: Project, policy, judge: str | None, calibration: AuditReport | None):
+    """(the kept rows as a stream in pair_id order, the BlendSummary they fill as they pass)."""
+    blend, _, _ = _training()
+    summary = blend.BlendSummary(policy_version=policy.version)
+    cmap = calibration.calibration if calibration else None
+    return blend.blend_stream(pair_votes(project, judge), summary, policy, cmap), summary
+
+
+def _summary(summary, judge: str | None, calibration: AuditReport | None) -> dict:
+    return {**summary.to_dict(), "judge": judge, "calibrated": calibration is not None}
 
 
 def preview(project: Project, policy=None, judge: str | None = None) -> dict:
     """What an export with `policy` (a mapping or file; None: the built-in one) would produce,
     without writing anything: pairs in, rows out, rows by source, drops by reason, the weight
     histogram, the judge and whether a calibration map applies (BlendSummary), plus `text`, the
-    same in lines for a terminal."""
-    _, _, _, result, summary = _blended(project, policy, judge)
-    return {**summary, "text": result.summary.format()}
+    same in lines for a terminal. The rows stream past and are counted, never kept."""
+    policy, judge, calibration = _plan(project, policy, judge)
+    rows, summary = _blend_rows(project, policy, judge, calibration)
+    collections.deque(rows, maxlen=0)
+    return {**_summary(summary, judge, calibration), "text": summary.format()}
 
 
 def export_dataset(
@@ -120,18 +165,20 @@ def export_dataset(
     rows to the same folder cannot change a recorded version's files. `out_dir/preferences.*`
     are hard links to the latest export (what a user opening the folder looks for)."""
     _, errors, export = _training()
-    policy, judge, calibration, result, summary = _blended(project, policy_source, judge)
+    policy, judge, calibration = _plan(project, policy_source, judge)
     out = Path(out_dir)
     _remove_abandoned_staging(out)
     staging = out / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        written = export.export(result.rows, staging, formats)
+        rows, blended = _blend_rows(project, policy, judge, calibration)
+        written = export.export_sorted(rows, staging, formats)
         written.paths = _publish(staging, out / "versions" / written.version, written.paths)
     except errors.TrainingError as err:
         raise ServiceError(str(err)) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _link_latest(out, written.paths)
+    summary = _summary(blended, judge, calibration)
     version, _ = DatasetVersion.objects.get_or_create(
         project=project,
         version=written.version,

@@ -92,7 +92,7 @@ def project_counts(project: Project) -> dict:
     as succeeded next to stale counts, and the page (which reloads only when it sees a job
     end) would never show them.
     """
-    jobs = list(Job.objects.filter(project=project).order_by("-created_at")[:10])
+    jobs = list(Job.objects.filter(project=project, parent__isnull=True).order_by("-created_at")[:10])
     pairs = Pair.objects.filter(project=project)
     judgments = Judgment.objects.filter(pair__project=project)
     by_judge = list(
