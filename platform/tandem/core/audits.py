@@ -69,6 +69,10 @@ def latest_report(project: Project, judge: str | None = None) -> AuditReport | N
     return reports.order_by("-created_at", "-pk").first()
 
 
+# A rendered HTML report is served with this policy (pages and API): it is built from stored data
+# and needs no script and no outside request.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
 RENDERERS = {"html": "render_html", "pdf": "render_pdf", "text": "render_text"}
 
 

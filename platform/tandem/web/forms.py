@@ -7,10 +7,11 @@ import json
 
 from django import forms
 
-from tandem.api.serializers import UPLOAD_FORMATS, ProjectSerializer
+from tandem.api.serializers import DOWNLOAD_FORMATS, EXPORT_FORMATS, UPLOAD_FORMATS, ProjectSerializer
 from tandem.core.models import Project
 
-EXPORT_FORMATS = ["jsonl", "parquet", "csv"]
+# The page offers what it can download (DOWNLOAD_FORMATS); the API also builds `hf` folders.
+EXPORT_FORMATS = [f for f in EXPORT_FORMATS if f in DOWNLOAD_FORMATS]
 
 
 class ProjectForm(forms.ModelForm):

@@ -107,7 +107,7 @@ def report_response(report: AuditReport, name: str, fmt: str, download: bool):
         response["Content-Disposition"] = f'attachment; filename="{name}.html"'
     else:
         response["X-Frame-Options"] = "SAMEORIGIN"
-        response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        response["Content-Security-Policy"] = audit_service.REPORT_CSP
     return response
 
 

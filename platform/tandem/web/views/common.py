@@ -39,7 +39,7 @@ def can_change(request, project: Project) -> bool:
     return roles.can_write(roles.role_on(request.user, project.pk))
 
 
-ACTIVE = (Job.Status.QUEUED, Job.Status.RUNNING)
+ACTIVE = jobs.ACTIVE  # queued or running: one definition, the job registry's
 
 
 def live_jobs(request, project: Project, kinds: list[str] | None = None) -> dict:
