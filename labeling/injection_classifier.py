@@ -86,6 +86,8 @@ def features(passages: list[str]):
 
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
+_LETTER = re.compile(r"[^\W\d_]")  # a letter, in any script (CJK has no spaces to count words by)
+MIN_LETTERS = 4  # windows with fewer letters are left to the rules
 
 
 def windows(text: str) -> list[str]:
@@ -136,8 +138,12 @@ class Model:
         return 1.0 / (1.0 + math.exp(-(float(np.dot(self.weights[index], values)) + self.bias)))
 
     def score(self, text: str) -> tuple[float, str]:
-        """(P(injection) of `text`'s most suspicious window, that window)."""
-        return max((self.passage_score(p), p) for p in passages(text))
+        """(P(injection) of `text`'s most suspicious window, that window); (0, "") when no window
+        has MIN_LETTERS letters (a bare number or symbol says nothing to a judge: with almost no
+        features the score is mostly the bias, and the answer "10" scored 0.99)."""
+        worded = [p for p in passages(text) if len(_LETTER.findall(p)) >= MIN_LETTERS]
+        scored = [(self.passage_score(p), p) for p in worded]
+        return max(scored) if scored else (0.0, "")
 
 
 def model() -> Model:

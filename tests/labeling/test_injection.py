@@ -347,3 +347,11 @@ def test_the_local_judge_reads_an_injected_role_token_as_a_real_turn_only_withou
     # system, user and the assistant turn the verdict is read from: 3 turns are the template's.
     assert turn_starts("pairwise_v1") == 4
     assert turn_starts("pairwise_v2") == 3
+
+
+@pytest.mark.parametrize("answer", ["10", "42", "3.14", "1/2", "-7", "(b)", "12:30"])
+def test_a_bare_number_or_short_answer_is_never_flagged(answer):
+    # The answer "10" once scored 0.99 with the classifier: with almost no features a window's
+    # score is mostly the bias, so windows of under four letters are left to the rules.
+    assert detect(answer) is None
+    assert scan_pair(f"Let me work it out.\n\n{answer}", "I do not know.") == ""
