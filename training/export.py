@@ -145,7 +145,9 @@ def arrow_schema():
 
 def arrow_batches(rows: Iterable[Mapping[str, Any]]):
     """pyarrow Tables of consecutive rows, each up to ROW_GROUP_ROWS rows or ROW_GROUP_BYTES of
-    text: the unit Parquet and the HF folder are written in, so memory holds one of them."""
+    text: the unit Parquet and the HF folder are written in, so memory holds one of them. (A
+    dataset larger than one batch is written in other row groups, or Arrow buffers, than the
+    single-table writer before it used: the same rows and version, not the same bytes.)"""
     import pyarrow as pa
 
     schema, batch, size = arrow_schema(), [], 0

@@ -22,7 +22,7 @@ from django.db.models.functions import Cast, Collate
 
 from . import selectors
 from .errors import ConfigInvalid, NotFound, ServiceError
-from .models import AuditReport, DatasetVersion, HumanLabel, Judgment, Pair, Project
+from .models import AuditReport, DatasetVersion, HumanLabel, Pair, Project
 
 
 def _training():
@@ -53,7 +53,7 @@ def pair_votes(project: Project, judge: str | None) -> Iterator:
         votes: dict[int, list[str]] = {}
         for pair_id, choice in HumanLabel.objects.filter(pair_id__in=ids).values_list("pair_id", "choice"):
             votes.setdefault(pair_id, []).append(choice)
-        signals = {s.pair_id: s for s in _chunk_signals(project, judge, ids)} if judge else {}
+        signals = {s.pair_id: s for s in selectors.signals(project, [judge], ids)} if judge else {}
         for pair_id, prompt, a, b in chunk:
             signal = signals.get(pair_id)
             yield blend.PairVotes(
@@ -76,21 +76,6 @@ def _id_as_text():
 def _chunks(items: Iterator, size: int) -> Iterator[list]:
     while chunk := list(itertools.islice(items, size)):
         yield chunk
-
-
-def _chunk_signals(project: Project, judge: str, pair_ids: list[int]) -> list:
-    """selectors.signals for these pairs only (its per-pair reading, `selectors._pair_signals`)."""
-    per_pair: dict[int, dict] = {}
-    judgments = Judgment.objects.filter(pair_id__in=pair_ids, judge=judge).values_list(
-        "pair_id", "pair__category", "order", "status", "p_first", "choice", "detail"
-    )
-    for pair_id, category, order, status, p_first, choice, detail in judgments:
-        entry = per_pair.setdefault(pair_id, {"category": category, "orders": {}})
-        entry["orders"][order] = (status, p_first, choice, detail or {})
-    return [
-        selectors._pair_signals(pair_id, entry["category"], [entry["orders"]])
-        for pair_id, entry in per_pair.items()
-    ]
 
 
 def latest_calibration(project: Project, judge: str | None) -> AuditReport | None:

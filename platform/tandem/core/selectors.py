@@ -358,11 +358,14 @@ def project_judges(project: Project, judges: list[str] | None = None) -> list[st
     return own or sorted(set(found))
 
 
-def signals(project: Project, judges: list[str]) -> list[PairSignals]:
-    """One PairSignals per pair judged (in both orders, or failed) by every judge in `judges`."""
-    rows = Judgment.objects.filter(pair__project=project, judge__in=judges).values_list(
-        "pair_id", "pair__category", "judge", "order", "status", "p_first", "choice", "detail"
-    )
+def signals(project: Project, judges: list[str], pair_ids: list[int] | None = None) -> list[PairSignals]:
+    """One PairSignals per pair judged (in both orders, or failed) by every judge in `judges`;
+    of the pairs `pair_ids` only, when given (a streaming stage reads a chunk at a time)."""
+    rows = Judgment.objects.filter(pair__project=project, judge__in=judges)
+    if pair_ids is not None:
+        rows = rows.filter(pair_id__in=pair_ids)
+    columns = ("pair_id", "pair__category", "judge", "order", "status", "p_first", "choice", "detail")
+    rows = rows.values_list(*columns)
     per_pair: dict[int, dict] = defaultdict(lambda: {"category": "", "judges": defaultdict(dict)})
     for pair_id, category, judge, order, status, p_first, choice, detail in rows.iterator():
         entry = per_pair[pair_id]
