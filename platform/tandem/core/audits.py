@@ -54,11 +54,9 @@ def compute_report(project: Project, *, judge: str | None = None) -> dict:
 def check_judge(project: Project, judge: str | None) -> None:
     """Raises NotReady when nothing is judged yet, ConfigInvalid (key `judge`) for a judge
     without judgments in the project (the message lists those with some)."""
-    judges = selectors.judges_of(project)
-    if not judges:
+    if not selectors.judges_of(project):
         raise NotReady(f"project '{project.name}' has no judgments yet: judge its pairs first")
-    if judge and judge not in judges:
-        raise ConfigInvalid(f"judge '{judge}' has no judgments here; judges: {', '.join(judges)}", "judge")
+    selectors.check_judge(project, judge)
 
 
 def latest_report(project: Project, judge: str | None = None) -> AuditReport | None:

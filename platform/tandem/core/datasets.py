@@ -96,9 +96,7 @@ def check_policy(policy_source):
 
 def check_judge(project: Project, judge: str | None) -> None:
     """ConfigInvalid (key `judge`) for a judge without judgments here (None: routing's judge)."""
-    if judge and judge not in (judges := selectors.judges_of(project)):
-        known = ", ".join(judges) or "none yet"
-        raise ConfigInvalid(f"judge '{judge}' has no judgments here; judges: {known}", "judge")
+    selectors.check_judge(project, judge)
 
 
 def _plan(project: Project, policy_source, judge: str | None):

@@ -219,6 +219,16 @@ def judges_of(project: Project) -> list[str]:
     return sorted(set(Judgment.objects.filter(pair__project=project).values_list("judge", flat=True)))
 
 
+def check_judge(project: Project, judge: str | None) -> list[str]:
+    """The project's judges; ConfigInvalid (key `judge`) when `judge` is named and has no
+    judgments here (the message lists those with some). None names no judge."""
+    judges = judges_of(project)
+    if judge and judge not in judges:
+        known = ", ".join(judges) or "none yet"
+        raise ConfigInvalid(f"judge '{judge}' has no judgments here; judges: {known}", "judge")
+    return judges
+
+
 def audit_frames(project: Project, judge: str | None = None):
     """The two frames of the audits package's contract (audits/frames.py) for one project.
 
