@@ -90,7 +90,7 @@ else
 fi
 
 stage "10/10 web app"
-DEMO_ID=$(manage shell -c "from tandem.core.models import Project; print(Project.objects.get(name='demo').pk)")
+DEMO_ID=$(manage shell -v 0 -c "from tandem.core.models import Project; print(Project.objects.get(name='demo').pk)")
 cat <<EOF
   pipeline   http://127.0.0.1:$PORT/projects/$DEMO_ID/   (the demo project: every stage, what to do next)
   pages      http://127.0.0.1:$PORT/            (sign in with a user above)
