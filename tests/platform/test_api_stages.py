@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -227,6 +228,9 @@ def test_a_dataset_version_is_built_listed_and_downloaded(api, project):
     assert len(list(csv.DictReader(io.StringIO(b"".join(table.streaming_content).decode())))) == 36
     parquet = auditor.get(url(project, f"datasets/{version.pk}/download/parquet/"))
     assert b"".join(parquet.streaming_content)[:4] == b"PAR1"
+    Path(version.files["csv"]).unlink()  # gone from the server: a 404 that says what to do
+    gone = auditor.get(url(project, f"datasets/{version.pk}/download/csv/"))
+    assert gone.status_code == 404 and "no csv file here any more: build it again" in gone.json()["message"]
 
 
 def test_a_training_run_shows_its_metrics_per_step_and_evaluation(api, project, tiny_model, tmp_path):

@@ -10,8 +10,6 @@ starts work takes an `Idempotency-Key` header: sent again, it returns the first 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.http import FileResponse, Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -276,11 +274,7 @@ class DatasetViewSet(StageViewSet, mixins.ListModelMixin, mixins.RetrieveModelMi
     @action(detail=True, methods=["get"], url_path=r"download/(?P<fmt>jsonl|parquet|csv)")
     def download(self, request, *args, fmt: str = "jsonl", **kwargs):
         """The version's file in that format, as exported (its rows are what training reads)."""
-        version = self.get_object()
-        path = version.files.get(fmt)
-        if not path or not Path(path).is_file():
-            raise Http404("that file is not on this server any more: build the version again")
-        name = f"{version.project.name}-{version.version[:12]}{Path(path).suffix}"
+        path, name = datasets.version_file(self.get_object(), fmt)
         return FileResponse(
             open(path, "rb"),
             as_attachment=True,

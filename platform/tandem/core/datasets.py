@@ -78,6 +78,15 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
+def version_file(version: DatasetVersion, fmt: str) -> tuple[Path, str]:
+    """(path, download name) of the version's file in `fmt` as exported (what training reads);
+    NotFound when that file is not on this server any more."""
+    path = version.files.get(fmt)
+    if not path or not Path(path).is_file():
+        raise NotFound(f"dataset {version.version[:12]} has no {fmt} file here any more: build it again")
+    return Path(path), f"{version.project.name}-{version.version[:12]}{Path(path).suffix}"
+
+
 def latest_calibration(project: Project, judge: str | None) -> AuditReport | None:
     if not judge:
         return None

@@ -3,14 +3,12 @@ downloads per format, a dry-run preview of the blend and a button that builds a 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from tandem.core import selectors, services
+from tandem.core import datasets, selectors, services
 from tandem.core.models import DatasetVersion
 
 from .. import charts, forms
@@ -19,8 +17,6 @@ from .common import form_errors, live_jobs, start
 
 def _preview(project, form: forms.BlendForm) -> tuple[dict | None, str]:
     """The dry run's summary (nothing written), or why there is none."""
-    from tandem.core import datasets
-
     if not form.is_valid():
         return None, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
     try:
@@ -82,11 +78,8 @@ def start_export(request, pk: int):
 def dataset_download(request, pk: int, version: str, fmt: str):
     project = selectors.access_project(request.user, pk)
     dataset = get_object_or_404(DatasetVersion, project=project, version=version)
-    path = dataset.files.get(fmt)
-    if not path or not Path(path).is_file():
-        raise Http404("that file is not on this server any more: export the version again")
-    return FileResponse(
-        open(path, "rb"),
-        as_attachment=True,
-        filename=f"{project.name}-{version[:12]}{Path(path).suffix}",
-    )
+    try:
+        path, name = datasets.version_file(dataset, fmt)
+    except services.NotFound as err:
+        raise Http404(err.message) from err
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=name)
