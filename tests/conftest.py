@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,7 @@ def argilla(redis_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> str:
+def tiny_model(tmp_path_factory):
     """Path of a saved tiny causal LM + tokenizer (the SmolLM2 tokenizer, vocab 49152)."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig
@@ -135,7 +136,8 @@ def tiny_model(tmp_path_factory) -> str:
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    return str(path)
+    yield str(path)
+    shutil.rmtree(path, ignore_errors=True)  # outside pytest's own temporary folders
 
 
 @pytest.fixture(scope="session")

