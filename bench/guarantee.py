@@ -1,15 +1,17 @@
 """Guarantee mode (Trust or Escalate) on the recorded verdicts of ../shared/data (issue 18).
 
 Validity: random calibration / test splits of each set (half and half); thresholds calibrated
-on the calibration half (labeling.guarantee), agreement with the human majority measured on the
-test pairs they keep. A split succeeds when that agreement reaches the target (or nothing is
-kept); the guarantee promises success with probability >= 1 - delta (0.9), the issue asks >= 85%
-of splits. Beside it, the simpler method: the plug-in threshold (the lowest confidence whose
-calibration agreement reaches the target, no bound). Coverage: the share of test pairs given an
-AI label, beside its ceiling (the largest share one threshold on the same confidence keeps at
-the target on the whole set, labels known). Cost per correct label: cascades vs GPT-4 alone vs
-humans alone, at the prices of PRICES. PPI++ against classical intervals at the same human n, and
-annotators' Dawid-Skene reliability: bench/guarantee_estimates.py.
+on the calibration half (labeling.guarantee: a score learned on half of it, its threshold tested
+on the other half), agreement with the human majority measured on the test pairs they keep. A
+split succeeds when that agreement reaches the target (or nothing is kept); the guarantee
+promises success with probability >= 1 - delta (0.9), the issue asks >= 85% of splits. Beside
+it, on the same splits, the baseline (bench/guarantee_baseline.py: each slice certified on its
+own, raw confidence). Coverage: the share of test pairs given an AI label, beside its ceiling
+(the largest share that keeping whole cells of the same signals keeps at the target on the whole
+set, labels known). Cost per correct label: cascades vs GPT-4 alone vs humans alone, at the
+prices of PRICES. PPI++ against classical intervals at the same human n, and annotators'
+Dawid-Skene reliability: bench/guarantee_estimates.py. bench/guarantee_slices.py is the prototype
+whose idea (cells ranked on one part, certified on the other) labeling.guarantee now ships.
 
 Run: .venv/bin/python bench/guarantee.py [--data ../shared/data] [--splits 1000] [--draws 1000]
      [--tables validity cost ppi annotators]
@@ -21,12 +23,14 @@ import argparse
 import random
 import statistics
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from guarantee_data import Pair, calibrated, call_tokens, llmbar_judge, llmbar_mixed, load  # noqa: E402
+import guarantee_baseline as baseline  # noqa: E402
+from guarantee_data import Pair, calibrated, call_tokens, cascade, llmbar_judge, llmbar_mixed, load  # noqa: E402
 from guarantee_estimates import annotator_table, ppi_table  # noqa: E402
 
 from labeling.guarantee import Calibrated, GuaranteeConfig, assign, calibrate_cascade  # noqa: E402
@@ -55,73 +59,71 @@ def splits(n: int, count: int, seed: int = 0):
         yield sorted(ids[: n // 2]), sorted(ids[n // 2 :])
 
 
-def plug_in(items: list[Calibrated], target: float) -> float | None:
-    """The simpler method: the lowest confidence whose calibration agreement reaches the target."""
-    best = None
-    for value in sorted({c.confidence for c in items if c.confidence is not None}, reverse=True):
-        kept = [c.agrees for c in items if c.confidence is not None and c.confidence >= value]
-        if sum(kept) / len(kept) >= target:
-            best = value
-    return best
-
-
 def ceiling(items: list[Calibrated], target: float) -> float:
-    """The largest share of pairs one threshold keeps at `target` agreement, labels known."""
-    best = 0.0
-    for value in {c.confidence for c in items if c.confidence is not None}:
-        kept = [c.agrees for c in items if c.confidence is not None and c.confidence >= value]
-        if sum(kept) / len(kept) >= target:
-            best = max(best, len(kept) / len(items))
-    return best
+    """The largest share of pairs that keeping whole cells of the same signals (slice, confidence,
+    other judges agreeing, longer chosen), best first, keeps at `target` agreement on the whole
+    set, labels known."""
+    cells: dict = defaultdict(lambda: [0, 0])
+    for c in items:
+        if c.confidence is not None:
+            cell = (c.slice, c.confidence, c.others_agree, c.chose_longer)
+            cells[cell][0] += 1
+            cells[cell][1] += c.agrees
+    kept = agree = best = 0
+    for n, a in sorted(cells.values(), key=lambda v: -v[1] / v[0]):
+        kept, agree = kept + n, agree + a
+        if agree / kept >= target:
+            best = kept
+    return best / len(items)
 
 
-def run_split(cascade: dict[str, list[Calibrated]], calib, test, config) -> tuple[int, int, list]:
-    """(kept test pairs, of them agreeing, the judge kept per test pair) for one split."""
-    thresholds, groups = calibrate_cascade({j: [v[i] for i in calib] for j, v in cascade.items()}, config)
-    chosen = assign({j: [v[i] for i in test] for j, v in cascade.items()}, thresholds, groups)
-    kept = [(i, j) for i, j in zip(test, chosen, strict=True) if j is not None]
-    return len(kept), sum(cascade[j][i].agrees for i, j in kept), chosen
+def run_split(cascade: dict[str, list[Calibrated]], calib, test, config) -> list[str | None]:
+    """The judge whose label is kept per test pair (None: humans), calibrated on `calib`."""
+    thresholds, scores = calibrate_cascade(
+        {j: [v[i] for i in calib] for j, v in cascade.items()}, config, keys=[str(i) for i in calib]
+    )
+    return assign({j: [v[i] for i in test] for j, v in cascade.items()}, thresholds, scores)
+
+
+def baseline_split(cascade: dict[str, list[Calibrated]], calib, test, config) -> list[str | None]:
+    """The same, by the baseline (each slice group certified on its own, raw confidence)."""
+    table, groups = baseline.calibrate({j: [v[i] for i in calib] for j, v in cascade.items()}, config)
+    return baseline.assign({j: [v[i] for i in test] for j, v in cascade.items()}, table, groups)
 
 
 def validity(cascade: dict[str, list[Calibrated]], target: float, n_splits: int, min_slice: int) -> dict:
+    """Per method: share of splits whose kept test pairs reach `target` (nothing kept counts as
+    reaching it) with its Wilson interval, and mean coverage of the test halves."""
     config = GuaranteeConfig(target, 0.9, tuple(cascade), min_slice=min_slice)
     first = next(iter(cascade.values()))
-    wins = naive_wins = 0
-    coverage, naive_coverage = [], []
-    for calib, test in splits(len(first), n_splits):
-        kept, agree, _ = run_split(cascade, calib, test, config)
-        wins += kept == 0 or agree / kept >= target
-        coverage.append(kept / len(test))
-        value = plug_in([first[i] for i in calib], target)
-        naive = [first[i].agrees for i in test if value is not None and (first[i].confidence or 0) >= value]
-        naive_wins += not naive or sum(naive) / len(naive) >= target
-        naive_coverage.append(len(naive) / len(test))
-    return {
-        "success": wins / n_splits,
-        "interval": wilson(wins, n_splits),
-        "coverage": statistics.mean(coverage),
-        "ceiling": ceiling(first, target) if len(cascade) == 1 else None,
-        "naive_success": naive_wins / n_splits if len(cascade) == 1 else None,
-        "naive_coverage": statistics.mean(naive_coverage) if len(cascade) == 1 else None,
-    }
+    out = {}
+    for name, method in (("learned", run_split), ("baseline", baseline_split)):
+        wins, coverage = 0, []
+        for calib, test in splits(len(first), n_splits):
+            chosen = method(cascade, calib, test, config)
+            kept = [cascade[j][i].agrees for i, j in zip(test, chosen, strict=True) if j is not None]
+            wins += not kept or sum(kept) / len(kept) >= target
+            coverage.append(len(kept) / len(test))
+        out[name] = {"success": wins / n_splits, "interval": wilson(wins, n_splits),
+                     "coverage": statistics.mean(coverage)}  # fmt: skip
+    out["ceiling"] = ceiling(first, target) if len(cascade) == 1 else None
+    return out
 
 
 def validity_table(name: str, cascade: dict[str, list[Calibrated]], n_splits: int, min_slice: int) -> None:
-    print(f"\n{name}: {len(next(iter(cascade.values())))} pairs, judges {' -> '.join(cascade)}")
-    print(
-        f"{'target':>6} {'splits reaching it':>26}      {'coverage':>8} {'ceiling':>7} "
-        f"{'plug-in: splits':>15} {'coverage':>8}"
-    )
+    print(f"\n{name}: {len(next(iter(cascade.values())))} pairs, judges {' -> '.join(cascade)}, "
+          f"min_slice {min_slice}, {n_splits} splits")  # fmt: skip
+    print(f"{'target':>6} | {'learned score: splits reaching it':>34} {'coverage':>8} | "
+          f"{'baseline: splits':>16} {'coverage':>8} | {'ceiling':>7}")  # fmt: skip
     for target in TARGETS:
         r = validity(cascade, target, n_splits, min_slice)
-        low, high = r["interval"]
-        top, plug, plug_cover = (
-            "-" if r[k] is None else f"{r[k]:.1%}" for k in ("ceiling", "naive_success", "naive_coverage")
-        )
+        new, old = r["learned"], r["baseline"]
+        low, high = new["interval"]
+        top = "-" if r["ceiling"] is None else f"{r['ceiling']:.1%}"
         print(
-            f"{target:>6.0%} {r['success']:>9.1%} [{low:.1%}, {high:.1%}] "
-            f"{'PASS' if r['success'] >= 0.85 else 'MISS'}"
-            f" {r['coverage']:>8.1%} {top:>7} {plug:>15} {plug_cover:>8}"
+            f"{target:>6.0%} | {new['success']:>9.1%} [{low:.1%}, {high:.1%}] "
+            f"{'PASS' if new['success'] >= 0.85 else 'MISS'}      {new['coverage']:>8.1%} | "
+            f"{old['success']:>16.1%} {old['coverage']:>8.1%} | {top:>7}"
         )
 
 
@@ -138,19 +140,16 @@ def cost_row(
 ) -> tuple[float, float, float]:
     """(coverage, agreement of all final labels with the gold, $ per correct label) on test halves;
     a human label counts as correct (LLMBar's gold labels are experts')."""
-    cascade = {j: calibrated(pairs, llmbar_judge(j)) for j in judges}
+    judged = cascade(pairs, {j: llmbar_judge(j) for j in judges})
     costs = {j: judge_cost(pairs, j) for j in judges}
     config = GuaranteeConfig(target, 0.9, tuple(judges), min_slice=min_slice)
     spent = correct = kept_total = total = 0.0
     for calib, test in splits(len(pairs), n_splits, seed=1):
-        if judges:
-            _, _, chosen = run_split(cascade, calib, test, config)
-        else:
-            chosen = [None] * len(test)
+        chosen = run_split(judged, calib, test, config) if judges else [None] * len(test)
         for i, judge in zip(test, chosen, strict=True):
             asked = judges if judge is None else judges[: judges.index(judge) + 1]
             spent += sum(costs[j][i] for j in asked) + (HUMAN_LABEL if judge is None else 0.0)
-            correct += 1 if judge is None else cascade[judge][i].agrees
+            correct += 1 if judge is None else judged[judge][i].agrees
             kept_total += judge is not None
             total += 1
     return kept_total / total, correct / total, spent / correct
@@ -181,37 +180,46 @@ def main() -> None:
     args = parser.parse_args()
     mixed = llmbar_mixed(args.data)
     gpt4 = {"GPT-4": calibrated(mixed, llmbar_judge("GPT-4"))}
-    pooled = len(mixed)  # no slice reaches it: one threshold for all
     mt = load(args.data / "mtbench" / "mtbench_human_vs_gpt4pair.jsonl.gz", "mtbench")
     panda = load(args.data / "pandalm", "pandalm")
     both = ["pandalm:gpt-3.5-turbo", "pandalm:pandalm-7b"]
     cases = [
-        ("LLMBar, 8 sets mixed, GPT-4 as 2 prompts x 2 orders, pooled", gpt4, pooled),
-        ("LLMBar, 8 sets mixed, GPT-4, per slice (set)", gpt4, args.min_slice),
+        ("LLMBar, 8 sets mixed (slice = set), GPT-4 as 2 prompts x 2 orders", gpt4, args.min_slice),
+        ("LLMBar, the same, slices pooled", gpt4, len(mixed)),
         (
-            "LLMBar, 8 sets mixed, cascade ChatGPT -> GPT-4, pooled",
-            {j: calibrated(mixed, llmbar_judge(j)) for j in ("ChatGPT", "GPT-4")},
-            pooled,
+            "LLMBar, 8 sets mixed, cascade ChatGPT -> GPT-4 (each sees if the other agrees)",
+            cascade(mixed, {j: llmbar_judge(j) for j in ("ChatGPT", "GPT-4")}),
+            args.min_slice,
         ),
         (
-            "MT-Bench humans, GPT-4 (one merged verdict), pooled",
+            "LLMBar, 8 sets mixed, cascade PaLM2 -> ChatGPT -> GPT-4",
+            cascade(mixed, {j: llmbar_judge(j) for j in ("PaLM2", "ChatGPT", "GPT-4")}),
+            args.min_slice,
+        ),
+        (
+            "MT-Bench humans (slice = category), GPT-4 (one merged verdict)",
             {"GPT-4": calibrated(mt, ["mtbench:gpt-4"])},
-            pooled,
+            args.min_slice,
         ),
         (
-            "PandaLM, GPT-3.5 and PandaLM-7B as two annotators, pooled",
+            "PandaLM, GPT-3.5 and PandaLM-7B as two annotators",
             {"both": calibrated(panda, both)},
-            pooled,
+            args.min_slice,
+        ),
+        (
+            "PandaLM, cascade GPT-3.5 -> PandaLM-7B",
+            cascade(panda, {"gpt-3.5": both[:1], "pandalm-7b": both[1:]}),
+            args.min_slice,
         ),
     ]
     if "validity" in args.tables:
-        for name, cascade, min_slice in cases:
-            validity_table(name, cascade, args.splits, min_slice)
+        for name, judged, min_slice in cases:
+            validity_table(name, judged, args.splits, min_slice)
     if "cost" in args.tables:
-        cost_table(mixed, max(args.splits // 5, 1), pooled)
+        cost_table(mixed, max(args.splits // 5, 1), args.min_slice)
     if "ppi" in args.tables:
         ppi_table("LLMBar, 8 sets mixed, GPT-4 (2 prompts x 2 orders)", gpt4["GPT-4"], args.draws)
-        ppi_table("MT-Bench, GPT-4 (one merged verdict)", cases[3][1]["GPT-4"], args.draws)
+        ppi_table("MT-Bench, GPT-4 (one merged verdict)", cases[4][1]["GPT-4"], args.draws)
     if "annotators" in args.tables:
         annotator_table("MT-Bench humans", mt)
         annotator_table("PandaLM, three annotators", panda)

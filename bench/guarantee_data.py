@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labeling.guarantee import Calibrated, annotator_verdict
+from labeling.guarantee import Calibrated, annotator_verdict, chose_longer, others_agreeing
 from labeling.importers import ImportIssue, read
 from labeling.importers.llmbar import LLMBAR_SETS
 from labeling.records import Choice, Order, RecordedVerdict, VerdictStatus
@@ -28,6 +28,7 @@ TEMPLATE_TOKENS = {"Vanilla_NoRules": 200, "CoT": 330, "": 200}
 class Pair:
     slice: str
     chars: int  # prompt + both responses: what every judge call reads
+    lengths: tuple[int, int] = (0, 0)  # characters of response a and b
     votes: list[Choice] = field(default_factory=list)
     annotators: list[str] = field(default_factory=list)  # who cast each of `votes`
     verdicts: dict[str, dict[Order, RecordedVerdict]] = field(default_factory=lambda: defaultdict(dict))
@@ -48,7 +49,8 @@ def load(path: Path, fmt: str) -> list[Pair]:
             continue
         key = row.pair.external_id or row.pair.content_hash()
         chars = len(row.pair.prompt) + len(row.pair.response_a) + len(row.pair.response_b)
-        pair = pairs.setdefault(key, Pair(row.pair.category, chars))
+        lengths = (len(row.pair.response_a), len(row.pair.response_b))
+        pair = pairs.setdefault(key, Pair(row.pair.category, chars, lengths))
         pair.votes.extend(v.choice for v in row.votes)
         pair.annotators.extend(v.annotator for v in row.votes)
         for v in row.verdicts:
@@ -69,13 +71,29 @@ def prompt_verdict(orders: dict[Order, RecordedVerdict]) -> PairVerdict:
     )
 
 
-def calibrated(pairs: list[Pair], annotators: list[str]) -> list[Calibrated]:
-    """Per pair, the judge made of `annotators` (recorded judge names) as guarantee mode sees it."""
+def calibrated(pairs: list[Pair], annotators: list[str], others: list[list[str]] = ()) -> list[Calibrated]:
+    """Per pair, the judge made of `annotators` (recorded judge names) as guarantee mode sees it;
+    `others` are the other judges of the cascade (each a list of recorded names), whose choices
+    give the signal `others_agree`."""
     out = []
     for pair in pairs:
-        choice, conf = annotator_verdict([prompt_verdict(pair.verdicts.get(a, {})) for a in annotators])
-        out.append(Calibrated(conf, choice is not None and choice == pair.majority, pair.slice))
+        choice, conf = _verdict(pair, annotators)
+        agreeing = others_agreeing(choice, [_verdict(pair, names)[0] for names in others])
+        agrees = choice is not None and choice == pair.majority
+        out.append(Calibrated(conf, agrees, pair.slice, agreeing, chose_longer(choice, *pair.lengths)))
     return out
+
+
+def cascade(pairs: list[Pair], judges: dict[str, list[str]]) -> dict[str, list[Calibrated]]:
+    """{judge: its Calibrated pairs}, each judge seeing how many of the others agree with it."""
+    return {
+        name: calibrated(pairs, names, [other for o, other in judges.items() if o != name])
+        for name, names in judges.items()
+    }
+
+
+def _verdict(pair: Pair, annotators: list[str]):
+    return annotator_verdict([prompt_verdict(pair.verdicts.get(a, {})) for a in annotators])
 
 
 def call_tokens(pairs: list[Pair], annotators: list[str]) -> list[tuple[int, int]]:

@@ -47,6 +47,11 @@ class PairVotes:
     response_b: str
     human_votes: tuple[str, ...] = ()
     ai: PairVerdict | None = None
+    # Guarantee mode (labeling.guarantee): the judge of the cascade whose label routing certified
+    # for this pair, `ai` being that judge's verdict with its own calibration map applied; ""
+    # when no judge was certified for it; None outside guarantee mode. A certified label skips
+    # the policy's map and threshold (the guarantee chose it); an uncertified pair has no AI label.
+    kept_by: str | None = None
 
     def __post_init__(self):
         bad = [v for v in self.human_votes if v not in CHOICES]
@@ -236,8 +241,11 @@ def blend_pair(
 ) -> tuple[PreferenceRow | None, str, bool]:
     """(row or None, reason it was dropped or '', whether humans and AI disagreed)."""
     human, share = human_verdict(pair.human_votes)
-    ai, confidence, ai_reason = _ai_verdict(pair, calibrate(pair.ai.p_a if pair.ai else None))
-    if ai is not None and confidence < policy.ai_threshold:
+    p_a = pair.ai.p_a if pair.ai else None
+    ai, confidence, ai_reason = _ai_verdict(pair, p_a if pair.kept_by else calibrate(p_a))
+    if pair.kept_by == "":
+        ai, ai_reason = None, "uncertified"
+    elif ai is not None and confidence < policy.ai_threshold and not pair.kept_by:
         ai, ai_reason = None, "ai_below_threshold"
     if human is None:
         if ai is None:

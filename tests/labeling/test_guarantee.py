@@ -1,10 +1,11 @@
-"""Guarantee mode on its own: the binomial bound, fixed-sequence testing, slices, the cascade."""
+"""Guarantee mode on its own: the binomial bound, fixed-sequence testing, the learned score, the cascade."""
 
 from __future__ import annotations
 
 import math
 import random
 import re
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -17,8 +18,11 @@ from labeling.guarantee import (
     assign,
     binomial_tail,
     calibrate_cascade,
+    chose_longer,
     fewest_needed,
     fixed_sequence,
+    learning_half,
+    others_agreeing,
     warnings,
 )
 from labeling.records import Choice
@@ -89,48 +93,85 @@ def test_the_walk_stops_at_the_first_threshold_that_fails():
     assert fixed_sequence(items, 0.1, 0.1) is None
 
 
-def audited_pairs() -> list[Calibrated]:
-    """A big slice where the judge is right when sure, and two small ones where it never is."""
-    big = [Calibrated(0.95, True) for _ in range(120)] + [Calibrated(0.6, i % 2 == 0) for i in range(60)]
-    small = [Calibrated(0.95, False, "adv1") for _ in range(20)] + [Calibrated(0.95, False, "adv2")] * 20
-    return [Calibrated(c.confidence, c.agrees, "chat") for c in big] + small
+def slices_at(rates: dict[str, tuple[int, float]], seed: int = 0) -> list[Calibrated]:
+    """Sure verdicts (0.95) in slices of `n` pairs agreeing with humans at `rate` each, shuffled."""
+    rng = random.Random(seed)
+    out = [Calibrated(0.95, k < round(n * rate), name) for name, (n, rate) in rates.items() for k in range(n)]
+    rng.shuffle(out)
+    return out
 
 
-def test_a_big_slice_gets_its_own_threshold_and_small_ones_are_pooled():
-    config = GuaranteeConfig(target_agreement=0.9, confidence=0.9, cascade=("judge",), min_slice=100)
-    thresholds, groups = calibrate_cascade({"judge": audited_pairs()}, config)
-    assert groups == {"chat": "chat", "adv1": POOLED, "adv2": POOLED}
-    by_group = {t.group: t for t in thresholds}
-    assert by_group["chat"].value == 0.95 and by_group["chat"].kept == 120
-    assert by_group[POOLED].value is None and by_group[POOLED].kept == 0
-    new = [Calibrated(0.95, True, "chat"), Calibrated(0.6, True, "chat"), Calibrated(0.99, True, "unseen")]
-    assert assign({"judge": new}, thresholds, groups) == ["judge", None, None]
-    assert warnings(thresholds, config) == [
-        "judge on pooled slices: no confidence threshold reaches 90% agreement on 40 audited pairs: "
-        "every pair goes on to the next judge or to humans"
-    ]
+def test_a_slice_at_86_percent_is_kept_beside_one_at_100_and_a_wrong_one_is_not():
+    """The kept labels are certified as a whole: the 86% slice, which can never pass 85% on its
+    own, is kept because the learned score ranks the slices and the sure-but-wrong one is left."""
+    audited = slices_at({"natural": (300, 1.0), "chat": (300, 0.86), "adversarial": (300, 0.4)})
+    config = GuaranteeConfig(target_agreement=0.85, confidence=0.9, cascade=("judge",), min_slice=100)
+    thresholds, scores = calibrate_cascade({"judge": audited}, config)
+    (t,) = thresholds
+    assert t.group == POOLED and t.learned + t.audited == 900 and 400 < t.learned < 500
+    assert t.agreement >= 0.85 and t.kept > 0.6 * t.audited  # both good slices of the testing half
+    new = [Calibrated(0.95, True, s) for s in ("natural", "chat", "adversarial", "never-audited")]
+    assert assign({"judge": new}, thresholds, scores) == ["judge", "judge", None, None]
+    assert warnings(thresholds, config) == []
+
+
+def test_the_learned_threshold_keeps_its_promise_over_many_audits():
+    """Over 300 audits of 400 pairs (three slices: 97%, 88% and 50% agreement), the true agreement
+    of what is kept reaches 85% in at least 90% of them (the promise at confidence 0.9)."""
+    rates = {"a": (0.97, 0.4), "b": (0.88, 0.4), "c": (0.5, 0.2)}  # (agreement, share of pairs)
+    config = GuaranteeConfig(target_agreement=0.85, confidence=0.9, cascade=("judge",), min_slice=50)
+    held = covered = 0
+    for seed in range(300):
+        audit = slices_at({k: (round(400 * share), rate) for k, (rate, share) in rates.items()}, seed)
+        rng = random.Random(seed)
+        audit = [replace(c, agrees=rng.random() < rates[c.slice][0]) for c in audit]  # noisy draws
+        thresholds, scores = calibrate_cascade({"judge": audit}, config)
+        kept = {k for k in rates if assign({"judge": [Calibrated(0.95, True, k)]}, thresholds, scores)[0]}
+        truth = sum(rates[k][0] * rates[k][1] for k in kept) / sum(rates[k][1] for k in kept) if kept else 1
+        held += truth >= 0.85
+        covered += "b" in kept
+    assert held / 300 >= 0.9
+    assert covered / 300 > 0.5  # and it is not vacuous: the 88% slice is usually kept
+
+
+def test_other_judges_and_length_refine_the_score_where_the_slice_cannot():
+    """In one slice, a judge right when it chose the shorter response and wrong when it chose the
+    longer one: the score tells them apart, so only the first are kept."""
+    audited = [Calibrated(0.95, True, "s", chose_longer=False) for _ in range(200)]
+    audited += [Calibrated(0.95, k % 2 == 0, "s", chose_longer=True) for k in range(200)]
+    config = GuaranteeConfig(target_agreement=0.9, confidence=0.9, cascade=("judge",))
+    thresholds, scores = calibrate_cascade({"judge": audited}, config)
+    pairs = [Calibrated(0.95, True, "s", chose_longer=False), Calibrated(0.95, True, "s", chose_longer=True)]
+    assert assign({"judge": pairs}, thresholds, scores) == ["judge", None]
+    assert chose_longer(Choice.A, 120, 80) is True and chose_longer(Choice.B, 120, 80) is False
+    assert chose_longer(Choice.TIE, 120, 80) is None and chose_longer(Choice.A, 50, 50) is None
+    assert others_agreeing(Choice.A, [Choice.A, Choice.B, None, Choice.A]) == 2
+    assert others_agreeing(Choice.TIE, [Choice.TIE]) == 0
 
 
 def test_the_next_judge_of_the_cascade_is_calibrated_on_what_the_first_gave_up():
-    cheap = [Calibrated(0.95, True)] * 100 + [Calibrated(0.6, i % 2 == 0) for i in range(100)]
-    strong = [Calibrated(0.6, False)] * 100 + [Calibrated(0.97, True)] * 100
+    cheap = [Calibrated(0.95, True)] * 200 + [Calibrated(0.6, i % 2 == 0) for i in range(200)]
+    strong = [Calibrated(0.6, False)] * 200 + [Calibrated(0.97, True)] * 200
     config = GuaranteeConfig(target_agreement=0.9, cascade=("cheap", "strong"))
-    thresholds, groups = calibrate_cascade({"cheap": cheap, "strong": strong}, config)
-    assert [(t.judge, t.audited, t.kept, t.value) for t in thresholds] == [
-        ("cheap", 200, 100, 0.95),
-        ("strong", 100, 100, 0.97),  # judged only on the 100 pairs the cheap judge gave up
-    ]
+    thresholds, scores = calibrate_cascade({"cheap": cheap, "strong": strong}, config)
+    first, second = thresholds
+    assert first.learned + first.audited == 400 and first.agreement == 1.0
+    assert first.kept == sum(1 for i in range(200) if not learning_half([str(i)])[0])
+    # the strong judge learns and is tested only on the 200 pairs the cheap judge gave up
+    assert second.learned + second.audited == 200 and second.agreement == 1.0
     pairs = {"cheap": [Calibrated(0.95, True), Calibrated(0.6, True)], "strong": [Calibrated(0.97, True)] * 2}
-    assert assign(pairs, thresholds, groups) == ["cheap", "strong"]
+    assert assign(pairs, thresholds, scores) == ["cheap", "strong"]
 
 
 def test_a_calibration_set_too_small_for_the_target_is_named_in_a_warning():
     config = GuaranteeConfig(target_agreement=0.95, confidence=0.95, cascade=("gpt",))
-    thresholds, _ = calibrate_cascade({"gpt": [Calibrated(0.99, True)] * 30}, config)
-    assert thresholds[0].value is None and thresholds[0].too_small
+    thresholds, _ = calibrate_cascade({"gpt": [Calibrated(0.99, True)] * 60}, config)
+    (t,) = thresholds
+    assert t.value is None and t.too_small and t.audited < 59
     assert warnings(thresholds, config) == [
-        "gpt on pooled slices: 30 audited pairs cannot certify 95% agreement at 95% confidence (it needs "
-        "at least 59 even with no disagreement): raise the audit rate or lower the target"
+        f"gpt: {t.audited} audited pairs in the testing half cannot certify 95% agreement at 95% "
+        "confidence (it needs at least 59 even with no disagreement, and as many again to learn the "
+        "score): raise the audit rate or lower the target"
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -39,42 +40,61 @@ def guarantee_project(tmp_path, n=200):
     return project
 
 
+def label_audit(decisions, agree_unsure=lambda k: k % 2 == 1):
+    """Humans on blind audit pairs: they agree with the sure verdicts (a), and with the unsure
+    ones where `agree_unsure` says so."""
+    for k, d in enumerate(decisions):
+        sure = d.pair.judgments.get(order="ab", judge="j").p_first > 0.9
+        choice = "a" if sure or agree_unsure(k) else "b"
+        HumanLabel.objects.create(pair=d.pair, annotator="h", choice=choice, source="argilla")
+
+
+def route_again(project, version, capsys, audit_rate=0.05) -> str:
+    project.routing_config["policy"] = {"version": version, "audit_rate": audit_rate}
+    project.save()
+    call_command("route", project="g")
+    return capsys.readouterr().out
+
+
 def test_guarantee_mode_keeps_only_labels_above_the_threshold_the_audit_certifies(tmp_path, capsys):
-    project = guarantee_project(tmp_path)
+    project = guarantee_project(tmp_path, n=400)
     call_command("route", project="g")
     first = capsys.readouterr().out
     # nothing audited yet: nothing can be certified, so every pair goes to humans, with a warning
     assert (
-        "warning: j on pooled slices: 0 audited pairs cannot certify 90% agreement at 90% confidence" in first
+        "warning: j: 0 audited pairs in the testing half cannot certify 90% agreement at 90% confidence"
+        in first
     )
     assert "coverage 0.0% AI labels" in first
     assert Alert.objects.filter(kind="guarantee").count() == 1
-    # the humans on the blind sample agree with the sure verdicts and with half the unsure ones
-    blind = RoutingDecision.objects.filter(blind=True).select_related("pair").order_by("pair_id")
-    audited = list(blind)
-    assert 90 <= len(audited) <= 110
-    for k, d in enumerate(audited):
-        sure = d.pair.judgments.get(order="ab").p_first > 0.9
-        HumanLabel.objects.create(
-            pair=d.pair, annotator="h", choice="a" if sure or k % 2 else "b", source="argilla"
-        )
-    sure_audited = sum(1 for d in audited if d.pair.judgments.get(order="ab").p_first > 0.9)
-    project.routing_config["policy"] = {"version": 2, "audit_rate": 0.05}
-    project.save()
-    call_command("route", project="g")
-    out = capsys.readouterr().out
+    blind = list(RoutingDecision.objects.filter(blind=True).select_related("pair").order_by("pair_id"))
+    assert 180 <= len(blind) <= 220
+    # an audit of 20 pairs is too small for 90% at 90%: still nothing kept, and the report says why
+    label_audit(blind[:20])
+    small = route_again(project, 2, capsys)
+    assert re.search(r"warning: j: \d+ audited pairs in the testing half cannot certify 90% agreement", small)
+    assert "at least 22 even with no disagreement" in small and "coverage 0.0% AI labels" in small
+    assert not RoutingDecision.objects.filter(policy__version=2, human=False).exists()
+    # the whole blind sample labelled: the sure verdicts are certified, the unsure ones are not
+    label_audit(blind[20:])
+    out = route_again(project, 3, capsys)
     assert "with probability >= 90%, AI labels kept agree with the human majority on >= 90% of them" in out
-    assert f"j on (pooled): confidence >= 0.950; keeps {sure_audited} of {len(audited)} audited pairs" in out
+    kept = re.search(
+        r"j on \(pooled\): estimated agreement >= [\d.]+ \(score learned on \d+ audited pairs, tested on "
+        r"(\d+)\); keeps (\d+) of the \1",
+        out,
+    )
+    assert kept and 22 <= int(kept[2]) < int(kept[1]) < len(blind)  # the testing half only
     assert "agreement 100.0%" in out and "warning" not in out
-    second = RoutingDecision.objects.filter(policy__version=2)
-    unsure = second.filter(pair__judgments__order="ab", pair__judgments__p_first__lt=0.9)
-    assert unsure.count() == 50 and all(d.human for d in unsure)
+    third = RoutingDecision.objects.filter(policy__version=3)
+    unsure = third.filter(pair__judgments__order="ab", pair__judgments__p_first__lt=0.9)
+    assert unsure.count() == 100 and all(d.human for d in unsure)
     assert all(d.reasons in (["below_threshold"], ["audit"]) for d in unsure)
-    ai_only = second.filter(human=False)
-    sure_blind = second.filter(blind=True, pair__judgments__order="ab", pair__judgments__p_first__gt=0.9)
-    assert 0 < sure_blind.count() < 20 and ai_only.count() == 150 - sure_blind.count()
+    ai_only = third.filter(human=False)
+    sure_blind = third.filter(blind=True, pair__judgments__order="ab", pair__judgments__p_first__gt=0.9)
+    assert 0 < sure_blind.count() < 40 and ai_only.count() == 300 - sure_blind.count()
     assert all(d.judges == ["j"] for d in ai_only)
-    assert f"coverage {ai_only.count() / 200:.1%} AI labels (j {ai_only.count()})" in out
+    assert f"coverage {ai_only.count() / 400:.1%} AI labels (j {ai_only.count()})" in out
 
 
 def test_routing_config_accepts_guarantee_keys_and_names_a_bad_one():

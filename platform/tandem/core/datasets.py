@@ -2,7 +2,10 @@
 
 The blend reads every pair's human votes and one judge's debiased verdict (with its flip), and,
 where an audit of that judge fitted a calibration map, applies it before the confidence
-threshold. Versions are content hashes of the rows: exporting the same knowledge twice gives the
+threshold. In guarantee mode (core.guarantee) the AI label of a pair is the one routing certified:
+that of the cascade's judge its decision kept, never another judge's, and none for a pair no judge
+was certified for, so the dataset carries exactly the labels the guarantee speaks of. Versions
+are content hashes of the rows: exporting the same knowledge twice gives the
 same version and byte-identical files. `preview` is the dry run: the same blend, nothing written.
 """
 
@@ -22,7 +25,8 @@ from django.db.models.functions import Cast, Collate
 
 from . import selectors
 from .errors import ConfigInvalid, NotFound, ServiceError
-from .models import AuditReport, DatasetVersion, HumanLabel, Pair, Project
+from .guarantee import project_guarantee
+from .models import AuditReport, DatasetVersion, HumanLabel, Pair, Project, RoutingDecision
 
 
 def _training():
@@ -39,10 +43,12 @@ def pair_votes(project: Project, judge: str | None) -> Iterator:
     """PairVotes for every pair of the project, in the export's order (pair_id, the id as text),
     read CHUNK_PAIRS at a time with that chunk's human votes and the judge's verdict exactly as
     routing, the suggestion and the audit see it (`labeling.verdicts`, via `selectors`): memory
-    holds one chunk, however large the project."""
+    holds one chunk, however large the project. In guarantee mode each pair's AI verdict is the
+    one its routing decision certified (`certified_verdicts`)."""
     from labeling.verdicts import PairVerdict
 
     blend, _, _ = _training()
+    guarantee = project_guarantee(project) is not None
     rows = (
         Pair.objects.filter(project=project)
         .order_by(_id_as_text())
@@ -54,16 +60,42 @@ def pair_votes(project: Project, judge: str | None) -> Iterator:
         for pair_id, choice in HumanLabel.objects.filter(pair_id__in=ids).values_list("pair_id", "choice"):
             votes.setdefault(pair_id, []).append(choice)
         signals = {s.pair_id: s for s in selectors.signals(project, [judge], ids)} if judge else {}
+        certified = certified_verdicts(project, ids) if guarantee else {}
         for pair_id, prompt, a, b in chunk:
             signal = signals.get(pair_id)
+            kept_by, ai = certified.get(pair_id, ("", None))
+            if not guarantee:
+                kept_by, ai = None, PairVerdict(signal.choice, signal.p_a, signal.flipped) if signal else None
             yield blend.PairVotes(
                 pair_id=str(pair_id),
                 prompt=prompt,
                 response_a=a,
                 response_b=b,
                 human_votes=tuple(votes.get(pair_id, ())),
-                ai=PairVerdict(signal.choice, signal.p_a, signal.flipped) if signal else None,
+                ai=ai,
+                kept_by=kept_by,
             )
+
+
+def certified_verdicts(project: Project, pair_ids: list[int]) -> dict[int, tuple[str, object]]:
+    """{pair id: (judge, its PairVerdict)} for the pairs whose latest routing decision kept an AI
+    label in guarantee mode: that judge's verdict, p_a through that judge's calibration map (the
+    confidence its threshold was certified on). Pairs sent to humans, or not decided, are absent."""
+    from labeling.verdicts import PairVerdict
+
+    latest: dict[int, tuple[bool, list]] = {}
+    decisions = RoutingDecision.objects.filter(pair_id__in=pair_ids).order_by("pair_id", "policy__version")
+    for pair_id, human, judges in decisions.values_list("pair_id", "human", "judges"):
+        latest[pair_id] = (human, judges)
+    by_judge: dict[str, list[int]] = collections.defaultdict(list)
+    for pair_id, (human, judges) in latest.items():
+        if not human and judges:
+            by_judge[judges[0]].append(pair_id)
+    out = {}
+    for judge, ids in by_judge.items():
+        for s in selectors.calibrated(project, [judge], selectors.signals(project, [judge], ids)):
+            out[s.pair_id] = (judge, PairVerdict(s.choice, s.p_a, s.flipped))
+    return out
 
 
 def _id_as_text():

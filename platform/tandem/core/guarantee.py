@@ -4,18 +4,23 @@ A project is in guarantee mode when its `routing_config` carries `target_agreeme
 `confidence`, `cascade` and `min_slice`: labeling.guarantee.GuaranteeConfig). The policy still
 draws the blind audit sample (its `audit_rate`, `min_audited`, `seed`): that sample is what the
 next calibration learns from, so it never stops. Every other pair keeps the label of the first
-judge of the cascade whose calibrated threshold it reaches, or goes to humans. Budget mode is
-`routing.route_pairs` without these keys.
+judge of the cascade whose learned score reaches its calibrated threshold, or goes to humans.
+The score hears each judge's own verdict (both orders, calibration map applied), the pair's
+slice, how many other judges of the cascade chose the same side, and whether the judge chose the
+longer response. The RoutingDecision of a kept pair names that judge, and the blend
+(core.datasets) takes that judge's label for it. Budget mode is `routing.route_pairs` without
+these keys.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from django.db import transaction
 from django.db.models import Sum
+from django.db.models.functions import Length
 
 from labeling.guarantee import (
     GUARANTEE_KEYS,
@@ -23,14 +28,16 @@ from labeling.guarantee import (
     GuaranteeConfig,
     assign,
     calibrate_cascade,
+    chose_longer,
     guarantee_text,
+    others_agreeing,
     warnings,
 )
 from labeling.routing import PairSignals, PolicyError, Reason, RoutingPolicy, audit_sample
 from labeling.verdicts import confidence, human_majority
 
 from . import routing
-from .models import Alert, HumanLabel, Judgment, Project, RoutingDecision
+from .models import Alert, HumanLabel, Judgment, Pair, Project, RoutingDecision
 from .services import ServiceError
 
 log = logging.getLogger(__name__)
@@ -63,10 +70,38 @@ def _stage(project: Project, judge: str) -> dict[int, PairSignals]:
     return {s.pair_id: s for s in routing.calibrated(project, [judge], routing.signals(project, [judge]))}
 
 
-def _as_calibrated(s: PairSignals | None, agrees: bool = False, slice_key: str = "") -> Calibrated:
-    if s is None:
-        return Calibrated(None, False, slice_key)
-    return Calibrated(confidence(s.choice, s.p_a), agrees, s.slice_key)
+@dataclass(frozen=True)
+class Cascade:
+    """What the cascade's judges said: per judge, its verdict per pair; and each pair's response
+    lengths in characters (for the verbosity signal)."""
+
+    stages: dict[str, dict[int, PairSignals]]
+    lengths: dict[int, tuple[int, int]]
+
+    @classmethod
+    def read(cls, project: Project, judges: list[str]) -> Cascade:
+        rows = Pair.objects.filter(project=project).annotate(
+            len_a=Length("response_a"), len_b=Length("response_b")
+        )
+        lengths = {pid: (a, b) for pid, a, b in rows.values_list("id", "len_a", "len_b").iterator()}
+        return cls({judge: _stage(project, judge) for judge in judges}, lengths)
+
+    def calibrated(self, judge: str, pair_id: int, slice_key: str, majority=None) -> Calibrated:
+        """The pair as `judge` saw it, with how many other judges of the cascade agree and whether
+        it chose the longer response; `agrees` compares with the human majority when given."""
+        s = self.stages[judge].get(pair_id)
+        if s is None:
+            return Calibrated(None, False, slice_key)
+        others = [
+            self.stages[j][pair_id].choice for j in self.stages if j != judge and pair_id in self.stages[j]
+        ]
+        return Calibrated(
+            confidence(s.choice, s.p_a),
+            majority is not None and s.choice is not None and s.choice == majority,
+            slice_key,
+            others_agreeing(s.choice, others),
+            chose_longer(s.choice, *self.lengths.get(pair_id, (0, 0))),
+        )
 
 
 def _cost_per_pair(project: Project, judges: list[str]) -> dict[str, float]:
@@ -80,19 +115,20 @@ def _cost_per_pair(project: Project, judges: list[str]) -> dict[str, float]:
     return out
 
 
-def calibrate(project: Project, config: GuaranteeConfig, stages: dict[str, dict[int, PairSignals]]):
-    """Thresholds and slice groups of the cascade, from the blind audit sample's human votes."""
+def calibrate(project: Project, config: GuaranteeConfig, cascade: Cascade):
+    """((thresholds, learned scores) of the cascade, audited pairs), from the blind audit sample's
+    human votes; a pair's id decides its half of the audit (learning or testing)."""
     votes = _audited_votes(project)
-    audited = sorted(pid for pid in votes if pid in stages[next(iter(stages))])
-    by_judge = {}
-    for judge, signals in stages.items():
-        items = []
-        for pid in audited:
-            s = signals.get(pid)
-            agrees = s is not None and s.choice is not None and s.choice == human_majority(votes[pid])
-            items.append(_as_calibrated(s, agrees, stages[next(iter(stages))][pid].slice_key))
-        by_judge[judge] = items
-    return calibrate_cascade(by_judge, config), len(audited)
+    first = cascade.stages[next(iter(cascade.stages))]
+    audited = sorted(pid for pid in votes if pid in first)
+    by_judge = {
+        judge: [
+            cascade.calibrated(judge, pid, first[pid].slice_key, human_majority(votes[pid]))
+            for pid in audited
+        ]
+        for judge in cascade.stages
+    }
+    return calibrate_cascade(by_judge, config, keys=[str(pid) for pid in audited]), len(audited)
 
 
 def route_with_guarantee(project: Project, policy: RoutingPolicy, config: GuaranteeConfig) -> dict:
@@ -100,18 +136,15 @@ def route_with_guarantee(project: Project, policy: RoutingPolicy, config: Guaran
     report: the guarantee, each threshold, coverage, cost per label and warnings."""
     judges = routing.project_judges(project, list(config.cascade) or None)[: len(config.cascade) or 1]
     version = routing.policy_version(project, policy)
-    stages = {judge: _stage(project, judge) for judge in judges}
-    (thresholds, groups), n_audited = calibrate(project, config, stages)
+    cascade = Cascade.read(project, judges)
+    (thresholds, scores), n_audited = calibrate(project, config, cascade)
     decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
-    pending = [s for pid, s in sorted(stages[judges[0]].items()) if pid not in decided]
+    pending = [s for pid, s in sorted(cascade.stages[judges[0]].items()) if pid not in decided]
     blind = audit_sample(pending, policy.audit_rate, policy.seed)
     kept = assign(
-        {
-            j: [_as_calibrated(stages[j].get(s.pair_id), slice_key=s.slice_key) for s in pending]
-            for j in judges
-        },
+        {j: [cascade.calibrated(j, s.pair_id, s.slice_key) for s in pending] for j in judges},
         thresholds,
-        groups,
+        scores,
     )
     decisions = []
     for s, judge in zip(pending, kept, strict=True):

@@ -59,11 +59,15 @@ class Command(BaseCommand):
         self.stdout.write(f"guarantee mode, policy v{result['policy_version']}: {result['guarantee']}")
         self.stdout.write(f"calibrated on {result['audited']} audited pairs; thresholds:")
         for t in result["thresholds"]:
-            value = "none passed (keeps nothing)" if t["value"] is None else f"confidence >= {t['value']:.3f}"
+            if t["value"] is None:
+                value = "none passed (keeps nothing)"
+            else:
+                value = f"estimated agreement >= {t['value']:.3f}"
             agreement = "-" if t["agreement"] is None else f"{t['agreement']:.1%}"
             self.stdout.write(
-                f"  {t['judge']} on {t['group'] or '(all)'}: {value}; keeps {t['kept']} of {t['audited']} "
-                f"audited pairs, agreement {agreement}"
+                f"  {t['judge']} on {t['group'] or '(all)'}: {value} (score learned on {t.get('learned', 0)} "
+                f"audited pairs, tested on {t['audited']}); keeps {t['kept']} of the {t['audited']}, "
+                f"agreement {agreement}"
             )
         kept = ", ".join(f"{j} {n}" for j, n in result["kept_by_judge"].items())
         self.stdout.write(
