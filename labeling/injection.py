@@ -28,12 +28,15 @@ Pure Python (no Django): the platform, the judges and the benchmark share it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from labeling import injection_rules as rules
-from labeling.injection_classifier import classify
+from labeling.injection_classifier import classify_many
 from labeling.injection_lexicon import LANGUAGES
 from labeling.injection_text import disguise, views
 
@@ -247,7 +250,24 @@ def detect(text: str, classifier: bool = True) -> InjectionHit | None:
 
     The excerpt is from the reading that matched (e.g. with invisible characters removed), so a
     reviewer sees what the judge would have read."""
-    readings, squashed = views(text)
+    return detect_many([text], classifier)[0]
+
+
+def detect_many(texts: list[str], classifier: bool = True) -> list[InjectionHit | None]:
+    """`detect` of each text; the texts no rule flags go to the classifier together, which scores
+    their windows in one numpy pass instead of one call per window."""
+    read = [views(text) for text in texts]
+    hits = [_rule_hit(text, *seen) for text, seen in zip(texts, read, strict=True)]
+    if classifier:
+        rest = [i for i, hit in enumerate(hits) if hit is None]
+        found_all = classify_many([texts[i] for i in rest], [read[i] for i in rest])
+        for i, found in zip(rest, found_all, strict=True):
+            if found:
+                hits[i] = _hit("classifier", f"score {found[0]:.2f}: {found[1].strip()}")
+    return hits
+
+
+def _rule_hit(text: str, readings: list[str], squashed: list[str]) -> InjectionHit | None:
     lowered = [reading.lower() for reading in readings]
     for rule in RULES:
         for reading, low in zip(readings, lowered, strict=True):
@@ -259,10 +279,20 @@ def detect(text: str, classifier: bool = True) -> InjectionHit | None:
         if match:
             return _hit("letter_spacing", match.group(0))
     disguised = disguise(text)
-    if disguised:
-        return _hit("disguised_text", disguised)
-    found = classify(text) if classifier else None
-    return _hit("classifier", f"score {found[0]:.2f}: {found[1].strip()}") if found else None
+    return _hit("disguised_text", disguised) if disguised else None
+
+
+@cache
+def detector_version() -> str:
+    """A short hash of what decides a detection (this module, the rules, the lexicon, the readings,
+    the classifier and its weights): a stored scan made under another version is made again."""
+    from labeling import injection_classifier, injection_lexicon, injection_text
+
+    modules = (rules, injection_lexicon, injection_text, injection_classifier)
+    digest = hashlib.sha256()
+    for path in (Path(__file__), *(Path(m.__file__) for m in modules), injection_classifier.MODEL_PATH):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def scan_pair(response_a: str, response_b: str) -> str:
@@ -270,12 +300,22 @@ def scan_pair(response_a: str, response_b: str) -> str:
 
     e.g. `response_b fake_verdict: 'Output: (a)'`; both responses are reported when both hit.
     """
-    found = []
-    for side, text in (("response_a", response_a), ("response_b", response_b)):
-        hit = detect(text)
-        if hit is not None:
-            found.append(f"{side} {hit.reason}")
-    return "; ".join(found)
+    return scan_pairs([(response_a, response_b)])[0]
+
+
+def scan_pairs(pairs: list[tuple[str, str]]) -> list[str]:
+    """`scan_pair` of each (response_a, response_b); a text in several pairs (a prompt's
+    completions paired every way) is read once."""
+    texts = list(dict.fromkeys(text for pair in pairs for text in pair))
+    hits = dict(zip(texts, detect_many(texts), strict=True))
+    return [
+        "; ".join(
+            f"{side} {hits[text].reason}"
+            for side, text in zip(("response_a", "response_b"), pair, strict=True)
+            if hits[text] is not None
+        )
+        for pair in pairs
+    ]
 
 
 # -- neutralizing untrusted text -------------------------------------------------------------

@@ -18,7 +18,6 @@ Pure Python + numpy (scipy only to train), no Django.
 
 from __future__ import annotations
 
-import math
 import re
 import zlib
 from dataclasses import dataclass
@@ -42,12 +41,6 @@ _WORD_SALT = np.uint64(0xA5A5A5A5)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
-def _buckets(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(feature indices, L2-normalized counts) of a block of n-gram hashes."""
-    index, counts = np.unique((hashes * _MIX) >> _SHIFT, return_counts=True)
-    return index.astype(np.int64), counts / np.sqrt(np.dot(counts, counts))
-
-
 def passage_features(passage: str) -> tuple[np.ndarray, np.ndarray]:
     """(feature indices, values) of one passage: character 2-5-grams of the lowercased text with
     whitespace runs as one space, and word 1-2-grams (punctuation counts as a word), each block
@@ -55,21 +48,64 @@ def passage_features(passage: str) -> tuple[np.ndarray, np.ndarray]:
 
     Hashed with numpy and crc32 rather than scikit-learn's HashingVectorizer: five times faster
     per passage, which keeps the classifier usable at routing, and the same in every process."""
-    text = " " + " ".join(passage.lower().split()) + " "
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    grams, rolling = [], codes
+    _, index, values = batch_features([passage])
+    return index, values
+
+
+def batch_features(passages: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(passage number, feature index, value) of every feature of `passages` (passage_features'
+    features, each passage's character block then its word block, ordered by index within a block).
+
+    One numpy pass over all passages at once: scored a passage at a time, the fixed cost of each
+    numpy call was most of routing's injection scan (bench: h1 in README's benchmarks)."""
+    texts = [" " + " ".join(p.lower().split()) + " " for p in passages]
+    # Keys of under 32 bits sort twice as fast: a small batch's group numbers leave room for them.
+    dtype = np.uint32 if 2 * len(texts) <= 1 << (32 - int(_BUCKET_BITS)) else np.uint64
+    keys = np.sort(np.concatenate([*_char_keys(texts), *_word_keys(texts)]).astype(dtype))
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    unique = keys[starts].astype(np.uint64)
+    counts = np.diff(np.append(starts, len(keys))).astype(np.float64)
+    group = (unique >> _BUCKET_BITS).astype(np.int64)  # 2 * passage number + block (0 chars, 1 words)
+    norms = np.sqrt(np.bincount(group, counts * counts))
+    return group >> 1, (unique & _BUCKET_MASK).astype(np.int64), counts / norms[group]
+
+
+_BUCKET_BITS = np.uint64(N_FEATURES.bit_length() - 1)
+_BUCKET_MASK = np.uint64(N_FEATURES - 1)
+
+
+def _keyed(hashes: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Each n-gram hash's feature bucket (Fibonacci hashing), tagged with its group's number above
+    the bucket bits, so one np.unique counts every passage's block apart."""
+    return (group.astype(np.uint64) << _BUCKET_BITS) | ((hashes * _MIX) >> _SHIFT)
+
+
+def _char_keys(texts: list[str]) -> list[np.ndarray]:
+    """The keyed character 2-5-grams of `texts`: rolled over the texts joined, keeping only the
+    n-grams that end inside the text they start in."""
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    ends = np.repeat(np.cumsum(lengths), lengths)  # where each position's text ends
+    starts = np.arange(len(codes), dtype=np.int64)
+    out, rolling = [], codes
     for n in range(2, 6):
-        if len(codes) < n:
-            break
         rolling = rolling[:-1] * _MUL + codes[n - 1 :]
-        grams.append(rolling)
-    chars = _buckets(np.concatenate(grams))
-    tokens = np.array([zlib.crc32(t.encode("utf-8")) for t in _TOKEN.findall(text)], dtype=np.uint64)
-    if not len(tokens):
-        return chars
-    tokens = tokens + _WORD_SALT
-    words = _buckets(np.concatenate([tokens, tokens[:-1] * _MUL + tokens[1:]]))
-    return np.concatenate([chars[0], words[0]]), np.concatenate([chars[1], words[1]])
+        inside = starts[: len(rolling)] + n <= ends[: len(rolling)]
+        out.append(_keyed(rolling[inside], 2 * owner[: len(rolling)][inside]))
+    return out
+
+
+def _word_keys(texts: list[str]) -> list[np.ndarray]:
+    """The keyed word 1-2-grams of `texts` (crc32 of each token; a bigram stays inside its text)."""
+    per_text = [_TOKEN.findall(text) for text in texts]
+    flat = [token for found in per_text for token in found]
+    crc = {token: zlib.crc32(token.encode("utf-8")) for token in set(flat)}  # words repeat: hash each once
+    tokens = np.fromiter(map(crc.__getitem__, flat), dtype=np.uint64, count=len(flat)) + _WORD_SALT
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), [len(found) for found in per_text])
+    same = owner[:-1] == owner[1:]
+    bigrams = (tokens[:-1] * _MUL + tokens[1:])[same]
+    return [_keyed(tokens, 2 * owner + 1), _keyed(bigrams, 2 * owner[:-1][same] + 1)]
 
 
 def features(passages: list[str]):
@@ -86,8 +122,12 @@ def features(passages: list[str]):
 
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
-_LETTER = re.compile(r"[^\W\d_]")  # a letter, in any script (CJK has no spaces to count words by)
 MIN_LETTERS = 4  # windows with fewer letters are left to the rules
+# MIN_LETTERS letters (any script: CJK has no spaces to count words by), found without listing all.
+_WORDED = re.compile(rf"[^\W\d_](?:[\W\d_]*[^\W\d_]){{{MIN_LETTERS - 1}}}")
+# Characters of passages scored in one numpy pass: a few responses' windows. Larger batches are
+# slower (np.unique sorts: a long array sorts at half the speed per key of a short one).
+BATCH_CHARS = 4_000
 
 
 def windows(text: str) -> list[str]:
@@ -116,10 +156,11 @@ def _windows(text: str) -> list[str]:
     return out
 
 
-def passages(text: str) -> list[str]:
+def passages(text: str, read: tuple[list[str], list[str]] | None = None) -> list[str]:
     """The windows of every reading of `text` that the rules also read (disguises undone,
-    letter spacing closed up, base64 decoded), without repeats."""
-    readings, squashed = views(text)
+    letter spacing closed up, base64 decoded), without repeats. `read`: `views(text)`, when the
+    caller has it already."""
+    readings, squashed = read or views(text)
     out = [w for reading in readings for w in windows(reading)] + squashed
     return list(dict.fromkeys(out))
 
@@ -134,16 +175,47 @@ class Model:
 
     def passage_score(self, passage: str) -> float:
         """P(injection) of one passage."""
-        index, values = passage_features(passage)
-        return 1.0 / (1.0 + math.exp(-(float(np.dot(self.weights[index], values)) + self.bias)))
+        return float(self.passage_scores([passage])[0])
+
+    def passage_scores(self, passages: list[str]) -> np.ndarray:
+        """P(injection) of each passage, scored BATCH_CHARS characters' worth at a time."""
+        out, batch, size = [], [], 0
+        for passage in passages:
+            batch.append(passage)
+            size += len(passage)
+            if size >= BATCH_CHARS:
+                out.append(self._batch_scores(batch))
+                batch, size = [], 0
+        if batch:
+            out.append(self._batch_scores(batch))
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def _batch_scores(self, passages: list[str]) -> np.ndarray:
+        owner, index, values = batch_features(passages)
+        logits = np.bincount(owner, self.weights[index] * values, minlength=len(passages)) + self.bias
+        return 1.0 / (1.0 + np.exp(-logits))
 
     def score(self, text: str) -> tuple[float, str]:
         """(P(injection) of `text`'s most suspicious window, that window); (0, "") when no window
         has MIN_LETTERS letters (a bare number or symbol says nothing to a judge: with almost no
         features the score is mostly the bias, and the answer "10" scored 0.99)."""
-        worded = [p for p in passages(text) if len(_LETTER.findall(p)) >= MIN_LETTERS]
-        scored = [(self.passage_score(p), p) for p in worded]
-        return max(scored) if scored else (0.0, "")
+        return self.scores([text])[0]
+
+    def scores(self, texts: list[str], read: list | None = None) -> list[tuple[float, str]]:
+        """`score` of each text, their windows scored together (passage_scores); `read`: each
+        text's `views`, when the caller has them."""
+        read = read or [None] * len(texts)
+        worded = [
+            [p for p in passages(text, seen) if _WORDED.search(p)]
+            for text, seen in zip(texts, read, strict=True)
+        ]
+        flat = self.passage_scores([p for found in worded for p in found]).tolist()
+        out, start = [], 0
+        for found in worded:
+            scored = list(zip(flat[start : start + len(found)], found, strict=True))
+            start += len(found)
+            out.append(max(scored) if scored else (0.0, ""))
+        return out
 
 
 def model() -> Model:
@@ -167,6 +239,10 @@ def _load(path: Path) -> Model:
 def classify(text: str) -> tuple[float, str] | None:
     """(score, the window that scored it) when `text` reaches the shipped model's threshold,
     else None."""
+    return classify_many([text])[0]
+
+
+def classify_many(texts: list[str], read: list | None = None) -> list[tuple[float, str] | None]:
+    """`classify` of each text, scored together; `read`: each text's `views`, when known."""
     current = model()
-    score, window = current.score(text)
-    return (score, window) if score >= current.threshold else None
+    return [(s, w) if s >= current.threshold else None for s, w in current.scores(texts, read)]

@@ -14,12 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
+
+import numpy as np
 
 from labeling.records import Choice
 from labeling.typed_config import ConfigError, typed_record
@@ -227,22 +230,28 @@ def audit_sample(
 ) -> set[int]:
     """A random sample of `rate` of the pairs in each category (stratified, seeded).
 
-    Within a category the pairs are ordered by their stable hash and the first round(rate * n)
-    are taken; the fractional part is settled by one more seeded draw, so small categories are
-    sampled at the right rate on average.
+    Within a category the pairs are ordered by their stable hash and the first `sample_size`
+    are taken.
     """
     by_slice: dict[str, list[int]] = defaultdict(list)
     for s in signals:
         by_slice[s.slice_key].append(s.pair_id)
     chosen: set[int] = set()
     for key, ids in by_slice.items():
-        exact = rate * len(ids)
-        count = math.floor(exact)
-        if unit_hash(seed, f"category:{key}") < exact - count:
-            count += 1
-        count = max(count, (minimum or {}).get(key, 0))
+        count = sample_size(key, len(ids), rate, seed, minimum)
         chosen.update(sorted(ids, key=lambda pid: unit_hash(seed, pid))[:count])
     return chosen
+
+
+def sample_size(key: str, n: int, rate: float, seed: int, minimum: dict[str, int] | None = None) -> int:
+    """How many of a slice's `n` pairs the audit sample takes: round(rate * n), the fractional
+    part settled by one seeded draw (small slices are sampled at the right rate on average), and
+    at least the slice's `minimum`."""
+    exact = rate * n
+    count = math.floor(exact)
+    if unit_hash(seed, f"category:{key}") < exact - count:
+        count += 1
+    return max(count, (minimum or {}).get(key, 0))
 
 
 def reasons_for(
@@ -295,39 +304,102 @@ def route(
     `audits` is what the blind audit sample says so far, per slice: it drives escalation (whole
     slices to humans, with an alert) and tops up the audit sample where it is too thin to decide.
     """
-    audits = audits or {}
-    alerts = escalations(audits, policy, judge)
-    thin = {
-        key: policy.min_audited - audits[key].n if key in audits else policy.min_audited
-        for key in {s.slice_key for s in signals}
-    }
-    audited = audit_sample(signals, policy.audit_rate, policy.seed, {k: v for k, v in thin.items() if v > 0})
-    staged = []
-    for s in signals:
-        escalated = s.slice_key in alerts
-        reasons = reasons_for(s, policy, s.pair_id in audited, escalated)
-        if not reasons and policy.fill_budget and policy.capacity != math.inf:
-            reasons = (Reason.FILL,)
-        worse = escalated and (audits[s.slice_key].accuracy or 0.0) < 0.5
-        staged.append((s, reasons, _priority(reasons, s, worse)))
-    capacity = policy.capacity - sum(1 for _, r, _ in staged if Reason.AUDIT in r)
-    queue = sorted(
-        (i for i, (_, r, _) in enumerate(staged) if r and Reason.AUDIT not in r),
-        key=lambda i: (-staged[i][2], unit_hash(policy.seed, staged[i][0].pair_id)),
-    )
-    admitted = set(queue[: max(int(capacity), 0)] if capacity != math.inf else queue)
-    decisions, summary = [], RoutingSummary(pairs=len(signals), alerts=list(alerts.values()))
-    for i, (s, reasons, priority) in enumerate(staged):
-        audit = Reason.AUDIT in reasons
-        human = audit or i in admitted
-        over = bool(reasons) and not human and reasons != (Reason.FILL,)
-        decisions.append(
-            Decision(s.pair_id, human, reasons, round(priority, 6), blind=audit, over_budget=over)
-        )
-        summary.human += human
-        summary.over_budget += over
-        for reason in reasons:
-            if reason is not Reason.FILL or human:
-                summary.by_reason[reason.value] = summary.by_reason.get(reason.value, 0) + 1
-    summary.ai_only = summary.pairs - summary.human
-    return decisions, summary
+    plan = RoutingPlan(policy, audits, judge)
+    plan.add(signals)
+    plan.settle()
+    return plan.decisions(0, len(plan)), plan.summary
+
+
+class RoutingPlan:
+    """`route` for a project too large to hold as PairSignals, in two passes.
+
+    `add` takes the pairs a chunk at a time and keeps, per pair, only what the decision needs
+    (its reasons as bits, its priority with and without the audit reason, its stable hash: about
+    50 bytes); `settle` draws the audit sample and cuts the budget over all pairs at once, as the
+    budget must; `decisions` then gives them out a range at a time, the same as `route` on the
+    whole list (which is this plan with a single chunk).
+    """
+
+    def __init__(
+        self, policy: RoutingPolicy, audits: dict[str, SliceAudit] | None = None, judge: str = "the judge"
+    ):
+        self.policy = policy
+        self.audits = audits or {}
+        self.alerts = escalations(self.audits, policy, judge)
+        self.summary = RoutingSummary(alerts=list(self.alerts.values()))
+        self._slices: dict[str, int] = {}
+        self._pair, self._slice, self._reasons = array("q"), array("q"), array("q")
+        self._priority, self._audit_priority, self._hash = array("d"), array("d"), array("d")
+        self._audited = self._human = None
+
+    def __len__(self) -> int:
+        return len(self._pair)
+
+    def add(self, signals: Iterable[PairSignals]) -> None:
+        """Stage more pairs (in the order their decisions come out). Raises RuntimeError once settled."""
+        if self._audited is not None:
+            raise RuntimeError("this routing plan is settled: add every pair before settle()")
+        policy = self.policy
+        for s in signals:
+            key = s.slice_key
+            escalated = key in self.alerts
+            reasons = reasons_for(s, policy, False, escalated)
+            worse = escalated and (self.audits[key].accuracy or 0.0) < 0.5
+            self._pair.append(s.pair_id)
+            self._slice.append(self._slices.setdefault(key, len(self._slices)))
+            self._reasons.append(sum(1 << PRIORITY.index(r) for r in reasons))
+            self._priority.append(_priority(reasons or self._fill, s, worse))
+            self._audit_priority.append(_priority((Reason.AUDIT, *reasons), s, worse))
+            self._hash.append(unit_hash(policy.seed, s.pair_id))
+
+    @property
+    def _fill(self) -> tuple[Reason, ...]:
+        """The reasons of a pair that has none (and is not audited)."""
+        return (Reason.FILL,) if self.policy.fill_budget and self.policy.capacity != math.inf else ()
+
+    def settle(self) -> None:
+        """Draw the audit sample (per slice, topped up where the audit is thin) and admit the
+        other routed pairs by priority into what the budget has left."""
+        policy, audits = self.policy, self.audits
+        codes, hashes = np.frombuffer(self._slice, np.int64), np.frombuffer(self._hash, np.float64)
+        by_hash = np.argsort(hashes, kind="stable")  # ties stay in input order, as sorted() keeps them
+        audited = np.zeros(len(self), dtype=bool)
+        for key, code in self._slices.items():
+            thin = policy.min_audited - audits[key].n if key in audits else policy.min_audited
+            members = by_hash[codes[by_hash] == code]
+            count = sample_size(key, len(members), policy.audit_rate, policy.seed, {key: thin})
+            audited[members[:count]] = True
+        routed = (np.frombuffer(self._reasons, np.int64) != 0) | bool(self._fill)
+        queue = by_hash[(routed & ~audited)[by_hash]]
+        queue = queue[np.argsort(-np.frombuffer(self._priority, np.float64)[queue], kind="stable")]
+        capacity = policy.capacity - int(audited.sum())
+        human = audited.copy()
+        human[queue if capacity == math.inf else queue[: max(int(capacity), 0)]] = True
+        self._audited, self._human = audited, human
+
+    def decisions(self, start: int, stop: int) -> list[Decision]:
+        """The decisions of the pairs added `start` to `stop` (0-based, in the order added), counted
+        into `summary` (ask for each range once). Raises RuntimeError before `settle`."""
+        if self._audited is None:
+            raise RuntimeError("settle() the routing plan before asking for its decisions")
+        out, summary = [], self.summary
+        for i in range(start, min(stop, len(self))):
+            audit, human = bool(self._audited[i]), bool(self._human[i])
+            mask = self._reasons[i]
+            reasons = tuple(r for bit, r in enumerate(PRIORITY) if mask >> bit & 1)
+            if audit:
+                reasons, priority = (Reason.AUDIT, *reasons), self._audit_priority[i]
+            else:
+                reasons, priority = reasons or self._fill, self._priority[i]
+            over = bool(reasons) and not human and reasons != (Reason.FILL,)
+            out.append(
+                Decision(self._pair[i], human, reasons, round(priority, 6), blind=audit, over_budget=over)
+            )
+            summary.pairs += 1
+            summary.human += human
+            summary.ai_only += not human
+            summary.over_budget += over
+            for reason in reasons:
+                if reason is not Reason.FILL or human:
+                    summary.by_reason[reason.value] = summary.by_reason.get(reason.value, 0) + 1
+        return out

@@ -355,3 +355,65 @@ def test_a_bare_number_or_short_answer_is_never_flagged(answer):
     # score is mostly the bias, so windows of under four letters are left to the rules.
     assert detect(answer) is None
     assert scan_pair(f"Let me work it out.\n\n{answer}", "I do not know.") == ""
+
+
+def _one_passage_features(passage: str):
+    """The classifier's features as they were computed a passage at a time (before batching):
+    the batched code must give the shipped weights exactly these."""
+    import zlib
+
+    import numpy as np
+
+    from labeling import injection_classifier as ic
+
+    def buckets(hashes):
+        index, counts = np.unique((hashes * ic._MIX) >> ic._SHIFT, return_counts=True)
+        return index.astype(np.int64), counts / np.sqrt(np.dot(counts, counts))
+
+    text = " " + " ".join(passage.lower().split()) + " "
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    grams, rolling = [], codes
+    for n in range(2, 6):
+        if len(codes) < n:
+            break
+        rolling = rolling[:-1] * ic._MUL + codes[n - 1 :]
+        grams.append(rolling)
+    chars = buckets(np.concatenate(grams))
+    tokens = np.array([zlib.crc32(t.encode()) for t in ic._TOKEN.findall(text)], dtype=np.uint64)
+    if not len(tokens):
+        return chars
+    tokens = tokens + ic._WORD_SALT
+    words = buckets(np.concatenate([tokens, tokens[:-1] * ic._MUL + tokens[1:]]))
+    return np.concatenate([chars[0], words[0]]), np.concatenate([chars[1], words[1]])
+
+
+def test_texts_scanned_together_get_the_results_and_scores_each_gets_alone():
+    import numpy as np
+
+    from labeling.injection import detect_many
+    from labeling.injection_classifier import batch_features, passage_features, passages
+
+    texts = [t for group in ATTACKS.values() for t in group] + BENIGN + [HOST, "", "10", f"{HOST}\n\n{HOST}"]
+    texts += [f"{HOST}\n\n{t}" for t in ATTACKS["classifier"]]
+    alone = [detect(t) for t in texts]
+    assert detect_many(texts) == alone
+    assert sum(hit is not None for hit in alone) == sum(len(group) for group in ATTACKS.values()) + 2
+    windows = [p for t in texts for p in passages(t)]
+    owner, index, values = batch_features(windows)
+    for number, window in enumerate(windows):
+        expected_index, expected_values = _one_passage_features(window)
+        assert np.array_equal(index[owner == number], expected_index), window
+        assert np.array_equal(values[owner == number], expected_values), window
+        assert np.array_equal(passage_features(window)[0], expected_index)
+    together = [score for score, _ in model().scores(texts)]
+    assert np.allclose(together, [model().score(t)[0] for t in texts], rtol=0, atol=1e-12)
+
+
+def test_scan_pairs_reads_a_repeated_response_once_and_reports_every_pair():
+    from labeling.injection import scan_pairs
+
+    attack = ATTACKS["fake_verdict"][0]
+    pairs = [(HOST, attack), (attack, HOST), (HOST, HOST), (attack, attack)]
+    assert scan_pairs(pairs) == [scan_pair(a, b) for a, b in pairs]
+    assert [bool(r) for r in scan_pairs(pairs)] == [True, True, False, True]
+    assert scan_pairs(pairs)[3].count("fake_verdict") == 2

@@ -211,3 +211,26 @@ def test_on_one_slice_the_audit_is_drawn_where_uncertainty_routing_breaks_ties()
     items = [item for item in hard_items() if item.signals.category == "easy"]
     for seed in range(5):
         assert escalation_routing(items, 80, seed) == set(uncertainty_queue(items, seed, 0.1)[:80])
+
+
+def test_a_plan_fed_in_chunks_decides_exactly_as_route_on_the_whole_list():
+    from labeling.routing import RoutingPlan, SliceAudit
+
+    data = signals(3000, seed=5)
+    audits = {"math": SliceAudit("math", 40, 18), "code": SliceAudit("code", 2, 2)}
+    for policy in (
+        RoutingPolicy(audit_rate=0.05, budget_items=200, escalation_bar=0.8, min_audited=10, seed=2),
+        RoutingPolicy(audit_rate=0.1, budget_items=900, fill_budget=True, uncertainty=0.05),
+        RoutingPolicy(audit_rate=0.02, high_stakes=("chat",)),
+    ):
+        whole, summary = route(data, policy, audits)
+        plan = RoutingPlan(policy, audits)
+        for start in range(0, len(data), 97):
+            plan.add(data[start : start + 97])
+        plan.settle()
+        chunked = [d for start in range(0, len(data), 211) for d in plan.decisions(start, start + 211)]
+        assert chunked == whole
+        assert plan.summary == summary
+        assert summary.human == sum(d.human for d in whole) > 0
+    with pytest.raises(RuntimeError, match="settled"):
+        plan.add(data[:1])

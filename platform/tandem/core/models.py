@@ -80,6 +80,11 @@ class Pair(models.Model):
     external_id = models.CharField(max_length=300, blank=True)
     content_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
+    injection_scan = models.JSONField(
+        null=True,
+        blank=True,
+        help_text='The injection detector\'s result: {"detector": its version, "reason": "" or why}.',
+    )
 
     class Meta:
         constraints = [

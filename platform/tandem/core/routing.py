@@ -12,16 +12,17 @@ import logging
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from labeling.injection import scan_pair
+from labeling.injection import detector_version, scan_pairs
 from labeling.records import Choice
-from labeling.routing import PairSignals, PolicyError, RoutingPolicy, SliceAudit, route
+from labeling.routing import PairSignals, PolicyError, RoutingPlan, RoutingPolicy, SliceAudit
 from labeling.routing_replay import ReplayItem, ReplayRow, default_grid, replay
 from labeling.verdicts import human_majority
 
-from .errors import ConfigInvalid, Conflict, NotFound, NotReady
+from .errors import Cancelled, ConfigInvalid, Conflict, NotFound, NotReady
 from .models import (
     Alert,
     HumanLabel,
@@ -30,7 +31,10 @@ from .models import (
     RoutingDecision,
     RoutingPolicyVersion,
 )
-from .selectors import calibrated, project_judges, signals
+from .selectors import calibrated, project_judges, signal_chunks, signals
+
+if TYPE_CHECKING:
+    from .services import Progress, ShouldCancel
 
 log = logging.getLogger(__name__)
 
@@ -114,21 +118,46 @@ def slice_audits(project: Project, judged: list[PairSignals]) -> dict[str, Slice
     return {key: SliceAudit(key, n, correct) for key, (n, correct) in tallies.items()}
 
 
+def audit_signals(project: Project, judges: list[str]) -> list[PairSignals]:
+    """The calibrated signals of the blind audit sample's labelled pairs: all `slice_audits`
+    reads, so routing need not hold every pair's signals to compute them."""
+    voted = HumanLabel.objects.filter(pair__project=project).values("pair_id")
+    blind = RoutingDecision.objects.filter(pair__project=project, blind=True, pair_id__in=voted)
+    ids = sorted(set(blind.values_list("pair_id", flat=True)))
+    return calibrated(project, judges, signals(project, judges, ids)) if ids else []
+
+
 def injection_flags(pair_ids: list[int], chunk: int = 2000) -> dict[int, str]:
     """{pair id: the detector's reason} for the pairs whose responses address the judge.
 
-    Run on the pairs being decided only (each pair once per policy version), not in `signals`,
-    which exports and Argilla pushes call too and which need no response text."""
+    Run on the pairs being decided only, not in `signals`, which exports and Argilla pushes call
+    too and which need no response text. Each pair's result is stored on it (`injection_scan`,
+    with the detector's version) as soon as it is known, so another policy version, or a run
+    resumed after a cancel or a crash, reads it instead of scanning again."""
+    detector = detector_version()
     flags = {}
     for start in range(0, len(pair_ids), chunk):
-        rows = Pair.objects.filter(pk__in=pair_ids[start : start + chunk]).values_list(
-            "pk", "response_a", "response_b"
-        )
-        for pair_id, response_a, response_b in rows.iterator():
-            reason = scan_pair(response_a, response_b)
-            if reason:
-                flags[pair_id] = reason
+        ids = pair_ids[start : start + chunk]
+        scans = dict(Pair.objects.filter(pk__in=ids).values_list("pk", "injection_scan"))
+        stale = [pk for pk, scan in scans.items() if not scan or scan.get("detector") != detector]
+        scans.update(_scan(stale, detector))
+        flags.update((pk, scans[pk]["reason"]) for pk in ids if scans[pk]["reason"])
     return flags
+
+
+def _scan(pair_ids: list[int], detector: str) -> dict[int, dict]:
+    """Scan the pairs' responses (a text repeated across pairs once) and store each result."""
+    if not pair_ids:
+        return {}
+    rows = list(Pair.objects.filter(pk__in=pair_ids).values_list("pk", "response_a", "response_b"))
+    reasons = scan_pairs([(response_a, response_b) for _, response_a, response_b in rows])
+    scans = {
+        pk: {"detector": detector, "reason": reason} for (pk, _, _), reason in zip(rows, reasons, strict=True)
+    }
+    Pair.objects.bulk_update(
+        [Pair(pk=pk, injection_scan=scan) for pk, scan in scans.items()], ["injection_scan"], batch_size=500
+    )
+    return scans
 
 
 def _injection_alert(project: Project, policy: RoutingPolicy, flags: dict[int, str]) -> None:
@@ -147,12 +176,26 @@ def _injection_alert(project: Project, policy: RoutingPolicy, flags: dict[int, s
     )
 
 
-def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | None = None) -> dict:
+CHUNK = 2000  # pairs read, scanned and written per round trip: memory is a chunk's, not the project's
+
+
+def route_pairs(
+    project: Project,
+    policy: RoutingPolicy,
+    judges: list[str] | None = None,
+    progress: Progress | None = None,
+    should_cancel: ShouldCancel | None = None,
+    chunk: int = CHUNK,
+) -> dict:
     """Decide every judged pair without a decision under this policy version; returns counts.
 
     The blind audit sample's labels so far drive escalation: a slice whose audited accuracy
     cannot reach `escalation_bar` goes to humans wholesale and raises an Alert. A project whose
     routing_config sets `target_agreement` is routed in guarantee mode (core.guarantee) instead.
+
+    Streams: the pending pairs are read `chunk` at a time into a RoutingPlan (labeling.routing),
+    which keeps a few numbers per pair, and its decisions are written a chunk at a time, all in
+    one transaction. Raises Cancelled (nothing written) when `should_cancel` says so.
     """
     from .guarantee import project_guarantee, route_with_guarantee  # it builds on this module
 
@@ -161,14 +204,11 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
         return route_with_guarantee(project, policy, config)
     judges = project_judges(project, judges)
     version = policy_version(project, policy)
-    decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
-    judged = calibrated(project, judges, signals(project, judges))
-    audits = slice_audits(project, judged)
-    pending = [s for s in judged if s.pair_id not in decided]
-    flags = injection_flags([s.pair_id for s in pending]) if policy.route_injection else {}
-    pending = [replace(s, injection=flags.get(s.pair_id, "")) for s in pending]
-    decisions, summary = route(pending, policy, audits, judge=", ".join(judges))
-    for message in summary.alerts:
+    already = RoutingDecision.objects.filter(policy=version).count()
+    plan = RoutingPlan(policy, slice_audits(project, audit_signals(project, judges)), judge=", ".join(judges))
+    flags = _stage(project, judges, version, plan, chunk, progress, should_cancel)
+    plan.settle()
+    for message in plan.alerts.values():
         log.warning("project %s: %s", project.name, message)
         Alert.objects.create(
             project=project,
@@ -179,27 +219,29 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
     if flags:
         _injection_alert(project, policy, flags)
     with transaction.atomic():
-        RoutingDecision.objects.bulk_create(
-            [
-                RoutingDecision(
-                    pair_id=d.pair_id,
-                    policy=version,
-                    judges=judges,
-                    human=d.human,
-                    reasons=[r.value for r in d.reasons],
-                    priority=d.priority,
-                    blind=d.blind,
-                    over_budget=d.over_budget,
-                )
-                for d in decisions
-            ],
-            batch_size=1000,
-        )
+        for start in range(0, len(plan), chunk):
+            RoutingDecision.objects.bulk_create(
+                [
+                    RoutingDecision(
+                        pair_id=d.pair_id,
+                        policy=version,
+                        judges=judges,
+                        human=d.human,
+                        reasons=[r.value for r in d.reasons],
+                        priority=d.priority,
+                        blind=d.blind,
+                        over_budget=d.over_budget,
+                    )
+                    for d in plan.decisions(start, start + chunk)
+                ],
+                batch_size=1000,
+            )
+    summary = plan.summary
     return {
         "policy_version": policy.version,
         "judges": judges,
         "pairs": summary.pairs,
-        "already_decided": len(decided),
+        "already_decided": already,
         "human": summary.human,
         "ai_only": summary.ai_only,
         "over_budget": summary.over_budget,
@@ -207,6 +249,24 @@ def route_pairs(project: Project, policy: RoutingPolicy, judges: list[str] | Non
         "alerts": summary.alerts,
         "injection": {str(k): v for k, v in sorted(flags.items())},
     }
+
+
+def _stage(
+    project, judges, version, plan: RoutingPlan, chunk: int, progress, should_cancel
+) -> dict[int, str]:
+    """Add every pending pair to `plan`, a chunk at a time, scanning its responses for injection
+    when the policy routes on it; returns the flagged pairs' reasons."""
+    flags: dict[int, str] = {}
+    total = Pair.objects.filter(project=project).count()
+    for pending in signal_chunks(project, judges, chunk, skip_policy=version):
+        if should_cancel is not None and should_cancel():
+            raise Cancelled(f"routing cancelled after {len(plan)} pairs; nothing was decided")
+        found = injection_flags([s.pair_id for s in pending]) if plan.policy.route_injection else {}
+        flags.update(found)
+        plan.add(replace(s, injection=found.get(s.pair_id, "")) for s in pending)
+        if progress is not None:
+            progress(len(plan), total)
+    return flags
 
 
 def replay_items(project: Project, judges: list[str]) -> list[ReplayItem]:

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import replace
 
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast, Coalesce
 
 from labeling.routing import PairSignals
 from labeling.verdicts import PairVerdict, pair_verdict
@@ -229,99 +248,149 @@ def check_judge(project: Project, judge: str | None) -> list[str]:
     return judges
 
 
-def audit_frames(project: Project, judge: str | None = None):
+# Rows per round trip of the audit's server-side cursors. Only integer codes and numbers outlive a
+# chunk, never a row's text or a Python object per row (README, "Running at scale": 1M pairs).
+AUDIT_CHUNK_ROWS = 20_000
+_JUDGMENT_FIELDS = ("pair_id", "judge", "template", "order", "status", "choice", "p_first", "created_at")
+_JUDGMENT_COLUMNS = (*_JUDGMENT_FIELDS, "model", "orders_disagree", "orders_merged")
+_PAIR_ATTRIBUTES = ("category", "model_a", "model_b", "len_a", "len_b", "fmt_a", "fmt_b")
+
+
+def audit_frames(project: Project, judge: str | None = None, *, chunk_rows: int = AUDIT_CHUNK_ROWS):
     """The two frames of the audits package's contract (audits/frames.py) for one project.
 
     Human labels imported with a data set are an unbiased sample ("imported"); labels from
     Argilla on a pair of the blind audit sample are "audit" (unbiased too); any other Argilla
     label is "routed" (selected because the judge was unsure: reported apart).
+    Rows are read `chunk_rows` at a time (server-side cursors on PostgreSQL) and coded as they
+    arrive, each response's text once per pair, so memory does not hold the project's rows.
     """
-    import pandas as pd
-    from django.db.models.functions import Length
-
-    from audits import categorical_frames
-
     judgments = Judgment.objects.filter(pair__project=project)
     if judge:
         judgments = judgments.filter(judge=judge)
-    columns = {
-        "category": F("pair__category"),
-        "model_a": F("pair__model_a"),
-        "model_b": F("pair__model_b"),
-        "len_a": Length("pair__response_a"),
-        "len_b": Length("pair__response_b"),
-    }
-    names = [
-        "pair_id",
-        "judge",
-        "template",
-        "order",
-        "status",
-        "choice",
-        "p_first",
-        "created_at",
-        "model",
-        "detail",
-    ]
-    frame = pd.DataFrame.from_records(list(judgments.values(*names, **columns)), columns=[*names, *columns])
-    detail = frame.pop("detail")
-    frame["orders_disagree"] = detail.map(lambda d: bool((d or {}).get("orders_disagreed")))
-    frame["orders_merged"] = detail.map(lambda d: bool((d or {}).get("orders_merged")))
-    frame["choice"] = frame["choice"].replace("", None)
-    frame["judge_family"] = frame.pop("model").map(model_family)
-    flags = _formatting(frame["pair_id"].unique())
-    frame["fmt_a"] = frame["pair_id"].map(flags["fmt_a"])
-    frame["fmt_b"] = frame["pair_id"].map(flags["fmt_b"])
-    votes = HumanLabel.objects.filter(pair__project=project).values(
-        "pair_id", "annotator", "choice", "source"
-    )
-    labels = pd.DataFrame.from_records(list(votes), columns=["pair_id", "annotator", "choice", "source"])
-    blind = set(
-        RoutingDecision.objects.filter(pair__project=project, blind=True).values_list("pair_id", flat=True)
-    )
-    labels["sample"] = [
-        "imported" if source == HumanLabel.Source.IMPORTED else "audit" if pair_id in blind else "routed"
-        for pair_id, source in zip(labels["pair_id"], labels["source"], strict=True)
-    ]
-    labels["suggestion_shown"] = _suggestion_shown(project, labels.pop("source"), labels["pair_id"])
-    return categorical_frames(frame, labels)
+    pairs = _pair_attributes(project, judgments, max(1, chunk_rows // 4))
+    return _judgment_frame(judgments, pairs, chunk_rows), _label_frame(project, chunk_rows)
 
 
-def _suggestion_shown(project: Project, sources, pair_ids) -> list[bool]:
-    """Whether each vote's Argilla record showed the AI suggestion (the anchoring measure);
+def _chunks(rows, size: int):
+    """Lists of `size` rows from an iterator (the last one shorter)."""
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
+
+
+def _judgment_frame(judgments: QuerySet[Judgment], pairs, chunk_rows: int):
+    """One row per judgment in id order, text columns coded chunk by chunk (`categorical_frames`)."""
+    import numpy as np
+    import pandas as pd
+
+    from audits import categorical_frames, concat_chunks, take_rows
+
+    # The flags come as JSON text, decoded once per distinct value: Django would parse every row's.
+    flags = {f: Cast(KeyTransform(f, "detail"), TextField()) for f in ("orders_disagreed", "orders_merged")}
+    rows = judgments.order_by("pk").annotate(**flags).values_list(*_JUDGMENT_FIELDS, "model", *flags)
+    rows = rows.iterator(chunk_size=chunk_rows)
+    pair_ids = pairs["id"].to_numpy()
+    chunks = []
+    for batch in _chunks(rows, chunk_rows):
+        frame = pd.DataFrame.from_records(batch, columns=_JUDGMENT_COLUMNS)
+        frame["p_first"] = frame["p_first"].astype(float)
+        frame["choice"] = frame["choice"].replace("", None)
+        for column in ("orders_disagree", "orders_merged"):
+            codes, texts = pd.factorize(frame[column])
+            frame[column] = np.append([_json_truthy(t) for t in texts], False)[codes]
+        codes, models = pd.factorize(frame.pop("model"))
+        frame["judge_family"] = np.asarray([model_family(m) for m in models], dtype=object)[codes]
+        attributes = take_rows(pairs, np.searchsorted(pair_ids, frame["pair_id"].to_numpy()))
+        for column in _PAIR_ATTRIBUTES:
+            frame[column] = attributes[column]
+        chunks.append(categorical_frames(frame)[0])
+    columns = [*_JUDGMENT_FIELDS, "orders_disagree", "orders_merged", "judge_family", *_PAIR_ATTRIBUTES]
+    return concat_chunks(chunks, columns)
+
+
+def _json_truthy(text: str) -> bool:
+    """Whether a detail flag read as JSON text is set, as `bool(value)` says; SQLite hands a
+    JSON string over unquoted, so text that is not JSON is that string."""
+    try:
+        return bool(json.loads(text))
+    except ValueError:
+        return bool(text)
+
+
+def _pair_attributes(project: Project, judgments: QuerySet[Judgment], chunk_rows: int):
+    """Per judged pair, by id: category, models (categoricals), response lengths in characters and
+    whether each uses lists or markdown (`audits.formatting_flags`)."""
+    import numpy as np
+    import pandas as pd
+
+    from audits import concat_chunks, formatting_flags
+
+    judged = Pair.objects.filter(project=project, pk__in=judgments.values("pair_id")).order_by("pk")
+    rows = judged.values_list("id", "category", "model_a", "model_b", "response_a", "response_b")
+    chunks = []
+    for batch in _chunks(rows.iterator(chunk_size=chunk_rows), chunk_rows):
+        frame = pd.DataFrame.from_records(batch, columns=["id", "category", "model_a", "model_b", "a", "b"])
+        for side in ("a", "b"):
+            texts = frame.pop(side)
+            frame[f"len_{side}"] = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+            frame[f"fmt_{side}"] = formatting_flags(texts)
+        chunks.append(frame.astype({"category": "category", "model_a": "category", "model_b": "category"}))
+    return concat_chunks(chunks, ["id", *_PAIR_ATTRIBUTES])
+
+
+def _label_frame(project: Project, chunk_rows: int):
+    """One row per human vote in id order: pair_id, annotator, choice, sample, suggestion_shown."""
+    import pandas as pd
+
+    from audits import categorical_frames, concat_chunks
+
+    columns = ["pair_id", "annotator", "choice", "sample", "suggestion_shown"]
+    votes = (
+        HumanLabel.objects.filter(pair__project=project)
+        .order_by("pk")
+        .annotate(sample=_vote_sample(), suggestion_shown=_suggestion_shown())
+        .values_list(*columns)
+    )
+    chunks = [
+        categorical_frames(None, pd.DataFrame.from_records(batch, columns=columns))[1]
+        for batch in _chunks(votes.iterator(chunk_size=chunk_rows), chunk_rows)
+    ]
+    return concat_chunks(chunks, columns)
+
+
+def _vote_sample():
+    """SQL for a vote's sample: "imported" with a data set, "audit" on a pair of the blind audit
+    sample, else "routed"."""
+    blind = RoutingDecision.objects.filter(pair=OuterRef("pair_id"), blind=True)
+    return Case(
+        When(source=HumanLabel.Source.IMPORTED, then=Value("imported")),
+        When(Exists(blind), then=Value("audit")),
+        default=Value("routed"),
+        output_field=CharField(),
+    )
+
+
+def _suggestion_shown():
+    """SQL for whether a vote's Argilla record showed the AI suggestion (the anchoring measure);
     a pair pushed in several rounds counts as its latest record. Other sources never show one."""
     from .models import ArgillaRecord
 
-    shown = dict(
-        ArgillaRecord.objects.filter(pair__project=project)
-        .order_by("pushed_at", "pk")
-        .values_list("pair_id", "suggestion_shown")
+    latest = ArgillaRecord.objects.filter(pair=OuterRef("pair_id")).order_by("-pushed_at", "-pk")
+    return Case(
+        When(
+            source=HumanLabel.Source.ARGILLA,
+            then=Coalesce(Subquery(latest.values("suggestion_shown")[:1]), Value(False)),
+        ),
+        default=Value(False),
+        output_field=BooleanField(),
     )
-    return [
-        source == HumanLabel.Source.ARGILLA and shown.get(pair_id, False)
-        for source, pair_id in zip(sources, pair_ids, strict=True)
-    ]
 
 
 def model_family(model: str) -> str:
     """The family a model name belongs to, for self-preference: `gpt-4` -> `gpt`."""
     found = re.match(r"[a-z]+", (model or "").lower())
     return found.group(0) if found else ""
-
-
-def _formatting(pair_ids):
-    """Whether each response uses lists or markdown, computed once per pair (not per verdict)."""
-    import pandas as pd
-
-    from audits import formatting_flags
-
-    texts = pd.DataFrame.from_records(
-        list(Pair.objects.filter(pk__in=list(pair_ids)).values_list("id", "response_a", "response_b")),
-        columns=["id", "a", "b"],
-    ).set_index("id")
-    return pd.DataFrame(
-        {"fmt_a": formatting_flags(texts["a"]), "fmt_b": formatting_flags(texts["b"])}, index=texts.index
-    )
 
 
 def annotator_progress(user) -> list[dict]:
@@ -388,6 +457,21 @@ def signals(project: Project, judges: list[str], pair_ids: list[int] | None = No
             continue  # not judged by every judge yet
         out.append(_pair_signals(pair_id, entry["category"], [entry["judges"][j] for j in judges]))
     return out
+
+
+def signal_chunks(
+    project: Project, judges: list[str], size: int, skip_policy=None
+) -> Iterator[list[PairSignals]]:
+    """`calibrated(signals(...))` of the project's pairs, `size` pairs at a time in pair id order
+    (keyset pagination: memory stays that of one chunk), leaving out the pairs that routing
+    policy version `skip_policy` (a RoutingPolicyVersion) has decided."""
+    pairs = Pair.objects.filter(project=project)
+    if skip_policy is not None:
+        pairs = pairs.exclude(routing_decisions__policy=skip_policy)
+    last = 0
+    while ids := list(pairs.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]):
+        last = ids[-1]
+        yield calibrated(project, judges, signals(project, judges, ids))
 
 
 def _pair_signals(pair_id: int, category: str, per_judge: list[dict]) -> PairSignals:
