@@ -8,6 +8,7 @@ blend step re-applies a fitted calibration map with
 """
 
 from audits.calibration import CalibrationMap, apply_calibration, fit_calibration
+from audits.columns import concat_chunks, take_rows
 from audits.config import AuditConfig
 from audits.frames import AuditInputError, categorical_frames, formatting_flags
 from audits.render import render_html, render_pdf, render_text
@@ -23,6 +24,7 @@ __all__ = [
     "apply_calibration",
     "build_report",
     "categorical_frames",
+    "concat_chunks",
     "fit_calibration",
     "flatten",
     "formatting_flags",
@@ -30,4 +32,5 @@ __all__ = [
     "render_html",
     "render_pdf",
     "render_text",
+    "take_rows",
 ]

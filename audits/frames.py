@@ -110,8 +110,15 @@ class AuditFrames:
     n_judgments: int
 
 
-# Bullets, numbered items, headings, bold, code fences, table rows: what judges are said to favour.
-_FORMAT_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S|^\s{0,3}#{1,6}\s|\*\*\S|```|^\s*\|.*\|", re.MULTILINE)
+# What judges are said to favour: bullets, numbered items, headings and table rows at a line's
+# start; bold and code fences anywhere. `_FORMAT_RE` is the definition; `_uses_formatting` finds
+# the same texts, about 8x faster on responses without markdown (tests/audits/test_bias.py holds
+# them equal).
+_LINE_START = (r"\s*(?:[-*+]|\d+[.)])\s+\S", r"\s{0,3}#{1,6}\s", r"\s*\|.*\|")
+_ANYWHERE = (r"\*\*\S", r"```")
+_FORMAT_RE = re.compile("|".join([*(f"^{p}" for p in _LINE_START), *_ANYWHERE]), re.MULTILINE)
+_LINE_START_RE = re.compile("|".join(_LINE_START))
+_ANYWHERE_RE = re.compile("|".join(_ANYWHERE))
 
 
 def formatting_flags(texts: pd.Series) -> np.ndarray:
@@ -119,7 +126,21 @@ def formatting_flags(texts: pd.Series) -> np.ndarray:
 
     The platform calls this to fill `fmt_a` / `fmt_b`; returns a bool array aligned to `texts`.
     """
-    return texts.fillna("").astype(str).str.contains(_FORMAT_RE).to_numpy(dtype=bool)
+    values = texts.fillna("").astype(str)
+    return np.fromiter(map(_uses_formatting, values), dtype=bool, count=len(values))
+
+
+def _uses_formatting(text: str) -> bool:
+    """`_FORMAT_RE.search(text)`, without trying the line-start patterns at every character:
+    a multi-line `^` matches only at the start and after a newline, so they are tried there."""
+    if ("**" in text or "`" in text) and _ANYWHERE_RE.search(text):
+        return True
+    start = 0
+    while start >= 0:
+        if _LINE_START_RE.match(text, start):
+            return True
+        start = text.find("\n", start) + 1 or -1
+    return False
 
 
 # Text columns with a handful of distinct values; those with a fixed set keep the contract's order.

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audits import build_report, formatting_flags
+from audits.frames import _FORMAT_RE
 from tests.audits.factories import judgments_frame, labels_frame
 
 
@@ -113,3 +116,14 @@ def test_recorded_disagreement_without_direction_is_inconsistent_and_has_no_firs
     assert by_order["agreement"]["by_order"] == {"ab": None, "ba": None}
     assert "merged" in by_order["reasons"]["agreement.by_order.ab"]
     assert by_order["agreement"]["with_ties"] == pytest.approx(1 / 4)  # the merged verdicts count
+
+
+MARKDOWN_BITS = ["-", "*", "+", "1", "2.", ")", "#", "##", "|", "`", "**", " ", "\t", "\n", "x", "\u2003"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(MARKDOWN_BITS), max_size=30).map("".join))
+def test_formatting_flags_find_what_the_markdown_pattern_finds(text):
+    """The fast scan flags exactly the responses the one pattern (`_FORMAT_RE`) matches, so a
+    self-preference or formatting figure cannot change with how the flags are computed."""
+    assert formatting_flags(pd.Series([text])).tolist() == [bool(_FORMAT_RE.search(text))]

@@ -348,3 +348,45 @@ def test_simulated_annotators_replay_recorded_labels_through_argilla(argilla, tm
     )
     recorded = dict(HumanLabel.objects.filter(source="imported").values_list("pair_id", "choice"))
     assert simulated == recorded  # the shown-order mapping round-trips
+
+
+def test_a_push_in_chunks_sends_each_routed_pair_once_and_resumes_after_a_stop(
+    argilla, tmp_path, monkeypatch
+):
+    """A round larger than one chunk goes out chunk by chunk (pair ids ascending); a push stopped
+    after two chunks resumes with the rest, and Argilla ends with one record per routed pair."""
+    monkeypatch.setattr(review, "PUSH_CHUNK_PAIRS", 3)
+    project = make_project(tmp_path, n=40, review_config={"suggestions": "shown"})
+    human = set(project.pairs.filter(routing_decisions__human=True).values_list("pk", flat=True))
+    client = owner_client(argilla)
+    real_push, calls = client.push, []
+
+    def push_then_stop(dataset, items, batch_size):
+        if len(calls) == 2:
+            raise RuntimeError("worker stopped")
+        calls.append([item.pair_id for item in items])
+        return real_push(dataset, items, batch_size)
+
+    monkeypatch.setattr(client, "push", push_then_stop)
+    with pytest.raises(RuntimeError, match="worker stopped"):
+        review.sync(project, client)
+    assert [len(c) for c in calls] == [3, 3] and max(calls[0]) < min(calls[1])
+    assert set(ArgillaRecord.objects.filter(pair__project=project).values_list("pair_id", flat=True)) == {
+        *calls[0],
+        *calls[1],
+    }
+
+    monkeypatch.setattr(client, "push", real_push)
+    steps = []
+    second = review.sync(project, client, progress=lambda done, total: steps.append((done, total)))
+    left = len(human) - 6
+    assert second["pushed"] == left and steps[-1] == (left, left) and len(steps) == -(-left // 3)
+    records = annotator_records(argilla, "annotator1", second["dataset_id"])
+    pair_of = record_pairs(project, second["dataset"])
+    assert sorted(pair_of[r["external_id"]] for r in records) == sorted(human)
+    shown = set(
+        ArgillaRecord.objects.filter(pair__project=project, suggestion_shown=True).values_list(
+            "pair_id", flat=True
+        )
+    )
+    assert shown and shown == {pair_of[r["external_id"]] for r in records if r["suggestions"]}

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils.crypto import salted_hmac
 
 from labeling.argilla_review import (
@@ -36,7 +37,15 @@ from labeling.routing import PairSignals
 from labeling.verdicts import confidence
 
 from . import selectors
-from .models import ArgillaRecord, HumanLabel, Membership, Pair, Project, RoutingDecision
+from .models import (
+    ArgillaRecord,
+    HumanLabel,
+    Membership,
+    Pair,
+    Project,
+    RoutingDecision,
+    RoutingPolicyVersion,
+)
 from .services import Progress, ServiceError
 
 log = logging.getLogger(__name__)
@@ -259,49 +268,74 @@ def _nothing(project: Project) -> dict:
     }
 
 
+# Routed pairs read, scored and pushed per chunk (keyset pagination on the pair id), so a push
+# holds one chunk's texts and signals whatever the round's size.
+PUSH_CHUNK_PAIRS = 2_000
+
+
 def _push(project, review, dataset, version, config, batch_size, progress, report) -> tuple[int, str]:
-    """(records pushed, why none were: "" when some were)."""
+    """(records pushed, why none were: "" when some were).
+
+    Records go out a chunk of pairs at a time, in pair-id order across chunks and in the
+    order of their opaque ids within one (which shuffles audit and routed items together).
+    """
     name = dataset.name
-    done = set(ArgillaRecord.objects.filter(dataset=name).values_list("pair_id", flat=True))
-    routed = RoutingDecision.objects.filter(pair__project=project, policy__version=version)
-    decisions = [d for d in routed.filter(human=True) if d.pair_id not in done]
-    if not decisions:
+    # By the policy's id, not a join on the project: each chunk is then an ordered index scan
+    # that stops at the chunk's end (with the join, PostgreSQL sorted every remaining decision).
+    policy = RoutingPolicyVersion.objects.filter(project=project, version=version).first()
+    routed = RoutingDecision.objects.filter(policy=policy)
+    done = ArgillaRecord.objects.filter(dataset=name, pair_id=OuterRef("pair_id"))
+    pending = routed.filter(human=True).exclude(Exists(done)).order_by("pair_id")
+    total = pending.count()
+    if not total:
         human = routed.filter(human=True).count()
         if human:
             return 0, f"all {human} pairs routing policy v{version} sent to humans are already in {name}"
         return 0, f"routing policy v{version} sent no pair to humans ({routed.count()} decided AI only)"
-    judges = decisions[0].judges
+    judges = pending.values_list("judges", flat=True).first()
+    pushed, after = 0, 0  # pair ids start at 1
+    while decisions := list(pending.filter(pair_id__gt=after)[:PUSH_CHUNK_PAIRS]):
+        after = decisions[-1].pair_id
+        for batch in _chunk_items(project, judges, decisions, name, config, batch_size):
+            with_retries(
+                lambda batch=batch: review.push(dataset, batch, batch_size), "push records", report=report
+            )
+            _record_pushed(batch, decisions, dataset)
+            pushed += len(batch)
+            if progress is not None:
+                progress(pushed, total)
+    return pushed, ""
+
+
+def _chunk_items(project, judges, decisions, dataset: str, config, batch_size: int):
+    """One chunk's review items in batches of `batch_size`."""
     # The suggestion's score is the calibrated confidence (where an audit fitted a map), the
     # number the blend keeps for the same pair; the side comes from the verdict either way.
-    judged = selectors.calibrated(project, judges, selectors.signals(project, judges)) if judges else []
-    signals = {s.pair_id: s for s in judged}
+    pair_ids = [d.pair_id for d in decisions]
+    judged = (
+        selectors.calibrated(project, judges, selectors.signals(project, judges, pair_ids)) if judges else []
+    )
+    items = review_items(decisions, {s.pair_id: s for s in judged}, dataset, config)
+    return [items[start : start + batch_size] for start in range(0, len(items), batch_size)]
+
+
+def _record_pushed(batch: list[ReviewItem], decisions, dataset) -> None:
+    """Written after Argilla took the batch: a crash in between re-pushes it next time, and the
+    re-push upserts the same records (keyed by dataset and pair), so nothing is duplicated."""
     blind = {d.pair_id: d.blind for d in decisions}
-    items = review_items(decisions, signals, name, config)
-    pushed = 0
-    for start in range(0, len(items), batch_size):
-        batch = items[start : start + batch_size]
-        with_retries(
-            lambda batch=batch: review.push(dataset, batch, batch_size), "push records", report=report
-        )
-        # Written after Argilla took the batch: a crash in between re-pushes it next time, and
-        # the re-push upserts the same records (keyed by dataset and pair), so nothing is duplicated.
-        ArgillaRecord.objects.bulk_create(
-            [
-                ArgillaRecord(
-                    pair_id=i.pair_id,
-                    dataset=name,
-                    dataset_id=str(dataset.id),
-                    blind=blind[i.pair_id],
-                    suggestion_shown=i.show_suggestion,
-                )
-                for i in batch
-            ],
-            ignore_conflicts=True,
-        )
-        pushed += len(batch)
-        if progress is not None:
-            progress(pushed, len(items))
-    return pushed, ""
+    ArgillaRecord.objects.bulk_create(
+        [
+            ArgillaRecord(
+                pair_id=i.pair_id,
+                dataset=dataset.name,
+                dataset_id=str(dataset.id),
+                blind=blind[i.pair_id],
+                suggestion_shown=i.show_suggestion,
+            )
+            for i in batch
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _pull_rounds(project, review, current, version, report) -> tuple[list[ReviewResponse], int]:
