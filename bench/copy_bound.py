@@ -72,6 +72,31 @@ def time_copy_bound(dumps: list[tuple[str, str, Path]], folder: Path) -> float:
     return time.perf_counter() - start
 
 
+def server_cpu_seconds() -> float:
+    """CPU seconds the database server has used so far: its postmaster with every process it
+    has waited for (backends that ended, such as psql's), plus the ones still running."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    postmaster = _stat(backend)[1]
+    total = sum(_stat(postmaster)[11:15])
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) and stat[1] == postmaster:
+            total += stat[11] + stat[12]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[int]:
+    """/proc/PID/stat's numeric fields from the state on (index 1: parent, 11-14: CPU ticks)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # it ended meanwhile
+        return []
+    return [0, *map(int, fields[1:15])]
+
+
 def stored_counts() -> list[int]:
     from tandem.core.models import HumanLabel, Judgment, Pair
 

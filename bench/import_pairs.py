@@ -17,7 +17,10 @@ bound, and 100,000 pairs (with their labels and judgments) in <= 20 s on Postgre
         [--shape mtbench|pairs] [--repeat N]
 
 `--shape pairs` writes the project's own pairs format (one label per pair, no judgments);
-`--repeat` runs the importer and the bound in turn N times and keeps each one's best.
+`--repeat` runs the importer and the bound in turn N times and keeps each one's best;
+`--in-process` makes the importer read in its own process (no reader process). Below the table,
+each run's CPU seconds: the importing process, its reader process and the server (for the bound:
+psql and the server). On a machine busy with other work, wall time follows their sum.
 
 Django's settings can be configured once per process, so each database runs in a worker
 subprocess of this script (`--worker DB --file F`) that prints one JSON line for the parent.
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from copy_bound import dump_stored_rows, empty_tables, stored_counts, time_copy_bound
+from copy_bound import dump_stored_rows, empty_tables, server_cpu_seconds, stored_counts, time_copy_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 DATABASES = ("sqlite", "postgres")
@@ -166,20 +169,43 @@ def write_pairs(path: Path, count: int, seed: int, shape: str) -> dict:
 # -- one database, in a worker process ---------------------------------------------------------
 
 
-def time_importer(path: Path, expected: int, shape: str) -> dict:
-    """Seconds for `services.import_pairs` on the whole file, into a fresh project, and its counts."""
+def cpu_now(server: bool) -> tuple[float, float, float]:
+    """CPU seconds so far: this process, its ended child processes (the import's reader, psql),
+    and the database server (0 on SQLite)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (
+        time.process_time(),
+        children.ru_utime + children.ru_stime,
+        server_cpu_seconds() if server else 0.0,
+    )
+
+
+def cpu_since(before: tuple[float, float, float], server: bool) -> list[float]:
+    return [round(now - then, 2) for now, then in zip(cpu_now(server), before, strict=True)]
+
+
+def time_importer(path: Path, expected: int, shape: str, reader_process: bool | None) -> dict:
+    """Seconds and CPU seconds (this process, its reader process, the server) for
+    `services.import_pairs` on the whole file, into a fresh project, and its counts."""
+    from django.db import connection
+
     from tandem.core import services
     from tandem.core.models import Pair
 
     project = services.create_project("bench-importer")
+    server = connection.vendor == "postgresql"
+    cpu = cpu_now(server)
     start = time.perf_counter()
-    summary = services.import_pairs(project, path, shape)
+    chosen = {} if reader_process is None else {"reader_process": reader_process}  # None: its own choice
+    summary = services.import_pairs(project, path, shape, **chosen)
     seconds = time.perf_counter() - start
+    cpu = cpu_since(cpu, server)
     stored = Pair.objects.filter(project=project).count()
     if summary.created != expected or stored != expected:
         raise SystemExit(f"importer created {summary.created} pairs ({stored} stored); expected {expected}")
     return {
         "importer_seconds": seconds,
+        "importer_cpu": cpu,
         "labels": summary.labels_created,
         "judgments": summary.judgments_created,
     }
@@ -279,19 +305,26 @@ def run_worker(args: argparse.Namespace) -> dict:
         "importer_rows": args.pairs,
         "importer_seconds": [],
         "bound_seconds": [],
+        "importer_cpu": [],  # per run: [this process, its reader process, the server]
+        "bound_cpu": [],  # per run: [this process, psql, the server]
     }
     result.update(time_naive_loop(path, args.naive_rows, args.shape))
     dumps = None
+    reader_process = False if args.in_process else None  # None: the importer's own choice
     for _ in range(args.repeat):
         empty_tables()
-        run = time_importer(path, args.pairs, args.shape)
+        run = time_importer(path, args.pairs, args.shape, reader_process)
         result["importer_seconds"].append(run.pop("importer_seconds"))
+        result["importer_cpu"].append(run.pop("importer_cpu"))
         result.update(run)
         if args.worker == "postgres":
             stored = stored_counts()
             dumps = dumps or dump_stored_rows(path.parent)
             empty_tables()
+            cpu = cpu_now(server=True)
             result["bound_seconds"].append(time_copy_bound(dumps, path.parent))
+            time.sleep(1)  # psql's backend has ended: let the server reap it, which counts its CPU
+            result["bound_cpu"].append(cpu_since(cpu, server=True))
             if stored_counts() != stored:
                 raise SystemExit(f"the bound loaded {stored_counts()} rows; the importer stored {stored}")
     for _, _, dump in dumps or ():
@@ -329,6 +362,7 @@ def bench_database(database: str, path: Path, workdir: Path, args: argparse.Name
         str(path),
         *("--pairs", str(args.pairs), "--naive-rows", str(args.naive_rows)),
         *("--shape", args.shape, "--repeat", str(args.repeat)),
+        *(["--in-process"] if args.in_process else []),
     ]
     try:
         done = subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
@@ -397,6 +431,22 @@ def print_table(results: list[dict]) -> None:
             print("-+-".join("-" * width for width in widths))
 
 
+def print_cpu(results: list[dict]) -> None:
+    """Where the CPU went in each run: on a machine with few cores the importer can only
+    overlap its reading with the server's work, never skip either."""
+    for r in results:
+        for run, (own, reader, server) in enumerate(r["importer_cpu"], start=1):
+            print(
+                f"{r['database']} run {run}: importer {r['importer_seconds'][run - 1]:.1f} s wall; CPU: "
+                f"importing process {own:.1f} s, its reader process {reader:.1f} s, server {server:.1f} s"
+            )
+        for run, (_, psql, server) in enumerate(r["bound_cpu"], start=1):
+            print(
+                f"{r['database']} run {run}: bound {r['bound_seconds'][run - 1]:.1f} s wall; CPU: "
+                f"psql {psql:.1f} s, server {server:.1f} s"
+            )
+
+
 def print_context(args: argparse.Namespace, data: dict) -> None:
     cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -431,6 +481,9 @@ def parse_args() -> argparse.Namespace:
         "--shape", choices=SHAPES, default="mtbench", help="MT-Bench rows, or the pairs format (no judgments)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="importer and bound runs, in turn (best kept)")
+    parser.add_argument(
+        "--in-process", action="store_true", help="read in the importing process (no reader process)"
+    )
     parser.add_argument("--worker", choices=DATABASES, help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -461,6 +514,7 @@ def main() -> None:
         print(f"{r['database']}: {r['version']} ({knobs}); worker peak RSS {r['peak_rss_mb']:.0f} MB")
     print()
     print_table(results)
+    print_cpu(results)
 
 
 if __name__ == "__main__":

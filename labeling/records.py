@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+_json_string = json.encoder.encode_basestring  # a str as json.dumps(ensure_ascii=False) writes it
+
 
 class Choice(StrEnum):
     A = "a"
@@ -50,11 +52,10 @@ class PairRecord:
         Two models that happen to write the same text are still two pairs (MT-Bench has such
         items), so the model names are part of the identity; metadata and category are not.
         """
-        key = json.dumps(
-            [self.prompt, self.response_a, self.response_b, self.model_a, self.model_b],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        texts = (self.prompt, self.response_a, self.response_b, self.model_a, self.model_b)
+        # json.dumps(list(texts), ensure_ascii=False, separators=(",", ":")), the stored hashes'
+        # definition, without building an encoder per call (a tenth of an import's CPU)
+        key = "[" + ",".join(map(_json_string, texts)) + "]"
         return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 

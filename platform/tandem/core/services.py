@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
-import itertools
-import json
-from collections.abc import Callable, Iterable, Iterator
+import logging
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,8 +16,14 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from labeling import importers
-from labeling.importers import FormatError, ImportIssue
-from labeling.records import ImportRow
+from labeling.importers import FormatError, ImportIssue, batches, pipeline
+from labeling.importers.batches import (  # noqa: F401 (the columns and hash are the platform's too)
+    JUDGMENT_COLUMNS,
+    LABEL_COLUMNS,
+    PAIR_COLUMNS,
+    replay_config_hash,
+)
+from labeling.importers.pipeline import ReaderFailed
 
 from .errors import (  # noqa: F401 (callers import the error classes from here too)
     Cancelled,
@@ -32,6 +39,7 @@ from .models import Alert, HumanLabel, Judgment, Pair, Project
 Progress = Callable[[int, int | None], None]
 ShouldCancel = Callable[[], bool]
 MAX_REPORTED_ERRORS = 1000
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -120,36 +128,39 @@ def import_pairs(
     progress: Progress | None = None,
     should_cancel: ShouldCancel | None = None,
     batch_size: int = 1000,
+    reader_process: bool | None = None,
 ) -> ImportSummary:
     """Import one file (or data-set folder) into `project`, all-or-nothing by default.
 
     Streams the file and inserts in bulk inside one transaction. Any bad row rolls the whole
     file back unless `skip_invalid`, in which case good rows are kept and bad ones reported.
     Re-importing adds nothing (pairs are unique by content hash; labels and judgments by their
-    natural keys). Returns the summary; raises ImportFailed (with the summary) when nothing was
-    kept because of errors, Cancelled when `should_cancel` said so (nothing kept either).
+    natural keys). A file over READER_PROCESS_BYTES is read and prepared in a second process
+    while this one writes (`reader_process` forces either way). Returns the summary; raises
+    ImportFailed (with the summary) when nothing was kept because of errors, or when the reader
+    process failed; Cancelled when `should_cancel` said so (nothing kept either).
     """
     summary = ImportSummary(file=str(path), format=fmt)
     aborted = False  # a file-level error rolled the transaction back: nothing was written
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    prepare = functools.partial(
+        batches.prepare, project_pk=project.pk, source=f"{fmt}:{Path(path).name}", now=now
+    )
+    if reader_process is None:
+        reader_process = _large(Path(path))
     try:
-        rows = importers.read(path, fmt, settings.TANDEM_MAX_FIELD_CHARS)
+        prepared = pipeline.prepared_batches(
+            path, fmt, settings.TANDEM_MAX_FIELD_CHARS, batch_size, prepare, in_process=not reader_process
+        )
         total = importers.estimate_rows(path, fmt)
-        with transaction.atomic():
-            _import_rows(
-                project,
-                rows,
-                summary,
-                skip_invalid,
-                progress,
-                total,
-                should_cancel,
-                batch_size,
-                source=f"{fmt}:{Path(path).name}",
-            )
+        with transaction.atomic(), contextlib.closing(prepared):
+            _import_rows(project, prepared, summary, skip_invalid, progress, total, should_cancel)
             if summary.errors and not skip_invalid:
                 transaction.set_rollback(True)
-    except FormatError as err:
+    except (FormatError, ReaderFailed) as err:
         aborted = True
+        if isinstance(err, ReaderFailed) and err.detail:
+            logger.error("import of %s: the reader process failed:\n%s", path, err.detail)
         _add_issue(summary, ImportIssue(err.file, 0, "", err.message))
     except IntegrityError as err:
         aborted = True
@@ -173,16 +184,54 @@ def import_pairs(
     return summary
 
 
+# Smaller files are read in the importing process: a reader process takes a few tenths of a
+# second to start, more than it saves on a file of a few thousand rows.
+READER_PROCESS_BYTES = 8 << 20
+
+
+def _large(path: Path) -> bool:
+    try:
+        return path.is_dir() or path.stat().st_size >= READER_PROCESS_BYTES
+    except OSError:  # missing: importers.read says so
+        return False
+
+
 def _first_error(summary: ImportSummary) -> str:
     return str(ImportIssue(**summary.errors[0])) if summary.errors else "no rows"
 
 
-def _import_rows(
-    project, rows, summary, skip_invalid, progress, total, should_cancel, batch_size, source
-) -> None:
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    prepare = functools.partial(_prepare, project_pk=project.pk, source=source, now=now)
-    for batch in map(prepare, _batched(rows, batch_size)):
+@dataclass
+class _KnownPairs:
+    """The project's pairs as one import's writer knows them."""
+
+    ids: dict[str, int]  # content hash -> id: the pairs this import wrote, or found stored
+    probe: bool  # the project had pairs when the import began: a hash not in `ids` may be stored
+
+    @classmethod
+    def of(cls, project: Project) -> _KnownPairs:
+        # A first import asks the database nothing about pairs (a concurrent import of the same
+        # rows makes its COPY fail, and import_pairs says to run it again).
+        probe = Pair.objects.filter(project=project).exists()
+        if probe and connection.vendor == "postgresql":
+            _analyze(Pair)
+        return cls({}, probe)
+
+
+def _analyze(model: type[models.Model]) -> None:
+    """Refresh the planner's statistics of `model`'s table before probing it row by row.
+
+    Statistics taken before this project's pairs were committed (autovacuum had not run yet, or
+    they held only another project's pairs) make `project_id = X` look rare, and the planner
+    then probes each content hash through an index on the project alone: every probe reads the
+    whole project, and a re-import of 100k pairs stalled for more than 20 minutes. ANALYZE reads
+    a fixed sample (about 30,000 rows), under a second at a million pairs."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def _import_rows(project, prepared, summary, skip_invalid, progress, total, should_cancel) -> None:
+    known = _KnownPairs.of(project)
+    for batch in prepared:
         if should_cancel is not None and should_cancel():
             raise Cancelled("import cancelled; nothing from this file was kept")
         for issue in batch.issues:
@@ -190,15 +239,9 @@ def _import_rows(
         summary.valid += len(batch.pairs)
         summary.rows += batch.rows
         if batch.pairs and (skip_invalid or not summary.errors):
-            _write_batch(project, batch, summary)
+            _write_batch(project, batch, summary, known)
         if progress is not None:
             progress(summary.rows, total)
-
-
-def _batched(rows: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(rows)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
 
 
 def _add_issue(summary: ImportSummary, issue: ImportIssue) -> None:
@@ -207,107 +250,21 @@ def _add_issue(summary: ImportSummary, issue: ImportIssue) -> None:
         summary.errors.append(issue.as_dict())
 
 
-# The columns an import writes, in the order of the tuples _insert_rows takes (a test keeps each
-# in step with its model). Django's field defaults live in Python, so COPY needs every column.
-PAIR_COLUMNS = (
-    "project_id",
-    "prompt",
-    "response_a",
-    "response_b",
-    "model_a",
-    "model_b",
-    "category",
-    "metadata",
-    "source",
-    "external_id",
-    "content_hash",
-    "created_at",
-)
-LABEL_COLUMNS = ("pair_id", "annotator", "choice", "rationale", "source", "external_id", "created_at")
-JUDGMENT_COLUMNS = (
-    "pair_id",
-    "judge",
-    "config_hash",
-    "order",
-    "backend",
-    "model",
-    "template",
-    "template_hash",
-    "p_first",
-    "choice",
-    "rationale",
-    "status",
-    "error_message",
-    "params",
-    "detail",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost",
-    "latency_ms",
-    "cache_key",
-    "created_at",
-)
-
-
-@dataclass
-class _Batch:
-    """A batch of read rows as the tuples _insert_rows takes, made before the database is asked
-    which pairs exist; labels and judgments get their pair's id once it is known."""
-
-    rows: int  # rows read (a file-level issue is not a row)
-    issues: list[ImportIssue]
-    hashes: list[str]  # one per good row
-    pairs: list[tuple]  # PAIR_COLUMNS, one per good row
-    labels: list[tuple[int, tuple]]  # (good row's index, LABEL_COLUMNS without pair_id)
-    judgments: list[tuple[int, tuple]]  # (good row's index, JUDGMENT_COLUMNS without pair_id)
-
-
-def _prepare(items: list, *, project_pk: int, source: str, now) -> _Batch:
-    """Split read items into issues and rows, and turn each row into its tuples."""
-    issues = [item for item in items if isinstance(item, ImportIssue)]
-    good = [item for item in items if isinstance(item, ImportRow)]
-    batch = _Batch(len(items) - sum(1 for i in issues if i.line == 0), issues, [], [], [], [])
-    for index, row in enumerate(good):
-        p = row.pair
-        digest = p.content_hash()
-        batch.hashes.append(digest)
-        metadata = json.dumps(p.metadata, ensure_ascii=False)
-        batch.pairs.append(
-            (
-                project_pk,
-                p.prompt,
-                p.response_a,
-                p.response_b,
-                p.model_a,
-                p.model_b,
-                p.category,
-                metadata,
-                source,
-                p.external_id,
-                digest,
-                now,
-            )
-        )
-        batch.labels.extend((index, tail) for tail in _label_tails(row, now))
-        batch.judgments.extend((index, tail) for tail in _judgment_tails(row, now))
-    return batch
-
-
-def _write_batch(project: Project, batch: _Batch, summary: ImportSummary) -> None:
-    known = _stored_pairs(project, set(batch.hashes))
-    existing_ids = set(known.values())
+def _write_batch(project: Project, batch: batches.Batch, summary: ImportSummary, known: _KnownPairs) -> None:
+    if known.probe:
+        known.ids.update(_stored_pairs(project, {d for d in batch.hashes if d not in known.ids}))
+    existing_ids = {known.ids[digest] for digest in batch.hashes if digest in known.ids}
     new: dict[str, tuple] = {}
     for digest, values in zip(batch.hashes, batch.pairs, strict=True):
-        if digest in known or digest in new:
+        if digest in known.ids or digest in new:
             summary.duplicates += 1
         else:
             new[digest] = values
-    _insert_rows(Pair, PAIR_COLUMNS, list(new.values()))
+    known.ids.update(_insert_pairs(project, new))
     summary.created += len(new)
     if not (batch.labels or batch.judgments):
         return
-    known.update(_stored_pairs(project, new))
-    pair_ids = [known[digest] for digest in batch.hashes]
+    pair_ids = [known.ids[digest] for digest in batch.hashes]
     labels = _unseen(HumanLabel, LABEL_COLUMNS, [(pair_ids[i], *t) for i, t in batch.labels], existing_ids)
     judgments = [(pair_ids[i], *t) for i, t in batch.judgments]
     judgments = _unseen(Judgment, JUDGMENT_COLUMNS, judgments, existing_ids)
@@ -315,6 +272,29 @@ def _write_batch(project: Project, batch: _Batch, summary: ImportSummary) -> Non
     _insert_rows(Judgment, JUDGMENT_COLUMNS, judgments)
     summary.labels_created += len(labels)
     summary.judgments_created += len(judgments)
+
+
+def _insert_pairs(project: Project, new: dict[str, tuple]) -> dict[str, int]:
+    """Insert the new pairs (content hash -> PAIR_COLUMNS); returns their ids by hash.
+
+    On PostgreSQL the ids come from the table's own sequence first, so the COPY writes them
+    and nothing has to look them up afterwards (that lookup was an index probe per pair).
+    """
+    if not new:
+        return {}
+    if connection.vendor != "postgresql":
+        _insert_rows(Pair, PAIR_COLUMNS, list(new.values()))
+        return _stored_pairs(project, new)
+    table = connection.ops.quote_name(Pair._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(new)]
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    _insert_rows(
+        Pair, ("id", *PAIR_COLUMNS), [(pk, *values) for pk, values in zip(ids, new.values(), strict=True)]
+    )
+    return dict(zip(new, ids, strict=True))
 
 
 def _stored_pairs(project: Project, hashes: Iterable[str]) -> dict[str, int]:
@@ -326,6 +306,8 @@ def _stored_pairs(project: Project, hashes: Iterable[str]) -> dict[str, int]:
     the database's time at 100k pairs (bench/import_pairs.py).
     """
     hashes = list(hashes)
+    if not hashes:
+        return {}
     if connection.vendor != "postgresql":
         return dict(
             Pair.objects.filter(project=project, content_hash__in=hashes).values_list("content_hash", "id")
@@ -380,59 +362,13 @@ def _unseen(
             if name != "pair_id"
         }
         stored = set(model.objects.filter(pair_id__in=existing_ids, **candidates).values_list(*key))
+    identity = operator.itemgetter(*positions)  # keys have two columns or more: a tuple
     kept = []
     for value in values:
-        identity = tuple(value[i] for i in positions)
-        if identity not in stored:
-            stored.add(identity)
+        if (found := identity(value)) not in stored:
+            stored.add(found)
             kept.append(value)
     return kept
-
-
-def _label_tails(row: ImportRow, now) -> list[tuple]:
-    """LABEL_COLUMNS after pair_id for every vote of `row`, stored as imported labels."""
-    source = HumanLabel.Source.IMPORTED.value
-    return [(vote.annotator, vote.choice.value, vote.rationale, source, "", now) for vote in row.votes]
-
-
-@functools.cache
-def replay_config_hash(judge: str) -> str:
-    """Recorded verdicts have no sampling config of ours: the judge name identifies them."""
-    return hashlib.sha256(f"replay:{judge}".encode()).hexdigest()
-
-
-def _judgment_tails(row: ImportRow, now) -> list[tuple]:
-    """JUDGMENT_COLUMNS after pair_id for every recorded verdict of `row` (backend `replay`)."""
-    tails = []
-    details: dict[int, str] = {}  # a set's rows share one provenance dict for both orders
-    for v in row.verdicts:
-        if id(v.detail) not in details:
-            details[id(v.detail)] = json.dumps(v.detail, ensure_ascii=False)
-        tails.append(
-            (
-                v.judge,
-                replay_config_hash(v.judge),
-                v.order.value,
-                "replay",
-                v.model,
-                v.template,
-                "",
-                v.p_first,
-                v.choice.value if v.choice else "",
-                v.rationale,
-                v.status.value,
-                "",
-                "{}",
-                details[id(v.detail)],
-                0,
-                0,
-                0,
-                0,
-                "",
-                now,
-            )
-        )
-    return tails
 
 
 def generate_candidates(
