@@ -8,6 +8,14 @@ OpenAI-compatible endpoint that answers at once: bench/judge_client.py's), route
 export (JSONL). Each stage runs in a process of its own, so its peak resident memory
 (`ru_maxrss` from wait4) is the stage's alone; the wall time is the stage's call, without
 Django's start. The growth exponent between two sizes is log(t2/t1) / log(n2/n1): 1.0 is linear.
+The last row is every stage's time added up, against the issue's 30 minutes for 1M pairs.
+
+The judge stage either calls the endpoint (`--judge endpoint`: two calls per pair, about 115
+calls/s on this machine, so 1M pairs would take hours) or replays recorded verdicts (`--judge
+replay`: both orders of every pair stored as the import stores recorded verdicts, its
+JUDGMENT_COLUMNS tuples through its COPY; the pairs exist, so only judgments are added). The
+default calls the endpoint up to `--replay-above` pairs (100,000) and replays above; the table
+names the mode of every size, and no growth exponent is given between sizes of different modes.
 
 Part 2, judge throughput. A judge job over `--throughput-pairs` pairs, fanned out in shards of
 `--shard-pairs`, run by 1, 2 and 4 Celery worker processes (scripts/worker.sh, pool solo), each
@@ -16,7 +24,8 @@ calls/s per worker). The endpoint counts the most requests it answered at once. 
 gives the provider `max_concurrency` `--shared-limit` (below 4 x 32): that count must not exceed
 it.
 
-    .venv/bin/python bench/scale.py [--sizes 10000,100000] [--throughput-pairs 1024] [--skip-stages]
+    .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--judge auto|endpoint|replay]
+        [--throughput-pairs 1024] [--skip-stages] [--skip-throughput]
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import itertools
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -43,12 +53,13 @@ from judge_client import API_KEY, MODEL, endpoint_stats, start_endpoint  # noqa:
 STAGES = ("import", "judge", "route", "audit", "export")
 JUDGE = "bench"
 WORKER_CONCURRENCY = 32
+TARGET_TOTAL_S = 30 * 60  # issue 19: 1M pairs through every stage in 30 minutes
 
 
 # -- a stage, in its own process ----------------------------------------------------------------
 
 
-def run_stage(stage: str, project_name: str, path: Path, out: Path) -> dict:
+def run_stage(stage: str, project_name: str, path: Path, out: Path, judge_mode: str = "endpoint") -> dict:
     """Run one stage on the project; returns its seconds and what it produced."""
     import django
 
@@ -70,6 +81,8 @@ def run_stage(stage: str, project_name: str, path: Path, out: Path) -> dict:
         project.save()
         start = time.perf_counter()
         detail = services.import_pairs(project, path, "pairs").as_dict()["created"]
+    elif stage == "judge" and judge_mode == "replay":
+        detail = replay_verdicts(Project.objects.get(name=project_name), JUDGE)
     elif stage == "judge":
         call_command("judge", project=project_name, judge=JUDGE, json=True, stdout=sink)
         detail = json.loads(sink.getvalue().splitlines()[-1])["judged"]
@@ -91,10 +104,80 @@ def run_stage(stage: str, project_name: str, path: Path, out: Path) -> dict:
     return {"seconds": seconds, "detail": detail}
 
 
-def in_process(stage: str, project: str, path: Path, out: Path, env: dict) -> dict:
+REPLAY_PAGE = 10_000  # pairs read (by id, keyset) and written per COPY
+
+
+def replay_verdicts(project, judge: str) -> int:
+    """Store a recorded verdict of `judge` in both orders for every pair of `project`, as the
+    import stores recorded verdicts (backend `replay`, its JUDGMENT_COLUMNS, through its COPY),
+    in one transaction; returns how many. The verdicts are seeded: soft, with a first-position
+    lean and some flips, so routing and the audit see the mix a real judge gives."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from tandem.core import services
+    from tandem.core.models import Judgment, Pair
+
+    fixed = {
+        "judge": judge,
+        "config_hash": services.replay_config_hash(judge),
+        "backend": "replay",
+        "created_at": connection.ops.adapt_datetimefield_value(timezone.now()),
+        "detail": json.dumps({"replayed_by": "bench/scale.py"}),
+        **dict.fromkeys(
+            ("model", "template", "template_hash", "rationale", "error_message", "cache_key"), ""
+        ),
+        **dict.fromkeys(("prompt_tokens", "completion_tokens", "cost", "latency_ms"), 0),
+        "params": "{}",
+        "status": "ok",
+    }
+    columns = services.JUDGMENT_COLUMNS  # named, so a change of the import's columns cannot shift them
+    varying = [columns.index(c) for c in ("pair_id", "order", "p_first", "choice")]
+    if missing := set(columns) - set(fixed) - {columns[at] for at in varying}:
+        raise SystemExit(
+            f"replay: the import's JUDGMENT_COLUMNS has columns this benchmark does not fill: {missing}"
+        )
+    template = [fixed.get(column) for column in columns]
+
+    def row(pid: int, verdict: tuple) -> tuple:
+        values = template.copy()
+        for at, value in zip(varying, (pid, *verdict), strict=True):
+            values[at] = value
+        return tuple(values)
+
+    rng = random.Random(5)
+    stored = last = 0
+    with transaction.atomic():
+        while True:
+            page = (
+                Pair.objects.filter(project=project, id__gt=last).order_by("id").values_list("id", flat=True)
+            )
+            ids = list(page[:REPLAY_PAGE])
+            if not ids:
+                return stored
+            rows = [row(pid, verdict) for pid in ids for verdict in _recorded(rng)]
+            services._insert_rows(Judgment, columns, rows)  # the import's COPY
+            stored, last = stored + len(rows), ids[-1]
+
+
+def _recorded(rng: random.Random) -> list[tuple[str, float, str]]:
+    """One pair's recorded verdicts (order, p_first, choice), order ab then ba."""
+    p_a = min(0.99, max(0.01, rng.betavariate(2.0, 2.0)))
+    verdicts = []
+    for order, lean in (("ab", 0.06), ("ba", -0.06)):  # the first-shown answer is favoured
+        p_pair_a = min(0.99, max(0.01, p_a + lean + rng.gauss(0.0, 0.08)))
+        choice = "a" if p_pair_a > 0.55 else "b" if p_pair_a < 0.45 else "tie"
+        p_first = p_pair_a if order == "ab" else 1.0 - p_pair_a
+        verdicts.append((order, round(p_first, 4), choice))
+    return verdicts
+
+
+def in_process(
+    stage: str, project: str, path: Path, out: Path, env: dict, judge_mode: str = "endpoint"
+) -> dict:
     """`run_stage` in a child process: (its result, its own peak RSS in MB)."""
     command = [sys.executable, __file__, "--stage", stage, "--project", project, "--file", str(path), "--out",
-               str(out)]  # fmt: skip
+               str(out), "--judge-mode", judge_mode]  # fmt: skip
     child = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
@@ -129,19 +212,28 @@ def environment(db_url: str, redis_url: str, base_url: str, workdir: Path, **ext
     }
 
 
-def bench_stages(sizes: list[int], env: dict, workdir: Path) -> dict[int, dict]:
+def judge_mode(args: argparse.Namespace, size: int) -> str:
+    """`endpoint` or `replay` for the judge stage at `size` pairs (`--judge`, `--replay-above`)."""
+    if args.judge != "auto":
+        return args.judge
+    return "endpoint" if size <= args.replay_above else "replay"
+
+
+def bench_stages(args: argparse.Namespace, env: dict, workdir: Path) -> dict[int, dict]:
     from import_pairs import write_pairs
 
     results: dict[int, dict] = {}
-    for size in sizes:
+    for size in args.sizes:
         path = workdir / f"pairs-{size}.jsonl"
         write_pairs(path, size, seed=3, shape="pairs")
         out = workdir / f"out-{size}"
         out.mkdir()
-        results[size] = {}
+        mode = judge_mode(args, size)
+        results[size] = {"judge_mode": mode}
         for stage in STAGES:
-            print(f"{size:,} pairs: {stage} ...", file=sys.stderr, flush=True)
-            results[size][stage] = in_process(stage, f"scale-{size}", path, out, env)
+            what = f"{stage} ({mode})" if stage == "judge" else stage
+            print(f"{size:,} pairs: {what} ...", file=sys.stderr, flush=True)
+            results[size][stage] = in_process(stage, f"scale-{size}", path, out, env, mode)
             print(f"  {results[size][stage]}", file=sys.stderr, flush=True)
         path.unlink()
     return results
@@ -211,7 +303,18 @@ seconds = time.perf_counter() - start
 job.refresh_from_db()
 assert job.status == "succeeded", job.error
 assert job.result["judged"] == 2 * project.pairs.count(), job.result
-print(json.dumps({"seconds": seconds, "shards": job.result.get("shards", 0)}))
+# Where the time went: per worker, when its first shard started and its last ended (from the
+# job's start), how many it ran; a worker that ends early waited on another's last shard.
+t0 = job.started_at
+spans = {}
+for shard in job.shards.all():
+    first, last, count = spans.get(shard.worker, (1e9, 0.0, 0))
+    spans[shard.worker] = (min(first, (shard.started_at - t0).total_seconds()),
+                           max(last, (shard.finished_at - t0).total_seconds()), count + 1)
+timeline = {w: f"{a:.1f}-{b:.1f} s, {n} shards" for w, (a, b, n) in sorted(spans.items())}
+queued = (job.started_at - job.created_at).total_seconds()
+print(json.dumps({"seconds": seconds, "shards": job.result.get("shards", 0), "queued_s": round(queued, 2),
+                  "timeline": timeline}))
 """
 
 
@@ -231,7 +334,9 @@ def _judge_job(env: dict, workers: int, workdir: Path) -> float:
     try:
         waiter = [sys.executable, "-c", WAIT_JOB, str(workers)]
         done = subprocess.run(waiter, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"  shards by worker: {result}", file=sys.stderr, flush=True)
+        return result["seconds"]
     finally:
         for worker in started:
             os.killpg(worker.pid, 15)
@@ -244,25 +349,56 @@ def exponent(t1: float, t2: float, n1: int, n2: int) -> float:
 
 
 def print_stages(results: dict[int, dict]) -> None:
+    """Per stage: wall time and peak RSS at each size, the exponents between consecutive sizes;
+    then the judge mode of each size and the total time against TARGET_TOTAL_S."""
     sizes = sorted(results)
+    steps = list(itertools.pairwise(sizes))
     header = [
         "stage",
-        *(f"{n:,} pairs: s / MB" for n in sizes),
-        *(f"exp {a:,}->{b:,}" for a, b in itertools.pairwise(sizes)),
+        *(f"{n:,} pairs: s / peak MB" for n in sizes),
+        *(f"exp {a:,}->{b:,}" for a, b in steps),
     ]
     print(" | ".join(header))
-    print("-|-".join("-" * len(h) for h in header))
+    print("|".join("-" for _ in header))
     for stage in STAGES:
         cells = [stage]
         cells += [
             f"{results[n][stage]['seconds']:.1f} s / {results[n][stage]['peak_rss_mb']:.0f} MB" for n in sizes
         ]
-        cells += [
-            f"{exponent(results[a][stage]['seconds'], results[b][stage]['seconds'], a, b):.2f} (mem "
-            f"{exponent(results[a][stage]['peak_rss_mb'], results[b][stage]['peak_rss_mb'], a, b):.2f})"
-            for a, b in itertools.pairwise(sizes)
-        ]
+        cells += [_exponents(results, stage, a, b) for a, b in steps]
         print(" | ".join(cells))
+    modes = [results[n]["judge_mode"] for n in sizes]
+    print(" | ".join(["judge mode", *(_mode_cell(results[n]) for n in sizes), *("" for _ in steps)]))
+    totals = [sum(results[n][stage]["seconds"] for stage in STAGES) for n in sizes]
+    cells = [f"{t:.0f} s ({t / 60:.1f} min{_target(n, t)})" for n, t in zip(sizes, totals, strict=True)]
+    cells += [
+        f"{exponent(totals[i], totals[i + 1], a, b):.2f}"
+        if modes[i] == modes[i + 1]
+        else "n/a (judge mode differs)"
+        for i, (a, b) in enumerate(steps)
+    ]
+    print(" | ".join(["total", *cells]))
+
+
+def _exponents(results: dict[int, dict], stage: str, a: int, b: int) -> str:
+    """Time (and memory) growth exponent of `stage` from `a` to `b` pairs."""
+    if stage == "judge" and results[a]["judge_mode"] != results[b]["judge_mode"]:
+        return "n/a (endpoint vs replay)"
+    t = exponent(results[a][stage]["seconds"], results[b][stage]["seconds"], a, b)
+    mem = exponent(results[a][stage]["peak_rss_mb"], results[b][stage]["peak_rss_mb"], a, b)
+    return f"{t:.2f} (mem {mem:.2f})"
+
+
+def _mode_cell(result: dict) -> str:
+    if result["judge_mode"] == "replay":
+        return f"replay: {result['judge']['detail']:,} recorded verdicts (COPY)"
+    return f"endpoint: {result['judge']['detail']:,} verdicts (2 calls/pair, instant replies)"
+
+
+def _target(size: int, seconds: float) -> str:
+    if size < 1_000_000:
+        return ""
+    return "; <= 30 min: PASS" if seconds <= TARGET_TOTAL_S else "; <= 30 min: MISS"
 
 
 def print_throughput(rows: list[dict]) -> None:
@@ -298,12 +434,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--shard-pairs", type=int, default=64, help="shard size for the throughput runs")
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--shared-limit", type=int, default=96, help="provider max_concurrency (last run)")
+    parser.add_argument(
+        "--judge",
+        choices=("auto", "endpoint", "replay"),
+        default="auto",
+        help="judge stage: call the instant endpoint, or replay recorded verdicts; auto: endpoint up to "
+        "--replay-above pairs, replay above",
+    )
+    parser.add_argument("--replay-above", type=int, default=100_000)
     parser.add_argument("--skip-stages", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--project", help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--judge-mode", default="endpoint", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.workers = [int(w) for w in args.workers.split(",") if w]
@@ -313,7 +458,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     if args.stage:
-        print(json.dumps(run_stage(args.stage, args.project, args.file, args.out)))
+        print(json.dumps(run_stage(args.stage, args.project, args.file, args.out, args.judge_mode)))
         return
     from scripts.services import start_postgres, start_redis
 
@@ -325,7 +470,7 @@ def main() -> None:
             workdir = Path(tmp)
             env = environment(postgres.url, redis.url, base_url, workdir)
             in_process("migrate", "-", workdir, workdir, env)
-            stages = {} if args.skip_stages else bench_stages(args.sizes, env, workdir)
+            stages = {} if args.skip_stages else bench_stages(args, env, workdir)
             endpoint.terminate()
             throughput = (
                 [] if args.skip_throughput else bench_throughput(args, postgres.url, redis.url, workdir)

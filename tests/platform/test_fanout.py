@@ -97,19 +97,25 @@ def judged_project(tmp_path, name: str, pairs: int, scenario: str):
 def test_a_judge_job_fans_out_to_shards_that_two_worker_processes_judge(
     shared_cache, redis_url, fake_openai, tmp_path
 ):
+    from tests.platform.test_fanout_shards import count_model_lists
+
     project = judged_project(tmp_path, "fan", 40, "delay=0.05")
+    checks = count_model_lists(fake_openai)
     with workers(2, redis_url, fake_openai, tmp_path, shard_pairs=10):
         job = jobs.start_job("judge", project=project, params={"judge": "api"})
         finished = wait_for(job.pk, timeout=240)
     assert finished.status == Job.Status.SUCCEEDED, finished.error
-    shards = list(finished.shards.all())
-    assert len(shards) == 4 and {s.status for s in shards} == {Job.Status.SUCCEEDED}
+    shards = list(finished.shards.order_by("pk"))
+    # Shards of 10 pairs, the last two split smaller (down to 2 pairs: concurrency 4 / 2).
+    assert [s.params["pairs"] for s in shards] == [10, 10, 8, 4, 4, 2, 2]
+    assert {s.status for s in shards} == {Job.Status.SUCCEEDED}
     assert len({s.worker for s in shards}) == 2  # both processes took shards
+    assert checks[0] <= 2  # the judge started once per worker process, not once per shard
     # Every pair judged once in each order, and the parent's figures are the shards' sums.
     per_pair = Judgment.objects.values("pair_id", "order").annotate(n=Count("id"))
     assert len(per_pair) == 80 and {row["n"] for row in per_pair} == {1}
     assert finished.result["judged"] == 80 == sum(s.result["judged"] for s in shards)
-    assert finished.result["shards"] == 4 and finished.result["errors"] == 0
+    assert finished.result["shards"] == 7 and finished.result["errors"] == 0
     assert (finished.progress_done, finished.progress_total) == (80, 80)
 
 

@@ -337,10 +337,11 @@ class Heartbeat:
 MAX_INTERRUPTIONS = 1  # re-queued this many times after its worker died, then failed
 
 
-def recover_stale_jobs(restarted_worker: str | None = None) -> list[int]:
-    """Re-queue (or, past MAX_INTERRUPTIONS, fail) running jobs whose worker is gone: those of
-    `restarted_worker` (a worker starting under a name cannot be running anything yet) and
-    those whose heartbeat is older than TANDEM_JOB_STALE_SECONDS. Returns the job ids."""
+def recover_stale_jobs(restarted_worker: str | None = None, restarted_at=None) -> list[int]:
+    """Re-queue (or, past MAX_INTERRUPTIONS, fail) running jobs whose worker is gone: those that
+    `restarted_worker` started before `restarted_at` (a worker starting under a name cannot be
+    running them any more; a job it claimed since is its own) and those whose heartbeat is older
+    than TANDEM_JOB_STALE_SECONDS. Returns the job ids."""
     stale_s = _seconds("TANDEM_JOB_STALE_SECONDS", 120)
     cutoff = timezone.now() - datetime.timedelta(seconds=stale_s)
     running = Job.objects.filter(status=Job.Status.RUNNING)
@@ -348,7 +349,8 @@ def recover_stale_jobs(restarted_worker: str | None = None) -> list[int]:
         heartbeat_at__isnull=True, started_at__lt=cutoff
     )
     if restarted_worker:
-        found = found | running.filter(worker=restarted_worker)
+        before = {"started_at__lt": restarted_at} if restarted_at is not None else {}
+        found = found | running.filter(worker=restarted_worker, **before)
     recovered = []
     for job in found.distinct():
         last = timezone.localtime(job.heartbeat_at or job.started_at).strftime("%Y-%m-%d %H:%M:%S")
@@ -380,11 +382,13 @@ def watch_for_stale_jobs(restarted_worker: str | None) -> threading.Thread:
     """Recover at once (the jobs this worker name ran before a restart), then every half
     TANDEM_JOB_STALE_SECONDS (jobs of workers that never came back). A daemon thread."""
 
+    ready_at = timezone.now()  # the jobs this worker claims from now on are its own
+
     def loop() -> None:
         name = restarted_worker
         while True:
             try:
-                recover_stale_jobs(name)
+                recover_stale_jobs(name, ready_at)
             except Exception:  # the watcher must outlive a database blip
                 log.exception("stale job check failed")
                 connection.close()
@@ -426,16 +430,6 @@ def _import_pairs(job: Job, context: JobContext) -> dict:
     return summary.as_dict()
 
 
-@job_kind("judge")
-def _judge(job: Job, context: JobContext) -> dict:
-    """Judges a project's pending pairs here when they fit one shard (TANDEM_JUDGE_SHARD_PAIRS),
-    else fans them out to `judge_shard` jobs that any worker takes (`_judge_in_shards`)."""
-    from . import judging
-
-    config = judging.resolve_config(job.project, job.params.get("judge", "smollm2"))
-    return _judge_in_shards(job, context, config)
-
-
 @job_kind("generate")
 def _generate(job: Job, context: JobContext) -> dict:
     from labeling.generation import GenerationConfig
@@ -467,7 +461,9 @@ def _route(job: Job, context: JobContext) -> dict:
 
     params = job.params
     policy = routing.resolve_policy(job.project, params.get("policy"), params.get("version"))
-    return routing.route_pairs(job.project, policy)
+    return routing.route_pairs(
+        job.project, policy, progress=context.progress, should_cancel=context.should_cancel
+    )
 
 
 @job_kind("audit")
@@ -516,155 +512,15 @@ def _train(job: Job, context: JobContext) -> dict:
     return {"run": run.pk, "status": run.status, "final_eval": run.final_eval, "error": run.error}
 
 
-# -- judge jobs fanned out to shards -------------------------------------------------------------
-
-SHARD_POLL_S = 0.5
-
-
-def _judge_in_shards(job: Job, context: JobContext, config) -> dict:
-    """A judge job: pending pairs in runs of TANDEM_JUDGE_SHARD_PAIRS, each a `judge_shard`
-    child job enqueued for any worker. The parent runs shards too while any is queued, so one
-    worker (or `manage.py`) finishes the job alone; then it waits for the shards others run.
-    Progress is the shards' summed; a cancel reaches every shard (they also watch the
-    parent's flag); a parent re-run after its worker died keeps its live shards and shards
-    only what no shard covers. Raises Cancelled or ServiceError (naming a failed shard) once
-    every shard has ended; otherwise returns the summed summary."""
-    from . import judging
-
-    scope = judging.pair_scope(job.project, job.params.get("limit"), None)
-    live = list(job.shards.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]))
-    covered = [(s.params["first_id"], s.params["last_id"]) for s in live]
-    ranges = [
-        r
-        for r in judging.pending_ranges(scope, config.name, config.config_hash(), judging.shard_pairs())
-        if not any(lo <= r[0] <= hi for lo, hi in covered)
-    ]
-    if not live and len(ranges) <= 1:  # one shard's worth: judged here, as before fan-out
-        return judging.judge_pairs(
-            job.project, config, limit=job.params.get("limit"), progress=context.progress,
-            should_cancel=context.should_cancel,
-        ).as_dict()  # fmt: skip
-    shards = live + _start_shards(job, config.name, ranges)
-    total = 2 * scope.count()
-    with _ShardProgress(context, shards, total):
-        _run_shards(job, context, shards)
-    return _shards_result(job, shards, total)
-
-
-def _start_shards(job: Job, judge: str, ranges: list[tuple[int, int, int]]) -> list[Job]:
-    from celery import group
-
-    from .tasks import run_job
-
-    shards = Job.objects.bulk_create(
-        Job(
-            kind="judge_shard",
-            project=job.project,
-            parent=job,
-            created_by=job.created_by,
-            params={"judge": judge, "first_id": first, "last_id": last, "pairs": count},
-        )
-        for first, last, count in ranges
-    )
-    ids = [shard.pk for shard in shards]
-    transaction.on_commit(lambda: group(run_job.si(pk) for pk in ids).apply_async())
-    return shards
-
-
-def _run_shards(job: Job, context: JobContext, shards: list[Job]) -> None:
-    """Run queued shards here until none is left, then wait for those other workers run."""
-    ids = [shard.pk for shard in shards]
-    while True:
-        if context.should_cancel():
-            for shard in Job.objects.filter(pk__in=ids, finished_at__isnull=True):
-                request_cancel(shard)
-        queued = Job.objects.filter(pk__in=ids, status=Job.Status.QUEUED).order_by("pk").first()
-        if queued is not None:
-            execute(queued.pk)  # claims it, unless another worker did first
-            continue
-        if not Job.objects.filter(pk__in=ids, status=Job.Status.RUNNING).exists():
-            return
-        time.sleep(SHARD_POLL_S)
-
-
-def _shards_result(job: Job, shards: list[Job], total: int) -> dict:
-    """The shards' summaries summed, or the reason the parent did not succeed."""
-    ended = list(Job.objects.filter(pk__in=[s.pk for s in shards]).order_by("pk"))
-    failed = [s for s in ended if s.status == Job.Status.FAILED]
-    summed: dict = {"shards": len(ended)}
-    for shard in ended:
-        for key, value in (shard.result or {}).items():
-            if isinstance(value, (int, float)) and key not in {"pairs", "skipped", "interrupted"}:
-                summed[key] = summed.get(key, 0) + value
-    if failed:
-        raise services.ServiceError(
-            f"{len(failed)} of {len(ended)} shards failed (shard job {failed[0].pk}: {failed[0].error}); "
-            "start the job again to judge what is left: finished verdicts are kept"
-        )
-    if cancel_asked(job.pk) or any(s.status == Job.Status.CANCELLED for s in ended):
-        raise services.Cancelled(
-            f"judging stopped after {summed.get('judged', 0)} verdicts; run it again to continue"
-        )
-    summed["cost"] = round(summed.get("cost", 0.0), 6)
-    return {
-        **summed,
-        "judge": ended[0].result["judge"],
-        "config_hash": ended[0].result["config_hash"],
-        "pairs": total // 2,
-        "skipped": total - summed.get("judged", 0),
-    }
-
-
 def cancel_asked(job_id: int | None) -> bool:
     """Whether a cancel was asked for the job (through the cache, as JobContext reads it)."""
     return job_id is not None and bool(cache.get(_key(job_id, "cancel")))
 
 
-class _ShardProgress:
-    """Keeps the parent's progress at the sum of its shards' from a thread of its own (the
-    parent's own thread may be running a shard): a shard not started counts nothing, and
-    verdicts stored before the fan-out count as done. Reads only the cache."""
-
-    def __init__(self, context: JobContext, shards: list[Job], total: int) -> None:
-        self.context, self.total = context, total
-        self.keys = {_key(s.pk, "progress"): 2 * int(s.params["pairs"]) for s in shards}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name=f"job-{context.job_id}-shards", daemon=True)
-
-    def __enter__(self) -> _ShardProgress:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._report()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(SHARD_POLL_S):
-            self._report()
-
-    def _report(self) -> None:
-        seen = cache.get_many(list(self.keys))
-        # A shard's own total counts both orders of every pair in its id range; what it
-        # reports done includes what was judged before.
-        left = sum(max(0, (seen[k][1] or n) - seen[k][0]) if k in seen else n for k, n in self.keys.items())
-        self.context.progress(max(0, self.total - left), self.total)
+def progress_key(job_id: int) -> str:
+    """The cache key under which a running job's (done, total) progress is kept."""
+    return _key(job_id, "progress")
 
 
-@job_kind("judge_shard")
-def _judge_shard(job: Job, context: JobContext) -> dict:
-    """One run of a judge job's pairs (ids first_id..last_id); stops on its own or its
-    parent's cancel."""
-    from . import judging
-
-    params = job.params
-    config = judging.resolve_config(job.project, params["judge"])
-    summary = judging.judge_pairs(
-        job.project,
-        config,
-        pair_range=(params["first_id"], params["last_id"]),
-        progress=context.progress,
-        should_cancel=lambda: context.should_cancel() or cancel_asked(job.parent_id),
-    )
-    return summary.as_dict()
+# The judge job and its shards (registered on import; fanout imports this module's registry).
+from . import fanout  # noqa: E402, F401

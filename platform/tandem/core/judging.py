@@ -2,9 +2,13 @@
 
 Every pair is judged once per (judge config, order). Judgments are written as they arrive, a
 small group at a time, each in its own transaction, so a run that is stopped or killed keeps
-what it finished and a re-run (or another shard of a fanned-out job: core/jobs.py) continues
+what it finished and a re-run (or another shard of a fanned-out job: core/fanout.py) continues
 with the rest; `error` verdicts (timeouts, 5xx) are retried by a re-run, `unparsable`
 ones are kept (the same request gives the same reply, and the cache would answer it anyway).
+
+A run starts its judge once (`JudgeSession`: the check's round trip, the event loop, the HTTP
+client, the call cache's connection); the shards one worker runs back to back share it
+(`reused_sessions`), so a fanned-out job pays that start-up once per worker, not once per shard.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef
 
 from labeling.judges import JudgeConfig, JudgeError, JudgeItem, Verdict, build_judge, builtin_config
-from labeling.judges.base import run_sync
+from labeling.judges.base import JudgeStats, run_sync
 from labeling.records import Order
 from labeling.typed_config import ConfigError
 
@@ -41,25 +45,28 @@ class DbCallCache:
     Judges call it from a thread pool (`asyncio.to_thread`). Its queries all run on one thread
     of its own that keeps one database connection for the cache's life: a connection per call
     (PostgreSQL forks a backend for each) made a 4,000-call judge job spend most of its time
-    connecting. A stored reply is committed at once, outside the caller's transaction: a call
-    that was paid for stays paid for even if the batch that asked for it fails. A dropped
-    connection (a database restart) is reopened and the query retried for up to `retry_s`
-    seconds, so a paid reply is not lost to a blip. `close()` releases the connection.
+    connecting. A stored reply is committed at once (not waiting for the disk flush: `_tune`),
+    outside the caller's transaction: a call that was paid for stays paid for even if the
+    batch that asked for it fails. A dropped connection (a database restart) is reopened and
+    the query retried for up to `retry_s` seconds, so a paid reply is not lost to a blip.
+    `close()` releases the connection.
     """
 
     def __init__(self, retry_s: float = 30.0) -> None:
         self.retry_s = retry_s
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-call-cache")
+        self._tuned_for = None  # the connection synchronous_commit was turned off on
 
     def get(self, key: str) -> dict | None:
         return self._run(lambda: JudgeCall.objects.filter(key=key).values_list("response", flat=True).first())
 
     def put(self, key: str, response: dict) -> None:
-        def store() -> None:
-            with contextlib.suppress(IntegrityError):  # another worker stored the same reply first
-                JudgeCall.objects.get_or_create(key=key, defaults={"response": response})
-
-        self._run(store)
+        # One INSERT ... ON CONFLICT DO NOTHING: another worker may have stored the same reply.
+        self._run(
+            lambda: JudgeCall.objects.bulk_create(
+                [JudgeCall(key=key, response=response)], ignore_conflicts=True
+            )
+        )
 
     def close(self) -> None:
         # `connection.close` must be looked up on the cache's thread: the proxy binds the
@@ -68,7 +75,27 @@ class DbCallCache:
         self._thread.shutdown()
 
     def _run(self, query):
-        return self._thread.submit(_retrying, query, self.retry_s).result()
+        def tuned_query():
+            self._tune()
+            return query()
+
+        return self._thread.submit(_retrying, tuned_query, self.retry_s).result()
+
+    def _tune(self) -> None:
+        """Let the cache connection's commits return before PostgreSQL flushes them to disk
+        (synchronous_commit off, this connection only; set again after a reconnect). Every
+        stored reply is one commit, queued on this one connection: waiting for a disk flush
+        each time held a judge against a fast endpoint to a few dozen replies a second on a
+        durable server. A worker that dies loses nothing (the server has the commit); a server
+        crash can lose the last fraction of a second of stored replies, which a re-run asks
+        for again."""
+        if connection.vendor != "postgresql":
+            return
+        connection.ensure_connection()
+        if connection.connection is not self._tuned_for:
+            with connection.cursor() as cursor:
+                cursor.execute("SET synchronous_commit TO off")
+            self._tuned_for = connection.connection
 
 
 def _retrying(query, retry_s: float):
@@ -192,29 +219,130 @@ def judge_pairs(
     if batch_pairs is None:
         batch_pairs = 4 * int(config.params.get("concurrency", 16)) if config.backend == "openai" else 16
     share_provider_limits()
-    cache = DbCallCache()
+    session, owned = _session_for(config)
     try:
-        judge = _start(config, cache)
+        before = replace(session.judge.stats)
         scope = pair_scope(project, limit, pair_range)
         summary = JudgeSummary(judge=config.name, config_hash=config.config_hash(), pairs=scope.count())
         summary.skipped = _done(scope, config.name, summary.config_hash).count()
         if should_cancel is not None and should_cancel():
             raise Cancelled("judging stopped before it began; run it again to continue")
-        stream = _VerdictStream(judge, config, summary, 2 * batch_pairs, progress, should_cancel)
+        stream = _VerdictStream(session, config, summary, 2 * batch_pairs, progress, should_cancel)
         for first, last, _ in pending_ranges(scope, config.name, summary.config_hash, shard_pairs()):
             stream.run(_todo(scope.filter(id__range=(first, last)), config.name, summary.config_hash))
-        stats = judge.stats
-        summary.calls, summary.cache_hits = stats.calls, stats.cache_hits
-        summary.tokens, summary.cost = stats.prompt_tokens + stats.completion_tokens, round(stats.cost, 6)
+        _add_stats(summary, session.judge.stats, before)
         return summary
+    except Cancelled:
+        raise
+    except BaseException:
+        if not owned:  # a session that failed is not handed to the next shard
+            _forget(session)
+            owned = True
+        raise
     finally:
-        cache.close()
+        if owned:
+            session.close()
 
 
-def _start(config: JudgeConfig, cache: DbCallCache):
+def _add_stats(summary: JudgeSummary, stats: JudgeStats, before: JudgeStats) -> None:
+    """This run's share of a judge's running totals (a reused judge counts every run's)."""
+    summary.calls, summary.cache_hits = stats.calls - before.calls, stats.cache_hits - before.cache_hits
+    tokens = stats.prompt_tokens + stats.completion_tokens - before.prompt_tokens - before.completion_tokens
+    summary.tokens, summary.cost = tokens, round(stats.cost - before.cost, 6)
+
+
+class JudgeSession:
+    """A judge started for one config: built, checked once, with the call cache and an event
+    loop on a thread of its own that keeps the judge's HTTP client (and its shared-limit
+    Redis client) between runs. Raises ServiceError when the judge cannot start (the message
+    names the setting). `close()` releases the loop, the clients and the cache's connection."""
+
+    def __init__(self, config: JudgeConfig) -> None:
+        self.config = config
+        self.cache = DbCallCache()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=_serve, args=(self.loop,), name="judge-loop", daemon=True)
+        self._thread.start()
+        try:
+            self.judge = _start(config, self.cache, self.run)
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, coroutine):
+        """Run `coroutine` on the session's loop and return its result (from another thread)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        judge = getattr(self, "judge", None)
+        if judge is not None:
+            with contextlib.suppress(Exception):
+                self.run(judge.aclose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.cache.close()
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """Run `loop` until it is stopped, then end it as asyncio.run does (pending tasks cancelled,
+    async generators and the default executor shut down), which closes the judge's clients."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+
+
+_reuse = threading.local()
+
+
+@contextlib.contextmanager
+def reused_sessions():
+    """Within the block, `judge_pairs` on this thread starts one JudgeSession per judge config
+    and reuses it for every later run of that config (the shards a worker runs back to back);
+    they are closed when the block ends. Nested blocks share the outermost one's."""
+    if getattr(_reuse, "sessions", None) is not None:
+        yield
+        return
+    _reuse.sessions = {}
+    try:
+        yield
+    finally:
+        sessions, _reuse.sessions = _reuse.sessions, None
+        for session in sessions.values():
+            session.close()
+
+
+def _session_for(config: JudgeConfig) -> tuple[JudgeSession, bool]:
+    """(the session to run `config` on, whether the caller owns it and so closes it)."""
+    sessions = getattr(_reuse, "sessions", None)
+    if sessions is None:
+        return JudgeSession(config), True
+    # The whole config, operational params included (config_hash leaves out concurrency).
+    key = json.dumps(asdict(config), sort_keys=True, default=str)
+    if key not in sessions:
+        sessions[key] = JudgeSession(config)
+    return sessions[key], False
+
+
+def _forget(session: JudgeSession) -> None:
+    """Take `session` out of this thread's reused ones (its caller closes it)."""
+    sessions = getattr(_reuse, "sessions", None) or {}
+    for key, held in list(sessions.items()):
+        if held is session:
+            del sessions[key]
+
+
+def _start(config: JudgeConfig, cache: DbCallCache, run):
     try:
         judge = build_judge(config, cache=cache)
-        judge.check_sync()
+        run(judge.check())
         return judge
     except JudgeError as err:
         setting = f" (setting: {err.setting})" if err.setting else ""
@@ -273,7 +401,7 @@ def _done(scope, name: str, config_hash: str):
 def pending_ranges(scope, name: str, config_hash: str, size: int) -> list[tuple[int, int, int]]:
     """(first id, last id, pairs) for runs of `size` pairs in `scope` that still lack a verdict
     in one order or both, in id order. Read through a server-side cursor: a million pending
-    pairs cost a few hundred ranges in memory, not a million ids."""
+    pairs cost a million / `size` ranges in memory (tens of thousands at most), not a million ids."""
     verdicts = Judgment.objects.filter(pair=OuterRef("pk"), judge=name, config_hash=config_hash).exclude(
         status=Judgment.Status.ERROR
     )
@@ -302,7 +430,7 @@ def _todo(scope, name: str, config_hash: str) -> list[tuple[int, Order]]:
 class _VerdictStream:
     """Judges runs of (pair, order) and stores each verdict as it arrives.
 
-    The judge runs on an event loop in a thread of its own; this thread (the job's, with its
+    The judge runs on its session's event loop (a thread of its own); this thread (the job's, with its
     database connection) stores what arrives every `FLUSH_S` seconds or `window` verdicts,
     whichever comes first: one bulk insert per group, not per verdict. The judge may have at
     most `window` verdicts asked for and not yet stored: they are credits, handed back as
@@ -313,8 +441,10 @@ class _VerdictStream:
 
     FLUSH_S = 0.25
 
-    def __init__(self, judge, config: JudgeConfig, summary: JudgeSummary, window: int, progress, cancel):
-        self.judge, self.config, self.summary = judge, config, summary
+    def __init__(self, session: JudgeSession, config: JudgeConfig, summary: JudgeSummary, window: int,
+                 progress, cancel):  # fmt: skip
+        self.session, self.judge = session, session.judge
+        self.config, self.summary = config, summary
         self.window = max(1, window)
         self.progress, self.should_cancel = progress, cancel
         streaming = config.backend == "openai"
@@ -333,10 +463,12 @@ class _VerdictStream:
         )
         thread.start()
         cancelled = False
+        left = len(todo)
         try:
             while True:
-                batch, finished = self._collect(arrived, thread)
+                batch, finished = self._collect(arrived, thread, left)
                 if batch:
+                    left -= len(batch)
                     self._store(batch)
                     cancelled = cancelled or (self.should_cancel is not None and self.should_cancel())
                     if cancelled:
@@ -353,12 +485,14 @@ class _VerdictStream:
         if cancelled:
             raise Cancelled(f"judging stopped after {self.summary.judged} verdicts; run it again to continue")
 
-    def _collect(self, arrived: queue.Queue, thread: threading.Thread) -> tuple[list, bool]:
-        """Verdicts that arrived, until `window` of them or FLUSH_S after the first; and
-        whether the judge thread has ended (everything it sent is then in the batch)."""
+    def _collect(self, arrived: queue.Queue, thread: threading.Thread, left: int) -> tuple[list, bool]:
+        """Verdicts that arrived, until `window` of them, the `left` still expected (the last
+        ones are stored at once, not FLUSH_S later) or FLUSH_S after the first; and whether the
+        judge thread has ended (everything it sent is then in the batch)."""
         batch: list = []
         deadline = None
-        while len(batch) < self.window:
+        wanted = min(self.window, left) if left > 0 else self.window
+        while len(batch) < wanted:
             timeout = self.FLUSH_S if deadline is None else deadline - time.monotonic()
             if timeout <= 0:
                 break
@@ -376,7 +510,7 @@ class _VerdictStream:
 
     def _judge(self, items: list[JudgeItem], arrived: queue.Queue, stop: threading.Event, credits: dict):
         try:
-            run_sync(self._judge_all(items, arrived, stop, credits))
+            self.session.run(self._judge_all(items, arrived, stop, credits))
         except BaseException as err:  # handed to the storing thread, which raises it
             credits["error"] = err
         finally:
