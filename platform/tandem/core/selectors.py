@@ -475,7 +475,11 @@ def signal_chunks(
     policy version `skip_policy` (a RoutingPolicyVersion) has decided."""
     pairs = Pair.objects.filter(project=project)
     if skip_policy is not None:
-        pairs = pairs.exclude(routing_decisions__policy=skip_policy)
+        # NOT EXISTS, which PostgreSQL runs as an anti-join; Django's exclude() over the relation
+        # writes NOT IN (subquery), which it cannot, and which scans every decision per pair once
+        # the decisions outgrow work_mem (a re-route after new pairs arrive).
+        decided = RoutingDecision.objects.filter(pair=OuterRef("pk"), policy=skip_policy)
+        pairs = pairs.filter(~Exists(decided))
     last = 0
     while ids := list(pairs.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]):
         last = ids[-1]
