@@ -10,8 +10,7 @@ own, raw confidence). Coverage: the share of test pairs given an AI label, besid
 (the largest share that keeping whole cells of the same signals keeps at the target on the whole
 set, labels known). Cost per correct label: cascades vs GPT-4 alone vs humans alone, at the
 prices of PRICES. PPI++ against classical intervals at the same human n, and annotators'
-Dawid-Skene reliability: bench/guarantee_estimates.py. bench/guarantee_slices.py is the prototype
-whose idea (cells ranked on one part, certified on the other) labeling.guarantee now ships.
+Dawid-Skene reliability: bench/guarantee_estimates.py.
 
 Run: .venv/bin/python bench/guarantee.py [--data ../shared/data] [--splits 1000] [--draws 1000]
      [--tables validity cost ppi annotators]

@@ -61,6 +61,12 @@ def _turns(raw: str) -> tuple[tuple[str, str], ...] | str:
     scanned = _scan(raw) if raw.isascii() or not _SURROGATE.search(raw) else None
     if scanned is not None:
         return scanned
+    return literal_turns(raw)
+
+
+def literal_turns(raw: str) -> tuple[tuple[str, str], ...] | str:
+    """The conversation read by `ast.literal_eval` and checked for its shape, or what is wrong:
+    the definition the scanner must agree with (tests hold it to that)."""
     try:
         turns = ast.literal_eval(raw)  # a Python literal, never eval()
     except (ValueError, SyntaxError, MemoryError, RecursionError) as err:

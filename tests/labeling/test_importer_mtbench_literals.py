@@ -3,7 +3,6 @@ and everything it does not read gets literal_eval's own answer and message."""
 
 from __future__ import annotations
 
-import ast
 import re
 import warnings
 
@@ -16,15 +15,9 @@ from labeling.importers import mtbench
 
 def reference(raw: str) -> tuple | str:
     """What the importer answered before the scanner: literal_eval, then the shape check."""
-    try:
-        turns = ast.literal_eval(raw)
-    except (ValueError, SyntaxError, MemoryError, RecursionError) as err:
-        return f"is not a Python literal list of (text, role) tuples ({err})"
-    if not isinstance(turns, list | tuple) or not all(
-        isinstance(t, list | tuple) and len(t) == 2 and all(isinstance(x, str) for x in t) for t in turns
-    ):
-        return "must be a list of (text, role) tuples"
-    return tuple((text, role) for text, role in turns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mtbench.literal_turns(raw)
 
 
 def parsed(raw: str) -> tuple | str:
