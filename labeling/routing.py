@@ -40,6 +40,9 @@ class Reason(StrEnum):
     FILL = "budget_fill"  # no other reason: the least confident pairs use up what budget is left
     # guarantee mode: no judge of the cascade reached its calibrated threshold (labeling.guarantee)
     UNCERTIFIED = "below_threshold"
+    # guarantee mode, an AI-only decision: the decision's judge reached its certified threshold,
+    # and only such a decision's label enters a dataset as certified (core.datasets)
+    CERTIFIED = "certified"
 
 
 # Earlier reasons are more urgent when the budget cannot take every routed pair.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -66,3 +67,38 @@ def test_a_pair_kept_by_the_second_judge_carries_its_label_and_an_uncertified_on
     waiting = decided.filter(human=True, pair__human_labels__isnull=True).count()
     assert waiting > 0 and result["summary"]["dropped"]["uncertified"] == waiting
     assert len(rows) == len(kept - labelled) + len(labelled)
+
+
+def test_budget_mode_decisions_are_never_exported_as_certified(tmp_path, capsys):
+    """Budget mode decided v1 with a judge that is sure and always wrong. Turning guarantee mode
+    on under the same version is refused (its decisions would be taken for certified ones); under
+    a new version nothing is certified, so the dataset has no AI row at all."""
+    from django.core.management.base import CommandError
+
+    project = services.create_project("switch")
+    path = tmp_path / "p.jsonl"
+    rows = [
+        {"prompt": f"q{i}", "response_a": f"good {i:04d}", "response_b": f"poor {i:04d}"} for i in range(200)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    services.import_pairs(project, path, "pairs")
+    judge_pairs(Pair.objects.filter(project=project).order_by("id"), 0.1, 0.9, judge="cheap")  # sure of b
+    project.routing_config = {"policy": {"version": 1, "audit_rate": 0.1}}
+    project.save()
+    call_command("route", project="switch")
+    assert RoutingDecision.objects.filter(policy__version=1, human=False).count() > 100  # budget kept many
+    for d in RoutingDecision.objects.filter(blind=True):
+        HumanLabel.objects.create(pair=d.pair, annotator="h", choice="a", source="argilla")
+    guarantee = {"target_agreement": 0.9, "cascade": ["cheap"]}
+    project.routing_config = {"policy": {"version": 1, "audit_rate": 0.1}, **guarantee}
+    project.save()
+    with pytest.raises(CommandError, match="version 1 was already used with different settings"):
+        call_command("route", project="switch")
+    project.routing_config = {"policy": {"version": 2, "audit_rate": 0.1}, **guarantee}
+    project.save()
+    call_command("route", project="switch")
+    second = RoutingDecision.objects.filter(policy__version=2)
+    assert second.count() == 200 and not second.filter(human=False).exists()  # the wrong judge keeps nothing
+    result = datasets.export_dataset(project, None, ["jsonl"], tmp_path / "out")
+    exported = [json.loads(line) for line in Path(result["files"]["jsonl"]).read_text().splitlines()]
+    assert not [r for r in exported if r["source"] == "ai"]

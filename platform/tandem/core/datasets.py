@@ -80,16 +80,21 @@ def pair_votes(project: Project, judge: str | None) -> Iterator:
 def certified_verdicts(project: Project, pair_ids: list[int]) -> dict[int, tuple[str, object]]:
     """{pair id: (judge, its PairVerdict)} for the pairs whose latest routing decision kept an AI
     label in guarantee mode: that judge's verdict, p_a through that judge's calibration map (the
-    confidence its threshold was certified on). Pairs sent to humans, or not decided, are absent."""
+    dataset's soft label; the threshold was certified on the raw confidence, core.guarantee)
+    and only for a decision that certified its judge (Reason.CERTIFIED). Pairs sent to humans,
+    or not decided, are absent."""
+    from labeling.routing import Reason
     from labeling.verdicts import PairVerdict
 
-    latest: dict[int, tuple[bool, list]] = {}
+    latest: dict[int, tuple[bool, list, list]] = {}
     decisions = RoutingDecision.objects.filter(pair_id__in=pair_ids).order_by("pair_id", "policy__version")
-    for pair_id, human, judges in decisions.values_list("pair_id", "human", "judges"):
-        latest[pair_id] = (human, judges)
+    for pair_id, human, judges, reasons in decisions.values_list("pair_id", "human", "judges", "reasons"):
+        latest[pair_id] = (human, judges, reasons)
     by_judge: dict[str, list[int]] = collections.defaultdict(list)
-    for pair_id, (human, judges) in latest.items():
-        if not human and judges:
+    for pair_id, (human, judges, reasons) in latest.items():
+        # only a guarantee decision that certified its judge: an AI-only decision of budget mode
+        # (an earlier version, or one decided before the project turned guarantee mode on) is not
+        if not human and judges and Reason.CERTIFIED.value in reasons:
             by_judge[judges[0]].append(pair_id)
     out = {}
     for judge, ids in by_judge.items():

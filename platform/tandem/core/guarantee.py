@@ -14,6 +14,7 @@ these keys.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -66,8 +67,10 @@ def _audited_votes(project: Project) -> dict[int, list[str]]:
 
 
 def _stage(project: Project, judge: str) -> dict[int, PairSignals]:
-    """One judge's verdict per pair (both orders, its calibration map applied where fitted)."""
-    return {s.pair_id: s for s in routing.calibrated(project, [judge], routing.signals(project, [judge]))}
+    """One judge's verdict per pair (both orders), its raw confidence: the audit's calibration map
+    is fitted on every audited vote, the testing half's too, so a score read through it would
+    have seen the labels its threshold is tested on (the learned score calibrates per cell)."""
+    return {s.pair_id: s for s in routing.signals(project, [judge])}
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,11 @@ class Cascade:
         )
 
 
+def _settings(config: GuaranteeConfig) -> dict:
+    """The guarantee settings as the policy version stores them (JSON: lists, not tuples)."""
+    return json.loads(json.dumps(asdict(config)))
+
+
 def _cost_per_pair(project: Project, judges: list[str]) -> dict[str, float]:
     """Mean recorded cost of one judge's calls on a pair (both orders), per judge."""
     out = {}
@@ -135,7 +143,7 @@ def route_with_guarantee(project: Project, policy: RoutingPolicy, config: Guaran
     """Decide every judged pair without a decision under this policy version; returns the
     report: the guarantee, each threshold, coverage, cost per label and warnings."""
     judges = routing.project_judges(project, list(config.cascade) or None)[: len(config.cascade) or 1]
-    version = routing.policy_version(project, policy)
+    version = routing.policy_version(project, policy, _settings(config))
     cascade = Cascade.read(project, judges)
     (thresholds, scores), n_audited = calibrate(project, config, cascade)
     decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
@@ -150,14 +158,14 @@ def route_with_guarantee(project: Project, policy: RoutingPolicy, config: Guaran
     for s, judge in zip(pending, kept, strict=True):
         audit = s.pair_id in blind
         human = audit or judge is None
-        reasons = [Reason.AUDIT.value] if audit else [Reason.UNCERTIFIED.value] if judge is None else []
+        reasons = [Reason.AUDIT if audit else Reason.UNCERTIFIED if judge is None else Reason.CERTIFIED]
         decisions.append(
             RoutingDecision(
                 pair_id=s.pair_id,
                 policy=version,
                 judges=judges if human else [judge],
                 human=human,
-                reasons=reasons,
+                reasons=[r.value for r in reasons],
                 blind=audit,
             )
         )

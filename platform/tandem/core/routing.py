@@ -68,7 +68,7 @@ def resolve_policy(project: Project, policy: dict | None = None, version: int | 
             raise NotFound(
                 f"project '{project.name}' has no routing policy version {version}; versions: {known}"
             )
-        return RoutingPolicy.from_dict(stored.policy)
+        return stored_policy(stored.policy)
     if policy is None:
         return project_policy(project)
     if not isinstance(policy, dict):
@@ -79,20 +79,35 @@ def resolve_policy(project: Project, policy: dict | None = None, version: int | 
         raise ConfigInvalid(err, _policy_key(err, "policy")) from err
 
 
-def _same_policy(stored: dict, policy: RoutingPolicy) -> bool:
+GUARANTEE_KEY = "guarantee"  # a stored version's guarantee settings, beside the policy's own keys
+
+
+def stored_policy(stored: dict) -> RoutingPolicy:
+    """The RoutingPolicy of a stored version's settings (its guarantee settings set aside)."""
+    return RoutingPolicy.from_dict({k: v for k, v in stored.items() if k != GUARANTEE_KEY})
+
+
+def _same_policy(stored: dict, policy: RoutingPolicy, guarantee: dict | None = None) -> bool:
     """A stored policy read with today's defaults (a key added since, e.g. `route_injection`,
-    takes its default) equals `policy`: new policy options do not break old versions."""
+    takes its default) equals `policy`, in the same mode: new policy options do not break old
+    versions, and a version decided in budget mode is never reused in guarantee mode (or with
+    another target), whose decisions the dataset takes as certified."""
     try:
-        return RoutingPolicy.from_dict(stored) == policy
+        return stored_policy(stored) == policy and stored.get(GUARANTEE_KEY) == guarantee
     except PolicyError:
         return False
 
 
-def policy_version(project: Project, policy: RoutingPolicy) -> RoutingPolicyVersion:
+def policy_version(
+    project: Project, policy: RoutingPolicy, guarantee: dict | None = None
+) -> RoutingPolicyVersion:
+    """The stored version of `policy` (with `guarantee`, guarantee mode's settings, or None in
+    budget mode); Conflict when that version number was used with other settings."""
+    settings = {**policy.as_dict(), **({GUARANTEE_KEY: guarantee} if guarantee else {})}
     stored, created = RoutingPolicyVersion.objects.get_or_create(
-        project=project, version=policy.version, defaults={"policy": policy.as_dict()}
+        project=project, version=policy.version, defaults={"policy": settings}
     )
-    if not created and not _same_policy(stored.policy, policy):
+    if not created and not _same_policy(stored.policy, policy, guarantee):
         raise Conflict(
             f"routing policy version {policy.version} was already used with different settings "
             f"({stored.policy}); give the changed policy a new 'version'"
