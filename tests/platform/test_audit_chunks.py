@@ -107,3 +107,17 @@ def test_formatting_and_lengths_come_from_each_pairs_texts(tmp_path):
         "qwen2",
         "gpt",
     ]
+
+
+def test_a_judgment_stored_after_the_pairs_were_read_waits_for_the_next_audit(tmp_path):
+    """A judge job storing verdicts while an audit reads: a judgment whose pair the audit had not
+    read yet is left out, never given another pair's category and lengths."""
+    project, _ = make_project(tmp_path)
+    judgments = Judgment.objects.filter(pair__project=project)
+    late = Pair.objects.filter(project=project).order_by("pk")[5]
+    pairs = selectors._pair_attributes(project, judgments.exclude(pair=late), 4)  # read before it was judged
+    frame = selectors._judgment_frame(judgments, pairs, 7)
+    assert late.pk not in set(frame["pair_id"])
+    assert len(frame) == judgments.exclude(pair=late).count()
+    by_pair = Pair.objects.in_bulk()
+    assert all(by_pair[p].category == c for p, c in zip(frame["pair_id"], frame["category"], strict=True))

@@ -58,3 +58,22 @@ def test_runs_back_to_back_start_the_judge_once_and_count_only_their_own_calls(
     assert Judgment.objects.filter(pair__project=project).count() == 24
     judging.judge_pairs(project, config)  # nothing left: it starts (checks) and judges nothing
     assert lists[0] == 2
+
+
+@pytest.mark.django_db
+def test_a_parent_re_run_never_shards_pairs_a_live_shard_still_holds(tmp_path, settings):
+    """The parent's worker died; shard 21-40 still runs. The re-run's ranges (tapered ones too)
+    cover every other pending pair once and none of 21-40, even when pending pairs lie on both
+    sides of it."""
+    from tandem.core.fanout import free_ranges
+    from tandem.core.models import Job, Pair
+
+    settings.TANDEM_JUDGE_SHARD_PAIRS = 10
+    project = judged_project(tmp_path, "rerun", 50, "delay=0")
+    ids = list(Pair.objects.filter(project=project).order_by("pk").values_list("pk", flat=True))
+    live = Job(kind="judge_shard", project=project, params={"first_id": ids[20], "last_id": ids[39]})
+    config = judging.resolve_config(project, "api")
+    ranges = free_ranges(judging.pair_scope(project, None, None), [live], config)
+    sharded = [pk for first, last, _ in ranges for pk in ids if first <= pk <= last]
+    assert sorted(sharded) == ids[:20] + ids[40:]  # each free pair once, no live one
+    assert sum(count for _, _, count in ranges) == 30

@@ -50,13 +50,7 @@ def _judge_in_shards(job: Job, context: JobContext, config) -> dict:
 
     scope = judging.pair_scope(job.project, job.params.get("limit"), None)
     live = list(job.shards.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]))
-    covered = [(s.params["first_id"], s.params["last_id"]) for s in live]
-    pending = [
-        r
-        for r in judging.pending_ranges(scope, config.name, config.config_hash(), judging.shard_pairs())
-        if not any(lo <= r[0] <= hi for lo, hi in covered)
-    ]
-    ranges = _tapered(pending, scope, config)
+    ranges = free_ranges(scope, live, config)
     if not live and len(ranges) <= 1:  # one shard's worth: judged here, as before fan-out
         return judging.judge_pairs(
             job.project, config, limit=job.params.get("limit"), progress=context.progress,
@@ -67,6 +61,27 @@ def _judge_in_shards(job: Job, context: JobContext, config) -> dict:
     with _ShardProgress(context, shards, total):
         _run_shards(job, context, shards)
     return _shards_result(job, shards, total)
+
+
+def free_ranges(scope, live: list[Job], config) -> list[tuple[int, int, int]]:
+    """The shard ranges of `scope`'s pending pairs that no `live` shard holds. No range straddles
+    a live shard, whose pairs would otherwise be judged twice (paid twice, and the second store
+    fails): a parent re-run after its worker died, with some shards still running."""
+    from . import judging
+
+    def pending(pairs):
+        return judging.pending_ranges(pairs, config.name, config.config_hash(), judging.shard_pairs())
+
+    if not live:
+        return _tapered(pending(scope), scope, config)
+    # A shard is an id range, so each range must lie within one gap between live shards (and
+    # is not tapered: the live shards already end the job).
+    ranges, start = [], None
+    for first, last in sorted((s.params["first_id"], s.params["last_id"]) for s in live):
+        gap = scope.filter(id__lt=first) if start is None else scope.filter(id__gt=start, id__lt=first)
+        ranges += pending(gap)
+        start = last if start is None else max(start, last)
+    return ranges + pending(scope.filter(id__gt=start))
 
 
 TAPERED_SHARDS = 2  # the last this many shards are split up smaller (`_tapered`)

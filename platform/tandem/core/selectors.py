@@ -294,6 +294,13 @@ def _judgment_frame(judgments: QuerySet[Judgment], pairs, chunk_rows: int):
     chunks = []
     for batch in _chunks(rows, chunk_rows):
         frame = pd.DataFrame.from_records(batch, columns=_JUDGMENT_COLUMNS)
+        # A judgment stored after the pairs were read (a judge job running beside the audit) is
+        # left to the next audit: its pair's attributes were not read.
+        at = np.searchsorted(pair_ids, frame["pair_id"].to_numpy())
+        known = at < len(pair_ids)
+        known[known] = pair_ids[at[known]] == frame["pair_id"].to_numpy()[known]
+        if not known.all():
+            frame = frame[known].reset_index(drop=True)
         frame["p_first"] = frame["p_first"].astype(float)
         frame["choice"] = frame["choice"].replace("", None)
         for column in ("orders_disagree", "orders_merged"):

@@ -153,6 +153,8 @@ def import_pairs(
             path, fmt, settings.TANDEM_MAX_FIELD_CHARS, batch_size, prepare, in_process=not reader_process
         )
         total = importers.estimate_rows(path, fmt)
+        if connection.vendor == "postgresql" and Pair.objects.filter(project=project).exists():
+            _analyze(Pair)  # before the transaction: ANALYZE's lock lasts until its commit
         with transaction.atomic(), contextlib.closing(prepared):
             _import_rows(project, prepared, summary, skip_invalid, progress, total, should_cancel)
             if summary.errors and not skip_invalid:
@@ -211,10 +213,7 @@ class _KnownPairs:
     def of(cls, project: Project) -> _KnownPairs:
         # A first import asks the database nothing about pairs (a concurrent import of the same
         # rows makes its COPY fail, and import_pairs says to run it again).
-        probe = Pair.objects.filter(project=project).exists()
-        if probe and connection.vendor == "postgresql":
-            _analyze(Pair)
-        return cls({}, probe)
+        return cls({}, Pair.objects.filter(project=project).exists())
 
 
 def _analyze(model: type[models.Model]) -> None:
@@ -224,7 +223,9 @@ def _analyze(model: type[models.Model]) -> None:
     they held only another project's pairs) make `project_id = X` look rare, and the planner
     then probes each content hash through an index on the project alone: every probe reads the
     whole project, and a re-import of 100k pairs stalled for more than 20 minutes. ANALYZE reads
-    a fixed sample (about 30,000 rows), under a second at a million pairs."""
+    a fixed sample (about 30,000 rows), under a second at a million pairs. Run it outside the
+    import's transaction: its lock conflicts with itself until commit, so another re-import
+    would wait for this whole import."""
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
