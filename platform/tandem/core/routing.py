@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from labeling.injection import detector_version, scan_pairs
+from labeling.injection import detector_version
+from labeling.injection_pool import scan_pairs_shared
 from labeling.records import Choice
 from labeling.routing import PairSignals, PolicyError, RoutingPlan, RoutingPolicy, SliceAudit
 from labeling.routing_replay import ReplayItem, ReplayRow, default_grid, replay
@@ -161,11 +162,12 @@ def injection_flags(pair_ids: list[int], chunk: int = 2000) -> dict[int, str]:
 
 
 def _scan(pair_ids: list[int], detector: str) -> dict[int, dict]:
-    """Scan the pairs' responses (a text repeated across pairs once) and store each result."""
+    """Scan the pairs' responses (a text repeated across pairs once; half of a large chunk in a
+    helper process, labeling.injection_pool) and store each result."""
     if not pair_ids:
         return {}
     rows = list(Pair.objects.filter(pk__in=pair_ids).values_list("pk", "response_a", "response_b"))
-    reasons = scan_pairs([(response_a, response_b) for _, response_a, response_b in rows])
+    reasons = scan_pairs_shared([(response_a, response_b) for _, response_a, response_b in rows])
     scans = {
         pk: {"detector": detector, "reason": reason} for (pk, _, _), reason in zip(rows, reasons, strict=True)
     }
