@@ -113,11 +113,13 @@ def test_a_new_policy_version_reads_the_stored_scan_and_a_new_detector_scans_aga
     def no_scan(pairs):
         raise AssertionError("scanned again")
 
-    monkeypatch.setattr(routing, "scan_pairs", no_scan)
+    monkeypatch.setattr(routing, "scan_pairs_shared", no_scan)
     again = routing.route_pairs(project, routing.RoutingPolicy(version=2, audit_rate=0.0))
     assert again["injection"] == first["injection"]
     scanned = []
-    monkeypatch.setattr(routing, "scan_pairs", lambda pairs: scanned.extend(pairs) or [""] * len(pairs))
+    monkeypatch.setattr(
+        routing, "scan_pairs_shared", lambda pairs: scanned.extend(pairs) or [""] * len(pairs)
+    )
     monkeypatch.setattr(routing, "detector_version", lambda: "a-newer-detector")
     newer = routing.route_pairs(project, routing.RoutingPolicy(version=3, audit_rate=0.0))
     assert len(scanned) == 200 and newer["injection"] == {}
