@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import re._constants as re_constants
+import re._parser as re_parser
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -43,13 +45,17 @@ from labeling.injection_text import disguise, views
 _M = re.MULTILINE
 
 
+# A finder: (reading, lowered reading, the gate words it holds: _GateWords.present) -> matched or None.
+Finder = Callable[[str, str, int], "str | None"]
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One family: `find(reading, lowered)` returns the text it matched in one reading of a
-    response, or None."""
+    """One family: `find(reading, lowered, present)` returns the text it matched in one reading of
+    a response, or None."""
 
     name: str
-    find: Callable[[str, str], str | None]
+    find: Finder
 
 
 def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
@@ -76,6 +82,8 @@ class _Branch:
         stripped = _LEADING_BOUNDARY.sub("", pattern)
         self.boundary = stripped != pattern
         self.compiled = re.compile(stripped, flags)
+        # Text without one of the strings every match holds is not searched (_GateWords.present).
+        self.needs = _GATE_WORDS.add(_required(stripped, flags))
 
     def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
         while (match := self.compiled.search(text, pos)) is not None:
@@ -86,25 +94,164 @@ class _Branch:
         return None
 
 
+_MAX_REQUIRED = 40  # more strings than this to look for cost more than the search they save
+
+
+def _required(pattern: str, flags: int = 0) -> tuple[str, ...]:
+    """Strings one of which every match of `pattern` holds (read from its parse), or () when none
+    is found: a text holding none of them cannot match, so the search is skipped.
+
+    Of the literal runs and groups in sequence, the one whose strings are longest (then fewest)
+    is kept; a group of alternatives needs one of each alternative's; a repeat, its body's when it
+    repeats at least once. Lookarounds, classes and optional parts give nothing."""
+    if flags & re.IGNORECASE:
+        return ()
+    try:
+        parsed = re_parser.parse(pattern, flags)
+    except re.error:
+        return ()
+    if parsed.state.flags & re.IGNORECASE:
+        return ()
+    found = _sequence_needs(list(parsed))
+    return tuple(sorted(found)) if found and len(found) <= _MAX_REQUIRED else ()
+
+
+def _sequence_needs(items: list) -> frozenset[str] | None:
+    options, run = [], ""
+    for op, value in items:
+        if op is re_constants.LITERAL:
+            run += chr(value)
+            continue
+        if run:
+            options.append(frozenset([run]))
+            run = ""
+        found = _item_needs(op, value)
+        if found:
+            options.append(found)
+    if run:
+        options.append(frozenset([run]))
+    return max(options, key=lambda found: (min(map(len, found)), -len(found)), default=None)
+
+
+def _item_needs(op, value) -> frozenset[str] | None:
+    if op is re_constants.SUBPATTERN:
+        _, added, _, body = value
+        return None if added & re.IGNORECASE else _sequence_needs(list(body))
+    if op is re_constants.ATOMIC_GROUP:
+        return _sequence_needs(list(value))
+    if op in (re_constants.MAX_REPEAT, re_constants.MIN_REPEAT, re_constants.POSSESSIVE_REPEAT):
+        least, _, body = value
+        return _sequence_needs(list(body)) if least >= 1 else None
+    if op is re_constants.BRANCH:
+        found = [_sequence_needs(list(alternative)) for alternative in value[1]]
+        return None if any(not f for f in found) else frozenset().union(*found)
+    return None
+
+
 def _is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
-def _regex(
-    pattern: str, flags: int = 0, gate: tuple[str, ...] | str = ()
-) -> Callable[[str, str], str | None]:
+class _GateWords:
+    """Which gate words occur in a reading, found once for all the rules, as a bit mask.
+
+    A rule is tried only on readings holding one of its gate words; checked rule by rule with
+    `word in lowered`, that was a third of the detector's time. A gate word of word characters
+    (`\\w`) can only occur inside one whitespace-separated chunk of the reading, so the gate
+    words found are those inside the reading's distinct chunks, each chunk looked at once per
+    process (chunks repeat from response to response; most hold no gate word). A gate word with
+    other characters ("vote for", "[[") is looked for directly, once its longest run of word
+    characters ("vote") has been found. The same answer as `word in lowered` for every gate
+    word (tests/labeling/test_injection_speed.py)."""
+
+    def __init__(self) -> None:
+        self.bits: dict[str, int] = {}  # each gate word (and run of a phrase's) its own bit
+        self._inside: dict[str, int] = {}  # a chunk of a reading: the bits of the words inside it
+        self._empty: set[str] = set()  # chunks of readings that hold none
+        self._runs: frozenset[str] | None = None  # what is looked for inside chunks, once indexed
+
+    def add(self, gate: tuple[str, ...]) -> int:
+        """Register the words of a gate; returns its mask: a reading holds one of them when
+        `mask & present(lowered)`."""
+        if self._runs is not None and not self.bits.keys() >= set(gate):
+            self._inside.clear()  # new words: what was found inside chunks is incomplete
+            self._empty.clear()
+            self._runs = None
+        return self._mask(gate)
+
+    def present(self, lowered: str) -> int:
+        """The bits of the registered gate words that occur in `lowered` (and of the runs of
+        word characters of the phrases that do, which no gate holds unless they are gate words)."""
+        if self._runs is None:
+            self._index()
+        found = 0
+        inside, empty = self._inside, self._empty
+        for chunk in set(lowered.split()).difference(empty):
+            bits = inside.get(chunk)
+            if bits is None:
+                bits = self._contained(chunk)
+                if len(inside) + len(empty) < _MAX_CACHED_CHUNKS:
+                    if bits:
+                        inside[chunk] = bits
+                    else:
+                        empty.add(chunk)
+            found |= bits
+        for word, run, bit in self._phrases:
+            if found & run and word in lowered:
+                found |= bit
+        for word, bit in self._symbols:
+            if word in lowered:
+                found |= bit
+        return found
+
+    def _mask(self, words) -> int:
+        mask = 0
+        for word in words:
+            mask |= self.bits.setdefault(word, 1 << len(self.bits))
+        return mask
+
+    def _index(self) -> None:
+        others = sorted(word for word in self.bits if not _WORD_RUN.fullmatch(word))
+        longest = {word: max(_WORD_RUN.findall(word), key=len, default="") for word in others}
+        self._phrases = tuple(
+            (word, self._mask([longest[word]]), self.bits[word]) for word in others if longest[word]
+        )
+        self._symbols = tuple((word, self.bits[word]) for word in others if not longest[word])
+        self._runs = frozenset(word for word in self.bits if _WORD_RUN.fullmatch(word))
+        self._longest = max(map(len, self._runs))
+
+    def _contained(self, chunk: str) -> int:
+        longest = self._longest
+        if len(chunk) > _SHORT_CHUNK:  # fewer words to look for than substrings to look up
+            return self._mask(word for word in self._runs if word in chunk)
+        found = self._runs.intersection(
+            chunk[i:j] for i in range(len(chunk)) for j in range(i + 1, min(len(chunk), i + longest) + 1)
+        )
+        return self._mask(found)
+
+
+_WORD_RUN = re.compile(r"\w+")
+_SHORT_CHUNK = 16  # chars of a chunk up to which its substrings are looked up (timed: equal cost at ~15)
+_MAX_CACHED_CHUNKS = 200_000  # chunks remembered with the words inside them (~180 bytes each: ~35 MB)
+_GATE_WORDS = _GateWords()
+
+
+def _regex(pattern: str, flags: int = 0, gate: tuple[str, ...] | str = ()) -> Finder:
     """A finder for `pattern`, tried only on text holding one of the `gate` words (a tuple) or a
     character of the `gate` class (a string); no gate: always tried."""
     branches = [_Branch(part, flags) for part in _branches(pattern)]
     script = re.compile(gate) if isinstance(gate, str) else None
+    words = _GATE_WORDS.add(gate) if script is None else 0
 
-    def find(reading: str, lowered: str) -> str | None:
+    def find(reading: str, lowered: str, present: int) -> str | None:
         if script is not None:
             if not script.search(lowered):
                 return None
-        elif gate and not any(word in lowered for word in gate):
+        elif words and not words & present:
             return None
         for branch in branches:
+            if branch.needs and not branch.needs & present:
+                continue
             match = branch.search(lowered)
             if match:
                 return _span(reading, lowered, *match.span())
@@ -135,7 +282,7 @@ def _branches(pattern: str) -> list[str]:
     return [*out, current]
 
 
-def _gated(family: str, pattern: str, flags: int = 0) -> Callable[[str, str], str | None]:
+def _gated(family: str, pattern: str, flags: int = 0) -> Finder:
     """A finder that tries each top-level branch of `pattern` only where its gate words occur.
 
     Raises ValueError when the family's gates (injection_rules.BRANCH_GATES) do not match its
@@ -148,9 +295,9 @@ def _gated(family: str, pattern: str, flags: int = 0) -> Callable[[str, str], st
         )
     finders = [_regex(part, flags, gate) for part, gate in zip(parts, gates, strict=True)]
 
-    def find(reading: str, lowered: str) -> str | None:
+    def find(reading: str, lowered: str, present: int) -> str | None:
         for finder in finders:
-            matched = finder(reading, lowered)
+            matched = finder(reading, lowered, present)
             if matched:
                 return matched
         return None
@@ -160,17 +307,20 @@ def _gated(family: str, pattern: str, flags: int = 0) -> Callable[[str, str], st
 
 def _near(
     anchor: str, cue: str, before: int, after: int, gate: tuple[str, ...], stop: str | None = None
-) -> Callable[[str, str], str | None]:
+) -> Finder:
     """A finder for `anchor` with `cue` within `before` characters ahead of it or `after` past it
     (and before the first `stop` past it): for families where either alone is ordinary prose (an
     addressee, a dialogue turn)."""
     anchors, cue_re = [_Branch(part, _M) for part in _branches(anchor)], _compile(cue, _M)
     stop_re = _compile(stop, _M) if stop else None
+    words, cue_needs = _GATE_WORDS.add(gate), _GATE_WORDS.add(_required(cue.lower(), _M))
 
-    def find(reading: str, lowered: str) -> str | None:
-        if not any(word in lowered for word in gate):
+    def find(reading: str, lowered: str, present: int) -> str | None:
+        if not words & present or (cue_needs and not cue_needs & present):
             return None
         for branch in anchors:
+            if branch.needs and not branch.needs & present:
+                continue
             pos = 0
             while (match := branch.search(lowered, pos)) is not None:
                 start, end = max(0, match.start() - before), min(len(lowered), match.end() + after)
@@ -269,9 +419,10 @@ def detect_many(texts: list[str], classifier: bool = True) -> list[InjectionHit 
 
 def _rule_hit(text: str, readings: list[str], squashed: list[str]) -> InjectionHit | None:
     lowered = [reading.lower() for reading in readings]
+    present = [_GATE_WORDS.present(low) for low in lowered]
     for rule in RULES:
-        for reading, low in zip(readings, lowered, strict=True):
-            matched = rule.find(reading, low)
+        for reading, low, words in zip(readings, lowered, present, strict=True):
+            matched = rule.find(reading, low, words)
             if matched:
                 return _hit(rule.name, matched)
     for run in squashed:

@@ -62,9 +62,17 @@ _SPACED = re.compile(r"(?<![^\W_])(?:[^\W_][ .\-_*·•|/])+[^\W_](?![^\W_])")
 # The same across the wider gaps left between spaced words, for the squashed reading.
 _SPACED_PHRASE = re.compile(r"(?<![^\W_])(?:[^\W_][ .\-_*·•|/]{1,3})+[^\W_](?![^\W_])")
 _SEPARATORS = re.compile(r"[ .\-_*·•|/]")
+# Whether _SPACED matches anywhere, found from the separator (a character class the regular
+# expression engine skips ahead to) rather than from a lookbehind tried at every position: three
+# times faster. Any match of _SPACED ends with a lone letter (or digit), a separator and a letter
+# no other follows, which is what this finds: the same texts (tests/labeling/test_injection_speed.py).
+_SPACED_ANY = re.compile(r"[ .\-_*·•|/](?<=[^\W_].)(?<![^\W_]..)[^\W_](?![^\W_])")
+# A leet word needs one of these; most responses have none, and a class search is fast.
+_LEET_SIGN = re.compile(r"[0-9@$]")
 
 # A base64 run long enough to hold a sentence; decoded and read too when it is text.
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
+_BASE64_SHORTEST = 24
+_BASE64 = re.compile(rf"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{{{_BASE64_SHORTEST},}}={{0,2}}(?![A-Za-z0-9+/=])")
 
 
 # Encodings a model reads through: three or more character references ("&#105;gnore"), three or
@@ -76,6 +84,13 @@ _ROT13 = re.compile(r"rot[\s_-]?13|caesar", re.I)
 _REVERSED = re.compile(r"backwards?|revers|right[\s-]to[\s-]left|\bdrawkcab\b|\besrever", re.I)
 
 
+# Words one of which each match of _ROT13 / _REVERSED holds, lowercased: in ASCII text (where
+# ignoring case is lowercasing) without any of them, those case-blind searches, slow on every
+# response, cannot match.
+_ROT13_WORDS = ("rot", "caesar")
+_REVERSED_WORDS = ("backward", "revers", "right", "drawkcab", "esrever")
+
+
 def _decoded(text: str) -> list[str]:
     """The readings of `text` through each encoding it shows signs of, where they differ."""
     out = []
@@ -83,11 +98,17 @@ def _decoded(text: str) -> list[str]:
         out.append(html.unescape(text))
     if "%" in text and _ESCAPES.search(text):
         out.append(urllib.parse.unquote(text))
-    if _ROT13.search(text):
+    lowered = text.lower() if text.isascii() else None
+    if _may_match(lowered, _ROT13_WORDS) and _ROT13.search(text):
         out.append(codecs.encode(text, "rot13"))
-    if _REVERSED.search(text):
+    if _may_match(lowered, _REVERSED_WORDS) and _REVERSED.search(text):
         out.append(text[::-1])
     return [d for d in out if d != text]
+
+
+def _may_match(lowered: str | None, words: tuple[str, ...]) -> bool:
+    """False when `lowered` (an ASCII text lowercased; None for other text) holds none of `words`."""
+    return lowered is None or any(word in lowered for word in words)
 
 
 def _confusables(text: str) -> str:
@@ -140,7 +161,11 @@ def normalize(text: str) -> str:
 
 
 def _decoded_base64(text: str) -> list[str]:
-    out = []
+    out: list[str] = []
+    # A run long enough has no whitespace: text without a chunk that long has none (faster than
+    # the regular expression's search on ordinary text).
+    if max(map(len, text.split()), default=0) < _BASE64_SHORTEST:
+        return out
     for match in _BASE64.finditer(text):
         blob = match.group(0)
         try:
@@ -162,11 +187,12 @@ def views(text: str) -> tuple[list[str], list[str]]:
     written for that (injection_rules.SQUASHED)."""
     base = normalize(text)
     readings = [base]
-    leet = _LEET_WORD.sub(lambda m: m.group(0).lower().translate(_LEET), base)
-    if leet != base:
-        readings.append(leet)
+    if _LEET_SIGN.search(base):
+        leet = _LEET_WORD.sub(lambda m: m.group(0).lower().translate(_LEET), base)
+        if leet != base:
+            readings.append(leet)
     squashed = []
-    if _SPACED.search(base):
+    if _SPACED_ANY.search(base):
         readings.append(_SPACED.sub(lambda m: _SEPARATORS.sub("", m.group(0)), base))
         squashed = [_SEPARATORS.sub("", m.group(0)) for m in _SPACED_PHRASE.finditer(base)]
         squashed = [s for s in squashed if len(s) >= 6]
