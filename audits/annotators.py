@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from audits.config import AuditConfig
+from audits.frames import CHOICES, _raise_on_bad, codes_of, sample_mask
 from audits.values import Reasons, number
+from labeling.routing import wilson
 from labeling.verdicts import CHOICE_ORDER, majority_codes
 
 K = len(CHOICE_ORDER)
@@ -128,27 +130,93 @@ def weighted_majority_codes(item, worker, label, weights, n_items: int) -> np.nd
     return majority_codes(totals, voted=np.bincount(item, minlength=n_items) > 0)
 
 
-def annotators(votes: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> dict:
+def gold_votes(labels: pd.DataFrame | None) -> pd.DataFrame:
+    """The votes on gold items (sample "gold") with their known answers: pair_id, annotator,
+    `code` (the vote) and `gold` (the answer), choice codes; an annotator's last vote on an item
+    replaces the earlier ones, as for every vote. Empty without a `gold` column. Raises
+    AuditInputError naming a known answer that is not a / b / tie."""
+    columns = ["pair_id", "annotator", "code", "gold"]
+    if labels is None or not len(labels) or "gold" not in labels.columns:
+        return pd.DataFrame(
+            {c: pd.Series([], dtype=object if c in columns[:2] else np.int64) for c in columns}
+        )
+    on_gold = labels[sample_mask(labels, ("gold",))]
+    answers = on_gold["gold"].astype(object)
+    gold = codes_of(answers, CHOICES)
+    _raise_on_bad(answers, gold < 0, CHOICES, "gold (on votes of sample gold)")
+    said = codes_of(on_gold["choice"], CHOICES)
+    _raise_on_bad(on_gold["choice"], said < 0, CHOICES, "choice")
+    frame = pd.DataFrame(
+        {
+            "pair_id": on_gold["pair_id"].to_numpy(),
+            "annotator": on_gold["annotator"].astype(str).to_numpy(),
+            "code": said.astype(np.int64),
+            "gold": gold.astype(np.int64),
+        }
+    )
+    return frame.drop_duplicates(["pair_id", "annotator"], keep="last").reset_index(drop=True)
+
+
+def gold_scores(gold: pd.DataFrame, min_accuracy: float) -> list[dict]:
+    """Per annotator who answered gold items: answered, correct, accuracy, its 95% Wilson
+    interval (`labeling.routing.wilson`, sound for few answers and for 0 or all correct) and
+    `flagged` when the interval's upper bound is below `min_accuracy`: only an annotator
+    whose accuracy is below the bar beyond reasonable doubt is flagged. Least accurate first."""
+    rows = []
+    for name, answers in gold.groupby("annotator", sort=True):
+        answered = len(answers)
+        correct = int((answers["code"].to_numpy() == answers["gold"].to_numpy()).sum())
+        low, high = wilson(correct, answered)
+        rows.append(
+            {
+                "annotator": str(name),
+                "answered": answered,
+                "correct": correct,
+                "accuracy": number(correct / answered),
+                "ci95": [number(low), number(high)],
+                "min_accuracy": min_accuracy,
+                "flagged": bool(high < min_accuracy),
+            }
+        )
+    return sorted(rows, key=lambda row: (row["accuracy"], row["annotator"]))
+
+
+def annotators(
+    votes: pd.DataFrame, config: AuditConfig, reasons: Reasons, gold: pd.DataFrame | None = None
+) -> dict:
     """The `annotators` section: each annotator's Dawid-Skene reliability, n and weight, and how
-    many items the weighted majority decides differently from the plain one.
+    many items the weighted majority decides differently from the plain one; with `gold`
+    (`gold_votes`), each annotator's score on gold items (`gold_scores`), and the gold answers
+    pinned in Dawid-Skene.
 
     Every human vote counts (routed ones too: who is reliable does not depend on why an item was
-    shown), so reliability is measured on the items annotators actually saw.
+    shown), so reliability is measured on the items annotators actually saw. Gold votes come
+    from `gold`, which holds them whether or not a judge saw the item.
     """
-    del config  # no knob yet; kept for the section signature every section shares
     out: dict = {"model": "Dawid-Skene (a / b / tie confusion per annotator), EM from the majority vote"}
-    if not len(votes):
+    gold = gold_votes(None) if gold is None else gold
+    out["gold_min_accuracy"] = config.gold_min_accuracy
+    if len(gold):
+        out["gold"] = gold_scores(gold, config.gold_min_accuracy)
+    else:
+        out["gold"] = reasons.null("gold", "no vote on a gold item (import pairs with a `gold` answer)")
+    every = _every_vote(votes, gold)
+    if not len(every):
         return {**out, "n_annotators": 0, "by_annotator": reasons.null("by_annotator", "no human labels")}
-    item, _ = pd.factorize(votes["pair"].to_numpy())
-    worker, names = pd.factorize(votes["annotator"].astype(str).to_numpy())
-    label = votes["code"].to_numpy().astype(np.int64)
+    item, pairs = pd.factorize(every["pair_id"].to_numpy())
+    pairs = pd.Index(pairs)
+    worker, names = pd.factorize(every["annotator"].to_numpy())
+    label = every["code"].to_numpy().astype(np.int64)
     per_item = np.bincount(item)
     shared = per_item[item] >= 2
     out["n_annotators"], out["n_items_overlapping"] = len(names), int((per_item >= 2).sum())
-    if not shared.any():
+    if not shared.any() and not len(gold):
         why = "no item has two or more human votes: reliability needs overlapping labels"
         return {**out, "by_annotator": reasons.null("by_annotator", why)}
-    model = dawid_skene(item, worker, label)
+    answers = gold.drop_duplicates("pair_id")
+    items = pairs.get_indexer(answers["pair_id"].to_numpy()).tolist()
+    pinned = dict(zip(items, answers["gold"].tolist(), strict=True))
+    model = dawid_skene(item, worker, label, gold=pinned or None)
     n_votes = np.bincount(worker, minlength=len(names))
     n_shared = np.bincount(worker[shared], minlength=len(names))
     weights = majority_weights(model.accuracy, n_votes)
@@ -169,3 +237,17 @@ def annotators(votes: pd.DataFrame, config: AuditConfig, reasons: Reasons) -> di
     out["priors"] = {c.value: number(model.priors[t]) for t, c in enumerate(CHOICE_ORDER)}
     out["iterations"] = model.iterations
     return out
+
+
+def _every_vote(votes: pd.DataFrame, gold: pd.DataFrame) -> pd.DataFrame:
+    """pair_id, annotator (text), code of every vote: the judged pairs' votes other than gold
+    ones, then every gold vote (a gold item need not be judged to score its annotators)."""
+    own = votes[~sample_mask(votes, ("gold",))] if len(votes) else votes
+    parts = [gold[["pair_id", "annotator", "code"]]] if len(gold) else []
+    if len(own) or not parts:
+        own_votes = {
+            "pair_id": own["pair_id"].to_numpy(),
+            "annotator": own["annotator"].astype(str).to_numpy(),
+        }
+        parts.insert(0, pd.DataFrame({**own_votes, "code": own["code"].to_numpy().astype(np.int64)}))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

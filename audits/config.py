@@ -13,6 +13,8 @@ class AuditConfig:
     every resample is that pair), so the interval is null with a reason instead.
     `length_edges`: bucket edges, in characters, on the mean length of the two responses.
     `time_freq`: pandas period alias for the trend slice ("W" = calendar week).
+    `gold_min_accuracy`: an annotator is flagged when the upper bound of the 95% interval of
+    their accuracy on gold items is below it (so a few unlucky answers flag no one).
     """
 
     n_boot: int = 1000
@@ -24,6 +26,7 @@ class AuditConfig:
     length_edges: tuple[int, ...] = (0, 500, 1000, 2000, 4000)
     time_freq: str = "W"
     max_slice_rows: int = 50
+    gold_min_accuracy: float = 0.7
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

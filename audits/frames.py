@@ -32,7 +32,9 @@ labels: one row per human vote.
 | pair_id   | int or str                    | yes      | the pair's id                                    |
 | annotator | str                           | yes      | who voted                                        |
 | choice    | "a"/"b"/"tie"                 | yes      | the vote, in the pair's terms                    |
-| sample    | "audit"/"routed"/"imported"   | yes      | how the pair came to be labeled                  |
+| sample    | "audit"/"routed"/"imported"/"gold" | yes | how the pair came to be labeled ("gold": a gold |
+|           |                               |          | item, scored against its answer, not the judge)  |
+| gold      | "a"/"b"/"tie" or ""           | no       | a gold item's known answer (audits.annotators)   |
 
 Rules applied here, once: a (pair, judge, template, order) seen twice keeps the latest row by
 `created_at` (re-runs replace verdicts); an annotator who voted twice on a pair keeps the last
@@ -62,7 +64,9 @@ from labeling.verdicts import debiased_p_array as p_a_debiased  # noqa: F401
 CHOICES = tuple(c.value for c in CHOICE_ORDER)
 ORDERS = ("ab", "ba")
 STATUSES = ("ok", "unparsable", "error")
-SAMPLES = ("audit", "routed", "imported")
+# "gold" last: the other samples keep their codes. A gold vote is in no sample the judge is scored
+# on (UNBIASED_SAMPLES, "routed"): its pair is quality control for annotators, not a random draw.
+SAMPLES = ("audit", "routed", "imported", "gold")
 UNBIASED_SAMPLES = ("audit", "imported")
 
 JUDGMENT_REQUIRED = ("pair_id", "judge", "order", "status", "choice")

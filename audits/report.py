@@ -16,7 +16,7 @@ import pandas as pd
 from audits import bias
 from audits.agreement import alignment, comparisons, human_human, pair_stats
 from audits.anchoring import anchoring
-from audits.annotators import annotators
+from audits.annotators import annotators, gold_votes
 from audits.calibration import calibration
 from audits.config import AuditConfig
 from audits.frames import (
@@ -85,7 +85,8 @@ def _sample_summary(votes: pd.DataFrame) -> dict:
     counts = votes["sample"].value_counts()
     fair = votes[votes["sample"].isin(list(UNBIASED_SAMPLES))]
     return {
-        "votes": {s: int(counts.get(s, 0)) for s in SAMPLES},
+        # gold votes appear once there are some (a project without gold items reads as before)
+        "votes": {s: int(counts.get(s, 0)) for s in SAMPLES if s != "gold" or counts.get(s, 0)},
         "unbiased_pairs": int(fair["pair_id"].nunique()),
         "routed_pairs": int(votes.loc[votes["sample"] == "routed", "pair_id"].nunique()),
         "unbiased_kinds": [s for s in UNBIASED_SAMPLES if counts.get(s, 0)],
@@ -158,7 +159,9 @@ def build_report(
     report["agreement"], report["selected"] = aligned["agreement"], aligned["selected"]
     report["ppi"] = ppi_section(units, frames.votes, config, reasons.scoped("ppi"))
     report["human_human"] = human_human(frames.votes, config, reasons.scoped("human_human"))
-    report["annotators"] = annotators(frames.votes, config, reasons.scoped("annotators"))
+    report["annotators"] = annotators(
+        frames.votes, config, reasons.scoped("annotators"), gold=gold_votes(labels)
+    )
     report["anchoring"] = anchoring(units, labels, config, reasons.scoped("anchoring"))
     report["position"] = bias.position(units, config, reasons.scoped("position"))
     report["verbosity"] = bias.verbosity(units, frames.votes, reasons.scoped("verbosity"))

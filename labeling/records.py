@@ -101,6 +101,7 @@ class ImportRow:
     pair: PairRecord
     votes: tuple[HumanVote, ...] = ()
     verdicts: tuple[RecordedVerdict, ...] = ()
+    gold: Choice | None = None  # a gold item's known answer (the pairs format's `gold`; core.gold)
 
 
 def hard_p_first(choice: Choice | None, order: Order) -> float | None:

@@ -43,6 +43,8 @@ class Reason(StrEnum):
     # guarantee mode, an AI-only decision: the decision's judge reached its certified threshold,
     # and only such a decision's label enters a dataset as certified (core.datasets)
     CERTIFIED = "certified"
+    # a gold item (known answer): always to humans, outside the budget and any plan (core.gold)
+    GOLD = "gold"
 
 
 # Earlier reasons are more urgent when the budget cannot take every routed pair.

@@ -52,6 +52,9 @@ class PairVotes:
     # when no judge was certified for it; None outside guarantee mode. A certified label skips
     # the policy's map and threshold (the guarantee chose it); an uncertified pair has no AI label.
     kept_by: str | None = None
+    # A gold item (known answer, mixed into annotators' queues to score them): quality control,
+    # never training data; it is dropped and counted under `gold`.
+    gold: bool = False
 
     def __post_init__(self):
         bad = [v for v in self.human_votes if v not in CHOICES]
@@ -240,6 +243,8 @@ def blend_pair(
     calibrate: Callable[[float | None], float | None] = lambda p: p,
 ) -> tuple[PreferenceRow | None, str, bool]:
     """(row or None, reason it was dropped or '', whether humans and AI disagreed)."""
+    if pair.gold:
+        return None, "gold", False
     human, share = human_verdict(pair.human_votes)
     p_a = pair.ai.p_a if pair.ai else None
     ai, confidence, ai_reason = _ai_verdict(pair, p_a if pair.kept_by else calibrate(p_a))

@@ -11,7 +11,15 @@ from html import escape
 
 from audits.render import figures
 from audits.render.svg import interval_chart, line_chart
-from audits.render.text import annotator_rows, format_value, lookup, summary_rows, votes_by_sample
+from audits.render.text import (
+    annotator_rows,
+    format_value,
+    gold_heading,
+    gold_rows,
+    lookup,
+    summary_rows,
+    votes_by_sample,
+)
 
 _CSS = """body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}
@@ -62,19 +70,36 @@ def _anchoring(report: dict) -> str:
     )
 
 
+def _gold(report: dict) -> str:
+    """Each annotator's score on gold items, a flagged one marked, or nothing without gold votes."""
+    rows = gold_rows(report)
+    if not rows:
+        return ""
+    body = "".join(
+        ("<tr class='flagged'>" if row[4] else "<tr>")
+        + "".join(f"<td>{escape(v)}</td>" for v in row)
+        + "</tr>"
+        for row in rows
+    )
+    return (
+        f"<p id='gold'>{escape(gold_heading(report))}.</p><table><tr><th>annotator</th><th>answered</th>"
+        f"<th>correct</th><th>accuracy [95% interval]</th><th>flag</th></tr>{body}</table>"
+    )
+
+
 def _annotators(report: dict) -> str:
-    """Each annotator's Dawid-Skene reliability and weight, or why there is none."""
+    """Each annotator's Dawid-Skene reliability and weight, or why there is none; then gold scores."""
     rows = annotator_rows(report)
     if not rows:
         why = (report.get("reasons") or {}).get("annotators.by_annotator", "no human labels")
-        return f"<p id='annotators'>Not measured: {escape(why)}.</p>"
+        return f"<p id='annotators'>Not measured: {escape(why)}.</p>{_gold(report)}"
     body = "".join("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>" for row in rows)
     changes = lookup(report, "annotators.weighted_majority_changes") or 0
     return (
         "<p id='annotators'>Reliability: each annotator's estimated share of votes equal to the true "
         "label (Dawid-Skene, from overlapping labels). Weighting votes by it changes the human "
         f"majority on {changes:,} item(s).</p><table><tr><th>annotator</th><th>votes</th>"
-        f"<th>overlapping</th><th>reliability</th><th>weight</th></tr>{body}</table>"
+        f"<th>overlapping</th><th>reliability</th><th>weight</th></tr>{body}</table>{_gold(report)}"
     )
 
 

@@ -140,13 +140,46 @@ def annotator_rows(report: dict) -> list[tuple[str, str, str, str, str]]:
     ]
 
 
+def gold_rows(report: dict) -> list[tuple[str, str, str, str, str]]:
+    """(annotator, answered, correct, accuracy with its 95% interval, "FLAGGED" or "") per
+    annotator who answered gold items, least accurate first."""
+    return [
+        (
+            row["annotator"],
+            f"{row['answered']:,}",
+            f"{row['correct']:,}",
+            f"{format_value(row['accuracy'], 'pct')} [{format_value(row['ci95'][0], 'pct')}, "
+            f"{format_value(row['ci95'][1], 'pct')}]",
+            "FLAGGED" if row["flagged"] else "",
+        )
+        for row in lookup(report, "annotators.gold") or []
+    ]
+
+
+def gold_heading(report: dict) -> str:
+    bar = lookup(report, "annotators.gold_min_accuracy")
+    return (
+        f"Gold items (known answers): accuracy with its 95% Wilson interval; flagged when the "
+        f"interval lies below {format_value(bar, 'pct')}"
+    )
+
+
+def _gold_lines(report: dict) -> list[str]:
+    rows = gold_rows(report)
+    if not rows:
+        return []
+    lines = [f"\n{gold_heading(report)}", f"  {'annotator':<30} {'answered':>8} {'correct':>7}  accuracy"]
+    lines.extend(f"  {a[:30]:<30} {n:>8} {c:>7}  {acc} {flag}".rstrip() for a, n, c, acc, flag in rows)
+    return lines
+
+
 def _annotator_lines(report: dict) -> list[str]:
     if "annotators" not in report:
         return []
     rows = annotator_rows(report)
     if not rows:
         why = report.get("reasons", {}).get("annotators.by_annotator", "")
-        return [f"\nAnnotators (Dawid-Skene): n/a ({why})"]
+        return [f"\nAnnotators (Dawid-Skene): n/a ({why})", *_gold_lines(report)]
     changes = lookup(report, "annotators.weighted_majority_changes")
     lines = [
         f"\nAnnotators (Dawid-Skene reliability; the weighted majority differs from the plain one "
@@ -154,7 +187,7 @@ def _annotator_lines(report: dict) -> list[str]:
         f"  {'annotator':<30} {'votes':>7} {'overlap':>7} {'reliability':>11} {'weight':>7}",
     ]
     lines.extend(f"  {a[:30]:<30} {n:>7} {o:>7} {r:>11} {w:>7}" for a, n, o, r, w in rows)
-    return lines
+    return [*lines, *_gold_lines(report)]
 
 
 def votes_by_sample(report: dict) -> str:

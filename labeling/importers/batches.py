@@ -31,6 +31,7 @@ PAIR_COLUMNS = (
     "external_id",
     "content_hash",
     "created_at",
+    "gold",
 )
 LABEL_COLUMNS = ("pair_id", "annotator", "choice", "rationale", "source", "external_id", "created_at")
 JUDGMENT_COLUMNS = (
@@ -99,6 +100,7 @@ def prepare(items: list, *, project_pk: int, source: str, now) -> Batch:
                 p.external_id,
                 digest,
                 now,
+                row.gold.value if row.gold else "",
             )
         )
         for vote in row.votes:

@@ -35,9 +35,13 @@ KNOWN_PAIR_FIELDS = {
     "label",
     "annotator",
     "rationale",
+    "gold",
 }
 
 ParseRow = Callable[[dict, Location, int], ImportRow]
+
+
+GOLD_SPELLINGS = "a / b / tie (or 1 / 2 / 0, as for `label`), or leave it empty for an ordinary pair"
 
 
 def parse_rows(
@@ -91,7 +95,18 @@ def parse_pair_row(row: dict, loc: Location, max_chars: int) -> ImportRow:
                 rationale=fields.text(row, "rationale", max_chars=max_chars, required=False),
             ),
         )
-    return ImportRow(loc, pair, votes)
+    return ImportRow(loc, pair, votes, gold=_gold(row))
+
+
+def _gold(row: dict) -> Choice | None:
+    """The row's known answer: the spellings a human `label` takes; a bad one says what to write."""
+    value = row.get("gold")
+    if value in (None, ""):
+        return None
+    key = str(value).strip().lower()
+    if key not in PAIR_LABELS:
+        raise RowError("gold", f"is {value!r}; write {GOLD_SPELLINGS}")
+    return PAIR_LABELS[key]
 
 
 def _message_text(value: Any, name: str, max_chars: int) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audits import build_report, render_html, render_text
+from audits import AuditConfig, AuditInputError, build_report, render_html, render_text
 from audits.annotators import dawid_skene, majority_weights, weighted_majority_codes
 from labeling.verdicts import majority_codes
 from tests.audits.factories import judgments_frame
@@ -122,3 +122,71 @@ def test_gold_items_pin_their_answer_and_sharpen_the_estimate():
     model = dawid_skene(item, worker, label, gold=gold)
     assert np.array_equal(model.posteriors[:60].argmax(axis=1), truth)
     assert model.accuracy[0] > 0.9 > 0.5 > max(model.accuracy[1], model.accuracy[2])
+
+
+def _with_gold(labels: pd.DataFrame, answers: dict[str, list[str]], known: list[str]) -> pd.DataFrame:
+    """`labels` plus, per annotator, votes `answers[name]` on gold items 1000.. whose known
+    answers are `known` (items no judge saw, as a gold pair usually is)."""
+    rows = [
+        {"pair_id": 1000 + i, "annotator": name, "choice": said, "sample": "gold", "gold": known[i]}
+        for name, said_list in answers.items()
+        for i, said in enumerate(said_list)
+    ]
+    return pd.concat([labels.assign(gold=""), pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_gold_items_score_each_annotator_with_a_wilson_interval_and_flag_the_inaccurate():
+    """2 of 10 gold items right: 20%, Wilson 95% interval [5.7%, 51.0%], wholly below the 70% bar:
+    flagged. 10 of 10: [72.2%, 100%]: not. 6 of 10 (60%, interval up to 83.2%): not flagged
+    either, since the bar is inside its interval."""
+    judged, labels = _frames()
+    known = ["a"] * 10
+    answers = {"ann0": ["a"] * 10, "ann2": ["a"] * 2 + ["b"] * 8, "ann1": ["a"] * 6 + ["tie"] * 4}
+    report = build_report(judged, _with_gold(labels, answers, known), judge="j")
+    rows = {row["annotator"]: row for row in report["annotators"]["gold"]}
+    assert [row["annotator"] for row in report["annotators"]["gold"]] == ["ann2", "ann1", "ann0"]
+    assert (rows["ann2"]["correct"], rows["ann2"]["accuracy"], rows["ann2"]["flagged"]) == (2, 0.2, True)
+    assert rows["ann2"]["ci95"] == pytest.approx([0.0567, 0.5098], abs=1e-3)
+    assert rows["ann0"]["ci95"] == pytest.approx([0.7225, 1.0], abs=1e-3) and not rows["ann0"]["flagged"]
+    assert rows["ann1"]["ci95"][1] == pytest.approx(0.8318, abs=1e-3) and not rows["ann1"]["flagged"]
+    # the judge's agreement is scored on the same votes as without gold
+    assert report["agreement"] == build_report(judged, labels, judge="j")["agreement"]
+    stricter = build_report(
+        judged, _with_gold(labels, answers, known), "j", AuditConfig(gold_min_accuracy=0.9)
+    )
+    assert [r["annotator"] for r in stricter["annotators"]["gold"] if r["flagged"]] == ["ann2", "ann1"]
+
+
+def test_gold_answers_are_pinned_in_dawid_skene():
+    """Two annotators agree on every item, a third disagrees: without gold the pair wins; gold
+    items on which the third is right and the pair wrong turn the estimate round."""
+    items = range(30)
+    labels = pd.DataFrame(
+        [
+            {"pair_id": i, "annotator": name, "choice": said, "sample": "audit"}
+            for i in items
+            for name, said in (("x", "a"), ("y", "a"), ("z", "b"))
+        ]
+    )
+    judged = judgments_frame(["a"] * 30, {"ab": ["a"] * 30, "ba": ["a"] * 30})
+    plain = {
+        r["annotator"]: r["reliability"]
+        for r in build_report(judged, labels, "j")["annotators"]["by_annotator"]
+    }
+    assert plain["x"] > plain["z"]
+    answers = {"x": ["a"] * 30, "y": ["a"] * 30, "z": ["b"] * 30}
+    gold = build_report(judged, _with_gold(labels, answers, ["b"] * 30), "j")["annotators"]
+    pinned = {r["annotator"]: r["reliability"] for r in gold["by_annotator"]}
+    assert pinned["z"] > pinned["x"]
+    report = build_report(judged, _with_gold(labels, answers, ["b"] * 30), "j")
+    assert (
+        "FLAGGED" in [line for line in render_text(report).splitlines() if line.strip().startswith("x ")][-1]
+    )
+
+
+def test_a_bad_gold_answer_is_refused_naming_the_column():
+    judged, labels = _frames(10)
+    with pytest.raises(
+        AuditInputError, match=r"column 'gold \(on votes of sample gold\)' has values \['c'\]"
+    ):
+        build_report(judged, _with_gold(labels, {"ann0": ["a"]}, ["c"]), judge="j")

@@ -11,7 +11,7 @@ import json
 
 from django.core.exceptions import PermissionDenied
 
-from . import roles, selectors
+from . import gold, roles, selectors
 from .errors import ConfigInvalid, NotReady, ServiceError
 from .models import AuditReport, Project
 
@@ -20,20 +20,23 @@ def create_report(project: Project, *, judge: str | None = None, user=None) -> A
     """Audit `judge` (None: every judge, pooled) on the project's labels now and store it.
 
     A user (pages, API) must be an engineer of the project or an admin: PermissionDenied
-    otherwise; commands and jobs pass none. Raises NotReady when nothing is judged yet,
+    otherwise; commands and jobs pass none. An annotator the report flags on gold items raises
+    an Alert (core.gold). Raises NotReady when nothing is judged yet,
     ConfigInvalid (key `judge`) for a judge without judgments here, ServiceError for stored data
     the audit cannot read.
     """
     if user is not None and not roles.can_write(roles.role_on(user, project.pk)):
         raise PermissionDenied("only the project's engineers (or an admin) may run its audits")
     report = compute_report(project, judge=judge)
-    return AuditReport.objects.create(
+    stored = AuditReport.objects.create(
         project=project,
         judge=judge or "",
         report=report,
         calibration=(report.get("calibration") or {}).get("map"),
         created_by=user,
     )
+    gold.annotator_alerts(project, report)  # an annotator failing gold items must be seen
+    return stored
 
 
 def compute_report(project: Project, *, judge: str | None = None) -> dict:

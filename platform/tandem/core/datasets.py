@@ -52,7 +52,7 @@ def pair_votes(project: Project, judge: str | None) -> Iterator:
     rows = (
         Pair.objects.filter(project=project)
         .order_by(_id_as_text())
-        .values_list("id", "prompt", "response_a", "response_b")
+        .values_list("id", "prompt", "response_a", "response_b", "gold")
     )
     for chunk in _chunks(rows.iterator(chunk_size=CHUNK_PAIRS), CHUNK_PAIRS):
         ids = [pair_id for pair_id, *_ in chunk]
@@ -61,7 +61,7 @@ def pair_votes(project: Project, judge: str | None) -> Iterator:
             votes.setdefault(pair_id, []).append(choice)
         signals = {s.pair_id: s for s in selectors.signals(project, [judge], ids)} if judge else {}
         certified = certified_verdicts(project, ids) if guarantee else {}
-        for pair_id, prompt, a, b in chunk:
+        for pair_id, prompt, a, b, gold in chunk:
             signal = signals.get(pair_id)
             kept_by, ai = certified.get(pair_id, ("", None))
             if not guarantee:
@@ -74,6 +74,7 @@ def pair_votes(project: Project, judge: str | None) -> Iterator:
                 human_votes=tuple(votes.get(pair_id, ())),
                 ai=ai,
                 kept_by=kept_by,
+                gold=bool(gold),  # quality control: the blend drops it and counts it (`gold`)
             )
 
 

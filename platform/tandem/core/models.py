@@ -85,6 +85,12 @@ class Pair(models.Model):
         blank=True,
         help_text='The injection detector\'s result: {"detector": its version, "reason": "" or why}.',
     )
+    gold = models.CharField(
+        max_length=3,
+        choices=Choice.choices,
+        blank=True,
+        help_text="A gold item's known answer (blank: an ordinary pair); see core.gold.",
+    )
 
     class Meta:
         constraints = [

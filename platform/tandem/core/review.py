@@ -9,7 +9,8 @@ pair (an edit updates it), a draft or a discard is no label (a discard after a s
 removes it). Argilla being down is retried with backoff, then reported.
 
 What an annotator sees is blind (labeling.argilla_review): opaque record ids in a shuffled
-order, no metadata, and the AI suggestion only as the project's review config says.
+order, no metadata, and the AI suggestion only as the project's review config says; never on a
+gold item (core.gold), which looks like a blind audit item in every mode.
 """
 
 from __future__ import annotations
@@ -167,7 +168,9 @@ def review_items(
     key = record_key()
     items = []
     for d in decisions:
-        pair, signal = pairs[d.pair_id], signals.get(d.pair_id)
+        pair = pairs[d.pair_id]
+        # a gold item goes out as a blind audit item does: no AI verdict to suggest (core.gold)
+        signal = None if pair.gold else signals.get(d.pair_id)
         choice = signal.choice if signal else None  # labeling.verdicts: a flipped verdict is a tie
         score = confidence(choice, signal.p_a) if signal else None
         shown = (
@@ -292,7 +295,8 @@ def _push(project, review, dataset, version, config, batch_size, progress, repor
         if human:
             return 0, f"all {human} pairs routing policy v{version} sent to humans are already in {name}"
         return 0, f"routing policy v{version} sent no pair to humans ({routed.count()} decided AI only)"
-    judges = pending.values_list("judges", flat=True).first()
+    # A gold decision consulted no judge (core.gold): the round's judges are an ordinary one's.
+    judges = pending.filter(pair__gold="").values_list("judges", flat=True).first()
     pushed, after = 0, 0  # pair ids start at 1
     while decisions := list(pending.filter(pair_id__gt=after)[:PUSH_CHUNK_PAIRS]):
         after = decisions[-1].pair_id

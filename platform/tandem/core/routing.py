@@ -24,6 +24,7 @@ from labeling.routing_replay import ReplayItem, ReplayRow, default_grid, replay
 from labeling.verdicts import human_majority
 
 from .errors import Cancelled, ConfigInvalid, Conflict, NotFound, NotReady
+from .gold import gold_decisions
 from .models import (
     Alert,
     HumanLabel,
@@ -177,7 +178,7 @@ def _scan(pair_ids: list[int], detector: str) -> dict[int, dict]:
     return scans
 
 
-def _injection_alert(project: Project, policy: RoutingPolicy, flags: dict[int, str]) -> None:
+def injection_alert(project: Project, policy: RoutingPolicy, flags: dict[int, str]) -> None:
     """One alert per routing run that flagged pairs, with every pair's reason in its data."""
     first = min(flags)
     message = (
@@ -206,9 +207,11 @@ def route_pairs(
 ) -> dict:
     """Decide every judged pair without a decision under this policy version; returns counts.
 
-    The blind audit sample's labels so far drive escalation: a slice whose audited accuracy
-    cannot reach `escalation_bar` goes to humans wholesale and raises an Alert. A project whose
-    routing_config sets `target_agreement` is routed in guarantee mode (core.guarantee) instead.
+    Gold pairs (core.gold) go to humans under this version too, outside the budget; the result
+    counts them under `gold`. The blind audit sample's labels so far drive escalation: a slice
+    whose audited accuracy cannot reach `escalation_bar` goes to humans wholesale and raises an
+    Alert. A project whose routing_config sets `target_agreement` is routed in guarantee mode
+    (core.guarantee) instead.
 
     Streams: the pending pairs are read `chunk` at a time into a RoutingPlan (labeling.routing),
     which keeps a few numbers per pair, and its decisions are written a chunk at a time, all in
@@ -222,6 +225,7 @@ def route_pairs(
     judges = project_judges(project, judges)
     version = policy_version(project, policy)
     already = RoutingDecision.objects.filter(policy=version).count()
+    gold = gold_decisions(project, version)  # outside the plan and its budget, like audit items
     plan = RoutingPlan(policy, slice_audits(project, audit_signals(project, judges)), judge=", ".join(judges))
     flags = _stage(project, judges, version, plan, chunk, progress, should_cancel)
     plan.settle()
@@ -234,7 +238,7 @@ def route_pairs(
             data={"policy_version": policy.version, "judges": judges},
         )
     if flags:
-        _injection_alert(project, policy, flags)
+        injection_alert(project, policy, flags)
     with transaction.atomic():
         for start in range(0, len(plan), chunk):
             RoutingDecision.objects.bulk_create(
@@ -265,6 +269,7 @@ def route_pairs(
         "routed_by_reason": summary.by_reason,
         "alerts": summary.alerts,
         "injection": {str(k): v for k, v in sorted(flags.items())},
+        "gold": gold,
     }
 
 

@@ -16,6 +16,7 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -355,16 +356,17 @@ def _pair_attributes(project: Project, judgments: QuerySet[Judgment], chunk_rows
 
 
 def _label_frame(project: Project, chunk_rows: int):
-    """One row per human vote in id order: pair_id, annotator, choice, sample, suggestion_shown."""
+    """One row per human vote in id order: pair_id, annotator, choice, sample, suggestion_shown,
+    gold (the pair's known answer, "" for an ordinary pair)."""
     import pandas as pd
 
     from audits import categorical_frames, concat_chunks
 
-    columns = ["pair_id", "annotator", "choice", "sample", "suggestion_shown"]
+    columns = ["pair_id", "annotator", "choice", "sample", "suggestion_shown", "gold"]
     votes = (
         HumanLabel.objects.filter(pair__project=project)
         .order_by("pk")
-        .annotate(sample=_vote_sample(), suggestion_shown=_suggestion_shown())
+        .annotate(sample=_vote_sample(), suggestion_shown=_suggestion_shown(), gold=F("pair__gold"))
         .values_list(*columns)
     )
     chunks = [
@@ -375,10 +377,12 @@ def _label_frame(project: Project, chunk_rows: int):
 
 
 def _vote_sample():
-    """SQL for a vote's sample: "imported" with a data set, "audit" on a pair of the blind audit
-    sample, else "routed"."""
+    """SQL for a vote's sample: "gold" on a gold pair (scored against its known answer, never
+    against the judge), "imported" with a data set, "audit" on a pair of the blind audit sample,
+    else "routed"."""
     blind = RoutingDecision.objects.filter(pair=OuterRef("pair_id"), blind=True)
     return Case(
+        When(~Q(pair__gold=""), then=Value("gold")),
         When(source=HumanLabel.Source.IMPORTED, then=Value("imported")),
         When(Exists(blind), then=Value("audit")),
         default=Value("routed"),
@@ -454,8 +458,9 @@ def project_judges(project: Project, judges: list[str] | None = None) -> list[st
 
 def signals(project: Project, judges: list[str], pair_ids: list[int] | None = None) -> list[PairSignals]:
     """One PairSignals per pair judged (in both orders, or failed) by every judge in `judges`;
-    of the pairs `pair_ids` only, when given (a streaming stage reads a chunk at a time)."""
-    rows = Judgment.objects.filter(pair__project=project, judge__in=judges)
+    of the pairs `pair_ids` only, when given (a streaming stage reads a chunk at a time). Gold
+    pairs (core.gold) have none: their answer is known, so no AI label, suggestion or audit."""
+    rows = Judgment.objects.filter(pair__project=project, pair__gold="", judge__in=judges)
     if pair_ids is not None:
         rows = rows.filter(pair_id__in=pair_ids)
     columns = ("pair_id", "pair__category", "judge", "order", "status", "p_first", "choice", "detail")
@@ -479,8 +484,8 @@ def signal_chunks(
 ) -> Iterator[list[PairSignals]]:
     """`calibrated(signals(...))` of the project's pairs, `size` pairs at a time in pair id order
     (keyset pagination: memory stays that of one chunk), leaving out the pairs that routing
-    policy version `skip_policy` (a RoutingPolicyVersion) has decided."""
-    pairs = Pair.objects.filter(project=project)
+    policy version `skip_policy` (a RoutingPolicyVersion) has decided, and gold pairs."""
+    pairs = Pair.objects.filter(project=project, gold="")
     if skip_policy is not None:
         # NOT EXISTS, which PostgreSQL runs as an anti-join; Django's exclude() over the relation
         # writes NOT IN (subquery), which it cannot, and which scans every decision per pair once
