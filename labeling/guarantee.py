@@ -312,28 +312,56 @@ def _keeps(threshold: float | None, value: float | None) -> bool:
     return threshold is not None and value is not None and value >= threshold
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A pair of a lazy cascade that gets no decision until `judge` has judged it."""
+
+    judge: str
+
+
 def assign(
     pairs: dict[str, Sequence[Calibrated]],
     thresholds: Sequence[Threshold],
     scores: dict[str, AgreementScore],
-) -> list[str | None]:
-    """Per pair, the judge of the cascade whose label is kept, or None (to humans).
+    unjudged: dict[str, Sequence[bool]] | None = None,
+) -> list[str | Waiting | None]:
+    """Per pair, the judge of the cascade whose label is kept, None (to humans), or, in a lazy
+    cascade, `Waiting` for the judge that must judge it first.
 
     `pairs` has the shape of `calibrate_cascade`'s `audited`; a slice the audit never saw is
-    scored by its coarser cells.
+    scored by its coarser cells. `unjudged` (lazy cascade) marks per judge the pairs it has not
+    judged yet (their items are placeholders). A judge's score hears how many of the others
+    agree with it, so a later judge's missing verdict can change it: a judge keeps a pair only
+    where it would keep it whatever the missing judges will say (each may agree or not), and a
+    pair it would keep for some of their answers only waits for the first of them. Every
+    decision made is thus the one the eager cascade (every judge on every pair) makes, and
+    once every judge has judged a pair its decision is exactly the eager one.
     """
     table = {t.judge: t.value for t in thresholds}
     judges = list(pairs)
     n = len(pairs[judges[0]]) if judges else 0
-    out: list[str | None] = []
+    out: list[str | Waiting | None] = []
     for i in range(n):
-        kept = None
-        for judge in judges:
-            if _keeps(table.get(judge), scores[judge](pairs[judge][i])):
-                kept = judge
-                break
-        out.append(kept)
+        missing = [j for j in judges if unjudged is not None and unjudged[j][i]]
+        out.append(_outcome(judges, i, pairs, table, scores, missing))
     return out
+
+
+def _outcome(judges, i, pairs, table, scores, missing) -> str | Waiting | None:
+    for k, judge in enumerate(judges):
+        if judge in missing:
+            return Waiting(judge)
+        item = pairs[judge][i]
+        later = [j for j in judges[k + 1 :] if j in missing]
+        keeps = {
+            _keeps(table.get(judge), scores[judge](replace(item, others_agree=item.others_agree + extra)))
+            for extra in range(len(later) + 1)
+        }
+        if keeps == {True}:
+            return judge
+        if True in keeps:
+            return Waiting(later[0])
+    return None
 
 
 def warnings(thresholds: Sequence[Threshold], config: GuaranteeConfig) -> list[str]:

@@ -104,6 +104,7 @@ class PairSerializer(serializers.ModelSerializer):
             "external_id",
             "content_hash",
             "created_at",
+            "gold",  # a gold item's known answer, "" for an ordinary pair (annotators never see it)
         ]
 
 
@@ -182,6 +183,11 @@ class StatsSerializer(serializers.Serializer):
 class JudgeRequestSerializer(serializers.Serializer):
     judge = serializers.CharField(default="smollm2", help_text="built-in name or a judge of the project")
     limit = serializers.IntegerField(required=False, min_value=1)
+    escalated = serializers.BooleanField(
+        required=False,
+        help_text="guarantee mode: judge only the pairs the cascade's earlier judges did not keep "
+        "(those routing left waiting for this judge) and the blind audit pairs",
+    )
 
 
 # The pipeline's stages (route, sync, audits, datasets, training runs, alerts).

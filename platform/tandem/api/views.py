@@ -15,7 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from tandem.core import jobs, judging, roles, selectors, services, uploads
+from tandem.core import guarantee, jobs, judging, roles, selectors, services, uploads
 from tandem.core.models import Job, Membership, Pair, Project
 
 from . import serializers as s
@@ -101,6 +101,8 @@ class ProjectViewSet(
         form = s.JudgeRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         judging.resolve_config(project, form.validated_data["judge"])  # a bad name is a 400 now
+        if form.validated_data.get("escalated"):  # no cascade to follow is a 400 now, not a failed job
+            guarantee.escalated_scope(project, form.validated_data["judge"])
         job = jobs.start_job(
             "judge",
             project=project,

@@ -45,18 +45,20 @@ def _judge_in_shards(job: Job, context: JobContext, config) -> dict:
     summed; a cancel reaches every shard (they also watch the parent's flag); a parent re-run
     after its worker died keeps its live shards and shards only what no shard covers. Raises
     Cancelled or ServiceError (naming a failed shard) once every shard has ended; otherwise
-    returns the summed summary."""
+    returns the summed summary. An `escalated` job (the pairs a guarantee cascade left waiting
+    for this judge) passes the flag to its shards, and each re-derives that scope in its range."""
     from . import judging
 
-    scope = judging.pair_scope(job.project, job.params.get("limit"), None)
+    escalated = bool(job.params.get("escalated"))
+    scope = judging.pair_scope(job.project, job.params.get("limit"), None, config.name if escalated else None)
     live = list(job.shards.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]))
     ranges = free_ranges(scope, live, config)
     if not live and len(ranges) <= 1:  # one shard's worth: judged here, as before fan-out
         return judging.judge_pairs(
             job.project, config, limit=job.params.get("limit"), progress=context.progress,
-            should_cancel=context.should_cancel,
+            should_cancel=context.should_cancel, escalated=escalated,
         ).as_dict()  # fmt: skip
-    shards = live + _start_shards(job, config.name, ranges)
+    shards = live + _start_shards(job, config.name, ranges, escalated)
     total = 2 * scope.count()
     with _ShardProgress(context, shards, total):
         _run_shards(job, context, shards)
@@ -121,7 +123,7 @@ def ramp(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
     return shards
 
 
-def _start_shards(job: Job, judge: str, ranges: list[tuple[int, int, int]]) -> list[Job]:
+def _start_shards(job: Job, judge: str, ranges: list[tuple[int, int, int]], escalated: bool) -> list[Job]:
     from celery import group
 
     from .tasks import run_job
@@ -132,7 +134,13 @@ def _start_shards(job: Job, judge: str, ranges: list[tuple[int, int, int]]) -> l
             project=job.project,
             parent=job,
             created_by=job.created_by,
-            params={"judge": judge, "first_id": first, "last_id": last, "pairs": count},
+            params={
+                "judge": judge,
+                "first_id": first,
+                "last_id": last,
+                "pairs": count,
+                "escalated": escalated,
+            },
         )
         for first, last, count in ranges
     )
@@ -243,7 +251,8 @@ class _ShardProgress:
 
 @job_kind("judge_shard")
 def _judge_shard(job: Job, context: JobContext) -> dict:
-    """One run of a judge job's pairs (ids first_id..last_id); stops on its own or its
+    """One run of a judge job's pairs (ids first_id..last_id; with `escalated`, only those of
+    core.guarantee.escalated_scope in that range); stops on its own or its
     parent's cancel. A shard that a Celery task started then runs its job's queued shards in
     the same judge session (`_run_queued_siblings`)."""
     from . import judging
@@ -255,6 +264,7 @@ def _judge_shard(job: Job, context: JobContext) -> dict:
             job.project,
             config,
             pair_range=(params["first_id"], params["last_id"]),
+            escalated=bool(params.get("escalated")),
             progress=context.progress,
             should_cancel=lambda: context.should_cancel() or cancel_asked(job.parent_id),
         )

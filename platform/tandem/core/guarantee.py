@@ -10,6 +10,15 @@ slice, how many other judges of the cascade chose the same side, and whether the
 longer response. The RoutingDecision of a kept pair names that judge, and the blend
 (core.datasets) takes that judge's label for it. Budget mode is `routing.route_pairs` without
 these keys.
+
+The cascade is lazy: a judge after the first is paid only on the pairs the judges before it did
+not keep. A pair that needs a verdict the next judge has not given yet gets no decision: it
+waits (the report names the judge and the command), and `judge --escalated` (`escalated_scope`)
+judges exactly the waiting pairs and the blind audit pairs that judge has not seen; the next
+route decides them. Decisions are the eager cascade's (labeling.guarantee.assign: a judge keeps a
+pair before the later judges have spoken only where it would keep it whatever they say), so the
+guarantee and the humans' share are those of every judge on every pair; the strong judge is
+spared the pairs the cheap one keeps that way.
 """
 
 from __future__ import annotations
@@ -20,13 +29,14 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.db.models.functions import Length
 
 from labeling.guarantee import (
     GUARANTEE_KEYS,
     Calibrated,
     GuaranteeConfig,
+    Waiting,
     assign,
     calibrate_cascade,
     chose_longer,
@@ -38,7 +48,8 @@ from labeling.routing import PairSignals, PolicyError, Reason, RoutingPolicy, au
 from labeling.verdicts import confidence, human_majority
 
 from . import routing
-from .models import Alert, HumanLabel, Judgment, Pair, Project, RoutingDecision
+from .gold import gold_decisions
+from .models import Alert, HumanLabel, Judgment, Pair, Project, RoutingDecision, RoutingPolicyVersion
 from .services import ServiceError
 
 log = logging.getLogger(__name__)
@@ -67,10 +78,68 @@ def _audited_votes(project: Project) -> dict[int, list[str]]:
 
 
 def _stage(project: Project, judge: str) -> dict[int, PairSignals]:
-    """One judge's verdict per pair (both orders), its raw confidence: the audit's calibration map
-    is fitted on every audited vote, the testing half's too, so a score read through it would
-    have seen the labels its threshold is tested on (the learned score calibrates per cell)."""
-    return {s.pair_id: s for s in routing.signals(project, [judge])}
+    """One judge's verdict per pair it has judged in both orders (a failed order counts: judged
+    and failed), its raw confidence: the audit's calibration map is fitted on every audited vote,
+    the testing half's too, so a score read through it would have seen the labels its threshold
+    is tested on (the learned score calibrates per cell). A pair with one order stored is still
+    being judged: the lazy cascade waits for the other."""
+    half = set(
+        Judgment.objects.filter(pair__project=project, judge=judge)
+        .values("pair_id")
+        .annotate(orders=Count("order", distinct=True))
+        .filter(orders__lt=2)
+        .values_list("pair_id", flat=True)
+    )
+    return {s.pair_id: s for s in routing.signals(project, [judge]) if s.pair_id not in half}
+
+
+def _judged(judge: str):
+    """Pairs (OuterRef) `judge` has judged in both orders, failed orders included."""
+    rows = Judgment.objects.filter(pair=OuterRef("pk"), judge=judge)
+    return Exists(rows.filter(order="ab")) & Exists(rows.filter(order="ba"))
+
+
+def latest_version(project: Project) -> RoutingPolicyVersion | None:
+    """The project's newest routing policy version decided in guarantee mode."""
+    versions = RoutingPolicyVersion.objects.filter(project=project, policy__has_key=routing.GUARANTEE_KEY)
+    return versions.order_by("-version").first()
+
+
+def escalated_scope(project: Project, judge: str):
+    """The pairs `judge --escalated` judges, as a queryset (it streams, and each shard of a
+    fanned-out job re-derives it): those waiting for `judge` (judged by every judge before it in
+    the cascade, without a decision under the latest guarantee policy version) and the blind
+    audit pairs of any version, which its calibration learns from. Pairs it has judged already
+    are in the scope too; judging skips them. ServiceError for a project outside guarantee mode,
+    a judge outside its cascade, or a project never routed in guarantee mode (nothing waits yet)."""
+    config = project_guarantee(project)
+    if config is None:
+        raise ServiceError(
+            f"project '{project.name}' is not in guarantee mode (its routing_config has no "
+            f"'target_agreement'): --escalated judges what a guarantee-mode cascade left waiting"
+        )
+    if judge not in config.cascade:
+        raise ServiceError(
+            f"judge '{judge}' is not in the project's cascade {list(config.cascade)}: --escalated "
+            f"judges the pairs the cascade's earlier judges did not keep"
+        )
+    version = latest_version(project)
+    if version is None:
+        raise ServiceError(
+            f"project '{project.name}' has not been routed in guarantee mode yet: run "
+            f"`manage.py route --project {project.name}` first; --escalated judges what it leaves waiting"
+        )
+    earlier = config.cascade[: config.cascade.index(judge)]
+    waiting = ~Exists(RoutingDecision.objects.filter(pair=OuterRef("pk"), policy=version))
+    for name in earlier:
+        waiting &= _judged(name)
+    audited = Exists(RoutingDecision.objects.filter(pair=OuterRef("pk"), blind=True))
+    return Pair.objects.filter(project=project).filter(Q(waiting) | Q(audited))
+
+
+def escalate_command(project: Project, judge: str) -> str:
+    """The command that judges what waits for `judge`."""
+    return f"python manage.py judge --project {project.name} --judge {judge} --escalated"
 
 
 @dataclass(frozen=True)
@@ -112,15 +181,46 @@ def _settings(config: GuaranteeConfig) -> dict:
     return json.loads(json.dumps(asdict(config)))
 
 
-def _cost_per_pair(project: Project, judges: list[str]) -> dict[str, float]:
-    """Mean recorded cost of one judge's calls on a pair (both orders), per judge."""
-    out = {}
-    for judge in judges:
-        rows = Judgment.objects.filter(pair__project=project, judge=judge)
-        total = rows.aggregate(total=Sum("cost"))["total"] or 0
-        pairs = rows.values("pair_id").distinct().count()
-        out[judge] = float(total) / pairs if pairs else 0.0
-    return out
+def _spent(project: Project, judges: list[str]) -> dict[str, float]:
+    """What each judge's recorded calls on the project's pairs cost, in all."""
+    rows = Judgment.objects.filter(pair__project=project, judge__in=judges).values("judge")
+    totals = {j: float(t or 0) for j, t in rows.annotate(total=Sum("cost")).values_list("judge", "total")}
+    return {j: totals.get(j, 0.0) for j in judges}
+
+
+def _cascade_judges(project: Project, config: GuaranteeConfig) -> list[str]:
+    """The cascade's judges: the first must have judged already (else NotReady/ConfigInvalid,
+    as in budget mode); a later one without a verdict yet must be a judge Tandem can run, since
+    the pairs the first gives up wait for it."""
+    if not config.cascade:
+        return routing.project_judges(project)[:1]
+    judges = list(config.cascade)
+    routing.project_judges(project, judges[:1])
+    found = set(
+        Judgment.objects.filter(pair__project=project, judge__in=judges).values_list("judge", flat=True)
+    )
+    from .judging import resolve_config  # judging reads escalated_scope from here
+
+    for name in judges[1:]:
+        if name not in found:
+            resolve_config(project, name)  # ServiceError naming the unknown judge
+    return judges
+
+
+def _drawn_before(project: Project, version, first: str) -> set[int]:
+    """Pairs without a decision under `version` that an earlier route of it already had pending
+    (the first judge's verdicts, both orders, predate its last decision): pairs that waited for
+    a later judge. They were in that route's audit draw and were not drawn; drawing them again
+    would audit the pairs the cheap judge gave up more often than the rest, and calibrate on a
+    skewed sample. In an eager cascade every pending pair is decided, so none is left out."""
+    last = RoutingDecision.objects.filter(policy=version).aggregate(last=Max("created_at"))["last"]
+    if last is None:
+        return set()
+    undecided = ~Exists(RoutingDecision.objects.filter(pair=OuterRef("pair_id"), policy=version))
+    rows = Judgment.objects.filter(pair__project=project, judge=first).filter(undecided).values("pair_id")
+    return set(
+        rows.annotate(latest=Max("created_at")).filter(latest__lte=last).values_list("pair_id", flat=True)
+    )
 
 
 def calibrate(project: Project, config: GuaranteeConfig, cascade: Cascade):
@@ -140,25 +240,40 @@ def calibrate(project: Project, config: GuaranteeConfig, cascade: Cascade):
 
 
 def route_with_guarantee(project: Project, policy: RoutingPolicy, config: GuaranteeConfig) -> dict:
-    """Decide every judged pair without a decision under this policy version; returns the
-    report: the guarantee, each threshold, coverage, cost per label and warnings."""
-    judges = routing.project_judges(project, list(config.cascade) or None)[: len(config.cascade) or 1]
+    """Decide every pair the first judge has judged and that has no decision under this policy
+    version, where the cascade's verdicts so far decide it; the rest wait for the next judge.
+    Returns the report: the guarantee, each threshold, coverage, cost per label, what waits for
+    which judge (and the command that judges it) and warnings."""
+    judges = _cascade_judges(project, config)
     version = routing.policy_version(project, policy, _settings(config))
     cascade = Cascade.read(project, judges)
     (thresholds, scores), n_audited = calibrate(project, config, cascade)
     decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
     pending = [s for pid, s in sorted(cascade.stages[judges[0]].items()) if pid not in decided]
-    blind = audit_sample(pending, policy.audit_rate, policy.seed)
+    seen = _drawn_before(project, version, judges[0])
+    blind = audit_sample([s for s in pending if s.pair_id not in seen], policy.audit_rate, policy.seed)
     kept = assign(
         {j: [cascade.calibrated(j, s.pair_id, s.slice_key) for s in pending] for j in judges},
         thresholds,
         scores,
+        {j: [s.pair_id not in cascade.stages[j] for s in pending] for j in judges},
     )
-    decisions = []
+    flags = routing.injection_flags([s.pair_id for s in pending]) if policy.route_injection else {}
+    decisions, waiting = [], defaultdict(int)
     for s, judge in zip(pending, kept, strict=True):
         audit = s.pair_id in blind
-        human = audit or judge is None
-        reasons = [Reason.AUDIT if audit else Reason.UNCERTIFIED if judge is None else Reason.CERTIFIED]
+        # A response that addresses the judge may be what made it sure, and a high-stakes slice
+        # is for people: neither is ever certified, nor worth a call to the next judge.
+        forced = [Reason.INJECTION] if s.pair_id in flags else []
+        if s.category and s.category in policy.high_stakes:
+            forced.append(Reason.HIGH_STAKES)
+        if isinstance(judge, Waiting) and not audit and not forced:
+            waiting[judge.judge] += 1
+            continue
+        human = audit or bool(forced) or judge is None or isinstance(judge, Waiting)
+        reasons = [Reason.AUDIT] * audit + forced
+        if not reasons:
+            reasons = [Reason.UNCERTIFIED if judge is None else Reason.CERTIFIED]
         decisions.append(
             RoutingDecision(
                 pair_id=s.pair_id,
@@ -172,20 +287,53 @@ def route_with_guarantee(project: Project, policy: RoutingPolicy, config: Guaran
     notes = warnings(thresholds, config)
     with transaction.atomic():
         RoutingDecision.objects.bulk_create(decisions, batch_size=1000)
+        gold = gold_decisions(project, version)  # outside the cascade, like audit items
+        if flags:
+            routing.injection_alert(project, policy, flags)
         for message in notes:
             Alert.objects.create(project=project, kind="guarantee", message=message, data={"judges": judges})
     for message in notes:
         log.warning("project %s: %s", project.name, message)
-    return _report(project, policy, config, judges, decisions, thresholds, n_audited, len(decided), notes)
+    report = _report(project, policy, config, judges, decisions, thresholds, n_audited, len(decided), notes)
+    injection = {"injection": {str(k): v for k, v in sorted(flags.items())}, "gold": gold}
+    return {**report, **injection, **_lazy_report(project, policy, version, cascade, judges, waiting)}
+
+
+def _lazy_report(
+    project, policy, version, cascade: Cascade, judges: list[str], waiting: dict[str, int]
+) -> dict:
+    """What the lazy cascade asked and what it waits for: per judge, on how many of the pairs the
+    first judge judged it was called; per later judge, the pairs waiting for it, the blind audit
+    pairs it has not judged (its calibration needs them), and the command that judges both; and
+    the cost per label under this version, from the judgments actually made."""
+    first = cascade.stages[judges[0]]
+    population = len(first)
+    called = {j: sum(1 for pid in cascade.stages[j] if pid in first) for j in judges}
+    blind = set(
+        RoutingDecision.objects.filter(pair__project=project, blind=True).values_list("pair_id", flat=True)
+    )
+    waits = {}
+    for judge in judges[1:]:
+        audit = sum(1 for pid in blind if pid in first and pid not in cascade.stages[judge])
+        if waiting.get(judge) or audit:
+            waits[judge] = {
+                "pairs": waiting.get(judge, 0),
+                "audit_pairs": audit,
+                "command": escalate_command(project, judge),
+            }
+    decisions = RoutingDecision.objects.filter(policy=version)
+    human = decisions.filter(human=True).count()
+    spent = sum(_spent(project, judges).values()) + human * policy.price_per_label
+    return {
+        "judge_calls": {j: {"pairs": called[j], "of": population} for j in judges},
+        "waiting": waits,
+        "cost_per_label": spent / population if population else 0.0,
+    }
 
 
 def _report(project, policy, config, judges, decisions, thresholds, n_audited, before, notes) -> dict:
     by_judge = {j: sum(1 for d in decisions if not d.human and d.judges == [j]) for j in judges}
     human = sum(d.human for d in decisions)
-    # Every judge of the cascade has judged every pair before routing (running the strong judge
-    # only on what the cheap one gave up is not wired yet): the cost is what was spent.
-    judged = sum(_cost_per_pair(project, judges).values()) * len(decisions)
-    spent = judged + human * policy.price_per_label
     by_reason = defaultdict(int)
     for d in decisions:
         for reason in d.reasons:
@@ -203,10 +351,8 @@ def _report(project, policy, config, judges, decisions, thresholds, n_audited, b
         "ai_only": len(decisions) - human,
         "kept_by_judge": by_judge,
         "coverage": (len(decisions) - human) / len(decisions) if decisions else 0.0,
-        "cost_per_label": spent / len(decisions) if decisions else 0.0,
         "over_budget": 0,
         "routed_by_reason": dict(by_reason),
         "alerts": notes,
         "warnings": notes,
-        "injection": {},
     }

@@ -202,9 +202,11 @@ def judge_pairs(
     batch_pairs: int | None = None,
     progress: Progress | None = None,
     should_cancel: ShouldCancel | None = None,
+    escalated: bool = False,
 ) -> JudgeSummary:
-    """Judge the project's pairs (the first `limit` of them, those with ids in `pair_range`)
-    in both orders with `config`.
+    """Judge the project's pairs (the first `limit` of them, those with ids in `pair_range`;
+    with `escalated`, only those a guarantee-mode cascade left waiting for this judge and the
+    blind audit pairs: core.guarantee.escalated_scope) in both orders with `config`.
 
     Verdicts are stored as they arrive, in small groups (`_VerdictStream`): a slow call holds
     up no other verdict. At most `2 * batch_pairs` verdicts are asked for and not yet stored,
@@ -214,15 +216,16 @@ def judge_pairs(
     Pairs are read SHARD_PAIRS at a time, so memory does not grow with the project.
 
     Raises ServiceError when the judge cannot start (missing key, unknown model: the message
-    names the setting), Cancelled when asked to stop (stored verdicts are kept).
+    names the setting) or `escalated` has no cascade to follow, Cancelled when asked to stop
+    (stored verdicts are kept).
     """
+    scope = pair_scope(project, limit, pair_range, config.name if escalated else None)
     if batch_pairs is None:
         batch_pairs = 4 * int(config.params.get("concurrency", 16)) if config.backend == "openai" else 16
     share_provider_limits()
     session, owned = _session_for(config)
     try:
         before = replace(session.judge.stats)
-        scope = pair_scope(project, limit, pair_range)
         summary = JudgeSummary(judge=config.name, config_hash=config.config_hash(), pairs=scope.count())
         summary.skipped = _done(scope, config.name, summary.config_hash).count()
         if should_cancel is not None and should_cancel():
@@ -380,9 +383,19 @@ def share_provider_limits() -> None:
     )
 
 
-def pair_scope(project: Project, limit: int | None, pair_range: tuple[int, int] | None):
-    """The project's pairs a run covers: the first `limit` by id, within `pair_range`."""
-    pairs = Pair.objects.filter(project=project)
+def pair_scope(
+    project: Project, limit: int | None, pair_range: tuple[int, int] | None, escalated_for: str | None = None
+):
+    """The project's pairs a run covers, gold items left out: the first `limit` by id, within
+    `pair_range`; only those waiting for judge `escalated_for` in the guarantee cascade and the
+    blind audit pairs, when given (a queryset: every shard re-derives it)."""
+    if escalated_for is not None:
+        from .guarantee import escalated_scope  # guarantee builds on routing, which judging need not load
+
+        pairs = escalated_scope(project, escalated_for)
+    else:
+        pairs = Pair.objects.filter(project=project)
+    pairs = pairs.filter(gold="")  # a gold item's answer is known: no call is spent on it (core.gold)
     if limit is not None:
         last = list(pairs.order_by("id").values_list("id", flat=True)[max(0, limit - 1) : limit])
         pairs = pairs.filter(id__lte=last[0]) if last and limit > 0 else pairs.none()

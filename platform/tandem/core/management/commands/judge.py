@@ -1,4 +1,4 @@
-"""`manage.py judge --project NAME [--judge CONFIG] [--limit N] [--json]`."""
+"""`manage.py judge --project NAME [--judge CONFIG] [--limit N] [--escalated] [--json]`."""
 
 import json
 import sys
@@ -22,6 +22,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--limit", type=int, help="judge only the first N pairs")
         parser.add_argument(
+            "--escalated",
+            action="store_true",
+            help="guarantee mode: judge only the pairs the cascade's earlier judges did not keep "
+            "(those `route` left waiting for this judge) and the blind audit pairs",
+        )
+        parser.add_argument(
             "--batch-pairs",
             type=int,
             default=None,
@@ -40,7 +46,12 @@ class Command(BaseCommand):
         try:
             config = judging.resolve_config(project, opts["judge"], allow_files=True)
             summary = judging.judge_pairs(
-                project, config, limit=opts["limit"], batch_pairs=opts["batch_pairs"], progress=progress
+                project,
+                config,
+                limit=opts["limit"],
+                batch_pairs=opts["batch_pairs"],
+                progress=progress,
+                escalated=opts["escalated"],
             )
         except services.ServiceError as err:
             raise CommandError(err.message) from err

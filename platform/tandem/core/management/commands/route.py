@@ -52,6 +52,8 @@ class Command(BaseCommand):
             f"decided ({result['already_decided']} before): {result['human']} to humans, "
             f"{result['ai_only']} AI only, {result['over_budget']} over budget; reasons: {reasons}"
         )
+        if result.get("gold"):
+            self.stdout.write(f"{result['gold']} gold items to humans (outside the budget)")
         return None
 
     def _guarantee(self, result: dict) -> None:
@@ -73,8 +75,20 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{result['pairs']} pairs decided ({result['already_decided']} before): coverage "
             f"{result['coverage']:.1%} AI labels ({kept}), {result['human']} to humans; "
-            f"cost per label ${result['cost_per_label']:.4f}"
+            f"cost per label ${result['cost_per_label']:.4f} (the judge calls made and this version's "
+            f"human labels, per pair judged)"
         )
+        for judge, calls in result.get("judge_calls", {}).items():
+            share = calls["pairs"] / calls["of"] if calls["of"] else 0.0
+            self.stdout.write(f"{judge} judged {calls['pairs']:,} of {calls['of']:,} pairs ({share:.0%})")
+        for judge, wait in result.get("waiting", {}).items():
+            self.stdout.write(
+                f"{wait['pairs']:,} pairs wait for {judge} (the judges before it did not keep them) and "
+                f"{wait['audit_pairs']:,} blind audit pairs lack its verdict: run `{wait['command']}`, "
+                "then route again"
+            )
+        if result.get("gold"):
+            self.stdout.write(f"{result['gold']} gold items to humans (outside the cascade)")
         for warning in result["warnings"]:
             self.stdout.write(f"warning: {warning}")
 
