@@ -156,3 +156,15 @@ def test_builtin_smollm2_judge_runs_offline_and_shows_its_position_bias(tmp_path
     # is plainly wrong ("5" for 2 + 2). An unbiased judge would name the same winner twice.
     winners = {(j.pair_id, j.order): j.choice for j in rows}
     assert all(winners[(pid, "ab")] != winners[(pid, "ba")] for pid, _ in winners)
+
+
+def test_gold_pairs_are_not_judged(openai_env, tmp_path):
+    """A gold item's answer is known: the judge job spends no call on it (core.gold)."""
+    project = make_project(tmp_path, "withgold", ["logprobs"] * 4)
+    gold = project.pairs.order_by("id").first()
+    gold.gold = "a"
+    gold.save()
+    summary = run_judge(project)
+    assert (summary["pairs"], summary["judged"]) == (3, 6)
+    assert not Judgment.objects.filter(pair=gold).exists()
+    assert Judgment.objects.filter(judge="api").values("pair_id").distinct().count() == 3
