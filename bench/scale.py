@@ -25,7 +25,7 @@ gives the provider `max_concurrency` `--shared-limit` (below 4 x 32): that count
 it.
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--judge auto|endpoint|replay]
-        [--throughput-pairs 1024] [--skip-stages] [--skip-throughput]
+        [--throughput-pairs 1024] [--skip-stages] [--skip-throughput] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from judge_client import API_KEY, MODEL, endpoint_stats, start_endpoint  # noqa:
 STAGES = ("import", "judge", "route", "audit", "export")
 JUDGE = "bench"
 WORKER_CONCURRENCY = 32
+SEED = 3  # the generated pairs (bench/import_pairs.py's generator)
 TARGET_TOTAL_S = 30 * 60  # issue 19: 1M pairs through every stage in 30 minutes
 
 
@@ -224,8 +225,7 @@ def bench_stages(args: argparse.Namespace, env: dict, workdir: Path) -> dict[int
 
     results: dict[int, dict] = {}
     for size in args.sizes:
-        path = workdir / f"pairs-{size}.jsonl"
-        write_pairs(path, size, seed=3, shape="pairs")
+        path = _pairs_file(args, workdir, size, write_pairs)
         out = workdir / f"out-{size}"
         out.mkdir()
         mode = judge_mode(args, size)
@@ -235,8 +235,21 @@ def bench_stages(args: argparse.Namespace, env: dict, workdir: Path) -> dict[int
             print(f"{size:,} pairs: {what} ...", file=sys.stderr, flush=True)
             results[size][stage] = in_process(stage, f"scale-{size}", path, out, env, mode)
             print(f"  {results[size][stage]}", file=sys.stderr, flush=True)
-        path.unlink()
+        if args.data_dir is None:
+            path.unlink()
     return results
+
+
+def _pairs_file(args: argparse.Namespace, workdir: Path, size: int, write_pairs) -> Path:
+    """The generated pairs for `size`: written to the run's scratch folder, or kept in (and reused
+    from) `--data-dir`: at 1M pairs the file is 2.8 GB and takes minutes to write."""
+    folder = args.data_dir or workdir
+    path = folder / f"pairs-{size}-seed{SEED}.jsonl"
+    if args.data_dir is None or not path.exists():
+        partial = path.with_suffix(".partial")
+        write_pairs(partial, size, seed=SEED, shape="pairs")
+        partial.rename(path)
+    return path
 
 
 def bench_throughput(args, db_url: str, redis_url: str, workdir: Path) -> list[dict]:
@@ -442,6 +455,9 @@ def parse_args() -> argparse.Namespace:
         "--replay-above pairs, replay above",
     )
     parser.add_argument("--replay-above", type=int, default=100_000)
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep the generated pairs files here and reuse them in later runs"
+    )
     parser.add_argument("--skip-stages", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
