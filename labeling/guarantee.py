@@ -350,7 +350,8 @@ def assign(
 def _outcome(judges, i, pairs, table, scores, missing) -> str | Waiting | None:
     for k, judge in enumerate(judges):
         if judge in missing:
-            return Waiting(judge)
+            # nobody from here on can keep anything (no threshold passed): to humans now
+            return Waiting(judge) if any(table.get(j) is not None for j in judges[k:]) else None
         item = pairs[judge][i]
         later = [j for j in judges[k + 1 :] if j in missing]
         keeps = {

@@ -190,7 +190,7 @@ class _GateWords:
             bits = inside.get(chunk)
             if bits is None:
                 bits = self._contained(chunk)
-                if len(inside) + len(empty) < _MAX_CACHED_CHUNKS:
+                if len(chunk) <= _MAX_CACHED_CHARS and len(inside) + len(empty) < _MAX_CACHED_CHUNKS:
                     if bits:
                         inside[chunk] = bits
                     else:
@@ -233,6 +233,7 @@ class _GateWords:
 _WORD_RUN = re.compile(r"\w+")
 _SHORT_CHUNK = 16  # chars of a chunk up to which its substrings are looked up (timed: equal cost at ~15)
 _MAX_CACHED_CHUNKS = 200_000  # chunks remembered with the words inside them (~180 bytes each: ~35 MB)
+_MAX_CACHED_CHARS = 64  # longer chunks (base64, URLs, minified code) are rare twice: never remembered
 _GATE_WORDS = _GateWords()
 
 

@@ -189,6 +189,22 @@ def test_a_gold_record_looks_like_a_blind_audit_record_even_with_suggestions_sho
     assert not shown.exists()
 
 
+def test_a_file_of_known_answers_marks_pairs_imported_before_and_corrects_one(tmp_path):
+    """Pairs imported plain, then a file of the same pairs with answers: the stored pairs become gold
+    items (no pair is added), a changed answer is corrected, and a row without one leaves it."""
+    project = services.create_project("gold-later")
+    services.import_pairs(project, write_pairs(tmp_path / "plain.jsonl", 4, {}), "pairs")
+    marked = services.import_pairs(
+        project, write_pairs(tmp_path / "gold.jsonl", 4, {0: "a", 1: "b"}), "pairs"
+    )
+    assert (marked.created, marked.duplicates, marked.gold_updated) == (0, 4, 2)
+    assert marked.line().endswith(", 2 stored pairs given a gold answer")
+    fixed = services.import_pairs(project, write_pairs(tmp_path / "fix.jsonl", 4, {1: "tie"}), "pairs")
+    assert fixed.gold_updated == 1
+    stored = list(Pair.objects.filter(project=project).order_by("id").values_list("gold", flat=True))
+    assert stored == ["a", "tie", "", ""]
+
+
 def test_guarantee_mode_never_certifies_nor_audits_a_gold_pair(tmp_path):
     """Guarantee mode reads the same signals: a judged gold pair gets no AI-only (certified)
     decision and no place in the blind audit sample it calibrates on."""
@@ -207,3 +223,14 @@ def test_guarantee_mode_never_certifies_nor_audits_a_gold_pair(tmp_path):
     decided = RoutingDecision.objects.filter(pair__in=gold)
     assert not decided.filter(human=False).exists() and not decided.filter(blind=True).exists()
     assert RoutingDecision.objects.filter(pair__project=project, blind=True).exists()
+
+
+def test_gold_items_leave_the_guarantee_cost_per_label_alone(tmp_path):
+    """Every ordinary pair audited at $1 a label, judge calls free: $1 per label, however many
+    gold items the annotators also answer (quality control is not a label the route bought)."""
+    policy = {"version": 1, "audit_rate": 1.0, "price_per_label": 1.0}
+    config = {"target_agreement": 0.9, "confidence": 0.9, "cascade": ["j"], "min_slice": 1000}
+    project = gold_project(tmp_path, n=60, gold=range(0, 60, 3), judge_gold=False, policy=policy, **config)
+    result = routing.route_pairs(project, routing.project_policy(project))
+    assert result["gold"] == 20 and result["human"] == 40
+    assert result["cost_per_label"] == pytest.approx(1.0)

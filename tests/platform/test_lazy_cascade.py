@@ -179,7 +179,8 @@ def test_lazy_decisions_equal_the_eager_cascade_once_every_judge_judged(openai_e
 
     config = guarantee.project_guarantee(project)
     cascade = guarantee.Cascade.read(project, ["cheap", "strong"])
-    (thresholds, scores), _ = guarantee.calibrate(project, config, cascade)
+    (thresholds, scores), _, lacking = guarantee.calibrate(project, config, cascade)
+    assert not lacking  # every judge judged every audited pair: the eager thresholds
     ids = sorted(pid for pid, (_, blind, *_) in eager.items() if not blind)
     first = cascade.stages["cheap"]
     chosen = assign(
@@ -234,3 +235,34 @@ def test_an_escalated_api_job_fans_out_and_each_shard_judges_only_its_scope(
     strong = set(Judgment.objects.filter(judge="strong", pair__in=new).values_list("pair_id", flat=True))
     assert strong == {p.pk for i, p in enumerate(new) if i % 4 == 0}
     assert "wait for" not in route(project, capsys)
+
+
+def test_the_calibration_comes_first_when_audited_pairs_lack_a_judges_verdict(openai_env, tmp_path, capsys):
+    """Audited pairs strong has not judged would be learned as disagreement with cheap, so no
+    threshold is learned until strong has judged them: the new pairs wait for the calibration,
+    `--escalated` judges the audit only (not the waiting pairs), and the next route decides the
+    pairs without drawing them into the audit a second time."""
+    project = lazy_project()
+    add_batch(project, tmp_path, 0, 600)
+    route(project, capsys)
+    for d in RoutingDecision.objects.filter(policy__version=1):
+        HumanLabel.objects.create(pair_id=d.pair_id, annotator="h", choice="a", source="argilla")
+    new = add_batch(project, tmp_path, 600, 800)
+    out = route(project, capsys, version=2)
+    v2 = RoutingDecision.objects.filter(policy__version=2)
+    blind_v2 = set(v2.filter(blind=True).values_list("pair_id", flat=True))
+    assert (
+        f"{1400 - len(blind_v2):,} pairs wait for the calibration: 600 audited pairs lack strong's verdict"
+        in out
+    )  # the 600 calibration pairs are undecided under v2 too
+    assert "warning" not in out  # no threshold was tried: nothing to warn about yet
+    assert len(blind_v2) > 0 and v2.count() == len(blind_v2)  # only the audit is decided
+    before = openai_env.calls()
+    escalate(capsys)
+    audit = set(RoutingDecision.objects.filter(blind=True).values_list("pair_id", flat=True))
+    assert len(audit) < 600 + len(blind_v2) < 800  # v2 drew some of v1's audit pairs again
+    assert openai_env.calls() - before == 2 * len(audit)  # the audit only, not the pairs that wait
+    again = route(project, capsys)
+    assert "wait for the calibration" not in again
+    assert set(v2.filter(blind=True).values_list("pair_id", flat=True)) == blind_v2  # drawn once
+    assert v2.filter(human=False, judges=["cheap"], pair__in=new).count() > 500

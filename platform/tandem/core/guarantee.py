@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import Length
 
 from labeling.guarantee import (
@@ -49,7 +49,16 @@ from labeling.verdicts import confidence, human_majority
 
 from . import routing
 from .gold import gold_decisions
-from .models import Alert, HumanLabel, Judgment, Pair, Project, RoutingDecision, RoutingPolicyVersion
+from .models import (
+    Alert,
+    CascadeWait,
+    HumanLabel,
+    Judgment,
+    Pair,
+    Project,
+    RoutingDecision,
+    RoutingPolicyVersion,
+)
 from .services import ServiceError
 
 log = logging.getLogger(__name__)
@@ -93,12 +102,6 @@ def _stage(project: Project, judge: str) -> dict[int, PairSignals]:
     return {s.pair_id: s for s in routing.signals(project, [judge]) if s.pair_id not in half}
 
 
-def _judged(judge: str):
-    """Pairs (OuterRef) `judge` has judged in both orders, failed orders included."""
-    rows = Judgment.objects.filter(pair=OuterRef("pk"), judge=judge)
-    return Exists(rows.filter(order="ab")) & Exists(rows.filter(order="ba"))
-
-
 def latest_version(project: Project) -> RoutingPolicyVersion | None:
     """The project's newest routing policy version decided in guarantee mode."""
     versions = RoutingPolicyVersion.objects.filter(project=project, policy__has_key=routing.GUARANTEE_KEY)
@@ -107,9 +110,9 @@ def latest_version(project: Project) -> RoutingPolicyVersion | None:
 
 def escalated_scope(project: Project, judge: str):
     """The pairs `judge --escalated` judges, as a queryset (it streams, and each shard of a
-    fanned-out job re-derives it): those waiting for `judge` (judged by every judge before it in
-    the cascade, without a decision under the latest guarantee policy version) and the blind
-    audit pairs of any version, which its calibration learns from. Pairs it has judged already
+    fanned-out job re-derives it): those the latest guarantee policy version's route left
+    waiting for `judge` (its CascadeWait rows: never a pair that route has not seen) and the
+    blind audit pairs of any version, which its calibration learns from. Pairs it has judged already
     are in the scope too; judging skips them. ServiceError for a project outside guarantee mode,
     a judge outside its cascade, or a project never routed in guarantee mode (nothing waits yet)."""
     config = project_guarantee(project)
@@ -129,10 +132,7 @@ def escalated_scope(project: Project, judge: str):
             f"project '{project.name}' has not been routed in guarantee mode yet: run "
             f"`manage.py route --project {project.name}` first; --escalated judges what it leaves waiting"
         )
-    earlier = config.cascade[: config.cascade.index(judge)]
-    waiting = ~Exists(RoutingDecision.objects.filter(pair=OuterRef("pk"), policy=version))
-    for name in earlier:
-        waiting &= _judged(name)
+    waiting = Exists(CascadeWait.objects.filter(pair=OuterRef("pk"), policy=version, judge=judge))
     audited = Exists(RoutingDecision.objects.filter(pair=OuterRef("pk"), blind=True))
     return Pair.objects.filter(project=project).filter(Q(waiting) | Q(audited))
 
@@ -207,28 +207,24 @@ def _cascade_judges(project: Project, config: GuaranteeConfig) -> list[str]:
     return judges
 
 
-def _drawn_before(project: Project, version, first: str) -> set[int]:
-    """Pairs without a decision under `version` that an earlier route of it already had pending
-    (the first judge's verdicts, both orders, predate its last decision): pairs that waited for
-    a later judge. They were in that route's audit draw and were not drawn; drawing them again
-    would audit the pairs the cheap judge gave up more often than the rest, and calibrate on a
-    skewed sample. In an eager cascade every pending pair is decided, so none is left out."""
-    last = RoutingDecision.objects.filter(policy=version).aggregate(last=Max("created_at"))["last"]
-    if last is None:
-        return set()
-    undecided = ~Exists(RoutingDecision.objects.filter(pair=OuterRef("pair_id"), policy=version))
-    rows = Judgment.objects.filter(pair__project=project, judge=first).filter(undecided).values("pair_id")
-    return set(
-        rows.annotate(latest=Max("created_at")).filter(latest__lte=last).values_list("pair_id", flat=True)
-    )
-
-
 def calibrate(project: Project, config: GuaranteeConfig, cascade: Cascade):
-    """((thresholds, learned scores) of the cascade, audited pairs), from the blind audit sample's
-    human votes; a pair's id decides its half of the audit (learning or testing)."""
+    """((thresholds, learned scores) of the cascade, audited pairs, {judge: audited pairs it has
+    not judged}), from the blind audit sample's human votes; a pair's id decides its half of the
+    audit (learning or testing).
+
+    Only audited pairs every judge of the cascade has judged are learned from: a judge's score
+    hears how many others agree with it, and a missing verdict would be learned as disagreement,
+    so the thresholds would not be the eager cascade's. The judges that lack audited pairs are
+    returned: until they judge them, the calibration is incomplete."""
     votes = _audited_votes(project)
     first = cascade.stages[next(iter(cascade.stages))]
-    audited = sorted(pid for pid in votes if pid in first)
+    voted = [pid for pid in votes if pid in first]
+    lacking = {
+        judge: n
+        for judge, stage in cascade.stages.items()
+        if (n := sum(1 for pid in voted if pid not in stage))
+    }
+    audited = sorted(pid for pid in voted if all(pid in stage for stage in cascade.stages.values()))
     by_judge = {
         judge: [
             cascade.calibrated(judge, pid, first[pid].slice_key, human_majority(votes[pid]))
@@ -236,7 +232,7 @@ def calibrate(project: Project, config: GuaranteeConfig, cascade: Cascade):
         ]
         for judge in cascade.stages
     }
-    return calibrate_cascade(by_judge, config, keys=[str(pid) for pid in audited]), len(audited)
+    return calibrate_cascade(by_judge, config, keys=[str(pid) for pid in audited]), len(audited), lacking
 
 
 def route_with_guarantee(project: Project, policy: RoutingPolicy, config: GuaranteeConfig) -> dict:
@@ -247,19 +243,25 @@ def route_with_guarantee(project: Project, policy: RoutingPolicy, config: Guaran
     judges = _cascade_judges(project, config)
     version = routing.policy_version(project, policy, _settings(config))
     cascade = Cascade.read(project, judges)
-    (thresholds, scores), n_audited = calibrate(project, config, cascade)
+    (thresholds, scores), n_audited, lacking = calibrate(project, config, cascade)
     decided = set(RoutingDecision.objects.filter(policy=version).values_list("pair_id", flat=True))
     pending = [s for pid, s in sorted(cascade.stages[judges[0]].items()) if pid not in decided]
-    seen = _drawn_before(project, version, judges[0])
+    # A pair an earlier route of this version left waiting was offered to that route's audit draw
+    # and not drawn: drawing it again would audit the pairs the cheap judge gave up more often
+    # than the rest, and calibrate on a skewed sample.
+    seen = set(CascadeWait.objects.filter(policy=version).values_list("pair_id", flat=True))
     blind = audit_sample([s for s in pending if s.pair_id not in seen], policy.audit_rate, policy.seed)
-    kept = assign(
-        {j: [cascade.calibrated(j, s.pair_id, s.slice_key) for s in pending] for j in judges},
-        thresholds,
-        scores,
-        {j: [s.pair_id not in cascade.stages[j] for s in pending] for j in judges},
-    )
+    if lacking:  # thresholds learned without some judges' audit verdicts would not be the eager ones
+        kept = [Waiting("") for _ in pending]
+    else:
+        kept = assign(
+            {j: [cascade.calibrated(j, s.pair_id, s.slice_key) for s in pending] for j in judges},
+            thresholds,
+            scores,
+            {j: [s.pair_id not in cascade.stages[j] for s in pending] for j in judges},
+        )
     flags = routing.injection_flags([s.pair_id for s in pending]) if policy.route_injection else {}
-    decisions, waiting = [], defaultdict(int)
+    decisions, waits, waiting = [], [], defaultdict(int)
     for s, judge in zip(pending, kept, strict=True):
         audit = s.pair_id in blind
         # A response that addresses the judge may be what made it sure, and a high-stakes slice
@@ -269,6 +271,7 @@ def route_with_guarantee(project: Project, policy: RoutingPolicy, config: Guaran
             forced.append(Reason.HIGH_STAKES)
         if isinstance(judge, Waiting) and not audit and not forced:
             waiting[judge.judge] += 1
+            waits.append(CascadeWait(pair_id=s.pair_id, policy=version, judge=judge.judge))
             continue
         human = audit or bool(forced) or judge is None or isinstance(judge, Waiting)
         reasons = [Reason.AUDIT] * audit + forced
@@ -284,9 +287,18 @@ def route_with_guarantee(project: Project, policy: RoutingPolicy, config: Guaran
                 blind=audit,
             )
         )
-    notes = warnings(thresholds, config)
+    notes = [] if lacking else warnings(thresholds, config)  # incomplete: no threshold was tried
     with transaction.atomic():
         RoutingDecision.objects.bulk_create(decisions, batch_size=1000)
+        decided_now = RoutingDecision.objects.filter(pair=OuterRef("pair_id"), policy=version)
+        CascadeWait.objects.filter(policy=version).filter(Exists(decided_now)).delete()
+        CascadeWait.objects.bulk_create(
+            waits,
+            batch_size=1000,
+            update_conflicts=True,
+            unique_fields=["pair", "policy"],
+            update_fields=["judge"],
+        )
         gold = gold_decisions(project, version)  # outside the cascade, like audit items
         if flags:
             routing.injection_alert(project, policy, flags)
@@ -296,11 +308,12 @@ def route_with_guarantee(project: Project, policy: RoutingPolicy, config: Guaran
         log.warning("project %s: %s", project.name, message)
     report = _report(project, policy, config, judges, decisions, thresholds, n_audited, len(decided), notes)
     injection = {"injection": {str(k): v for k, v in sorted(flags.items())}, "gold": gold}
-    return {**report, **injection, **_lazy_report(project, policy, version, cascade, judges, waiting)}
+    lazy = _lazy_report(project, policy, version, cascade, judges, waiting, lacking)
+    return {**report, **injection, **lazy}
 
 
 def _lazy_report(
-    project, policy, version, cascade: Cascade, judges: list[str], waiting: dict[str, int]
+    project, policy, version, cascade: Cascade, judges: list[str], waiting: dict[str, int], lacking: dict
 ) -> dict:
     """What the lazy cascade asked and what it waits for: per judge, on how many of the pairs the
     first judge judged it was called; per later judge, the pairs waiting for it, the blind audit
@@ -321,12 +334,22 @@ def _lazy_report(
                 "audit_pairs": audit,
                 "command": escalate_command(project, judge),
             }
-    decisions = RoutingDecision.objects.filter(policy=version)
-    human = decisions.filter(human=True).count()
+    calibration = {}
+    if waiting.get(""):
+        judge = next(j for j in judges if j in lacking)
+        calibration = {
+            "pairs": waiting[""],
+            "judge": judge,
+            "audit_pairs": lacking[judge],
+            "command": escalate_command(project, judge),
+        }
+    # Gold items are quality control, not labels this route bought (core.gold).
+    human = RoutingDecision.objects.filter(policy=version, human=True, pair__gold="").count()
     spent = sum(_spent(project, judges).values()) + human * policy.price_per_label
     return {
         "judge_calls": {j: {"pairs": called[j], "of": population} for j in judges},
         "waiting": waits,
+        "waiting_for_calibration": calibration,
         "cost_per_label": spent / population if population else 0.0,
     }
 

@@ -283,6 +283,25 @@ class RoutingDecision(models.Model):
         return f"pair {self.pair_id}: {'human' if self.human else 'AI only'} {self.reasons}"
 
 
+class CascadeWait(models.Model):
+    """A pair a guarantee-mode route left undecided under `policy` (core.guarantee): it waits for
+    cascade judge `judge` to judge it (`judge --escalated` judges exactly these), or, with `judge`
+    blank, for the cascade's calibration to be complete. Either way the route offered it to that
+    version's audit draw, so a later route of the version never draws it again. Deleted when the
+    pair is decided under the version."""
+
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="cascade_waits")
+    policy = models.ForeignKey(RoutingPolicyVersion, on_delete=models.CASCADE, related_name="waits")
+    judge = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pair", "policy"], name="cascade_wait_unique")]
+        indexes = [models.Index(fields=["policy", "judge"])]
+
+    def __str__(self) -> str:
+        return f"pair {self.pair_id} waits for {self.judge or 'the calibration'} (policy {self.policy_id})"
+
+
 class ArgillaRecord(models.Model):
     """A pair pushed to an Argilla dataset (so a stopped push resumes without duplicates)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -53,6 +54,7 @@ class ImportSummary:
     invalid: int = 0
     labels_created: int = 0
     judgments_created: int = 0
+    gold_updated: int = 0  # stored pairs whose gold answer this file set or changed
     kept: bool = False
     errors: list[dict] = field(default_factory=list)
 
@@ -65,6 +67,7 @@ class ImportSummary:
             f"{self.file}: {state}: {self.rows} rows, {self.created} new pairs, "
             f"{self.duplicates} duplicates, {self.invalid} invalid, "
             f"{self.labels_created} human labels, {self.judgments_created} judgments"
+            + (f", {self.gold_updated} stored pairs given a gold answer" if self.gold_updated else "")
         )
 
 
@@ -261,6 +264,7 @@ def _write_batch(project: Project, batch: batches.Batch, summary: ImportSummary,
             summary.duplicates += 1
         else:
             new[digest] = values
+    summary.gold_updated += _mark_gold(batch, known, new)
     known.ids.update(_insert_pairs(project, new))
     summary.created += len(new)
     if not (batch.labels or batch.judgments):
@@ -273,6 +277,21 @@ def _write_batch(project: Project, batch: batches.Batch, summary: ImportSummary,
     _insert_rows(Judgment, JUDGMENT_COLUMNS, judgments)
     summary.labels_created += len(labels)
     summary.judgments_created += len(judgments)
+
+
+def _mark_gold(batch: batches.Batch, known: _KnownPairs, new: dict[str, tuple]) -> int:
+    """Give the stored pairs of `batch` the gold answer their rows carry (a file of known answers
+    for pairs imported before, or a corrected answer); a row without one leaves a stored answer
+    alone. Returns how many stored pairs changed."""
+    column = PAIR_COLUMNS.index("gold")
+    answers: dict[str, list[int]] = collections.defaultdict(list)
+    for digest, values in zip(batch.hashes, batch.pairs, strict=True):
+        if values[column] and digest in known.ids and digest not in new:
+            answers[values[column]].append(known.ids[digest])
+    return sum(
+        Pair.objects.filter(pk__in=ids).exclude(gold=answer).update(gold=answer)
+        for answer, ids in answers.items()
+    )
 
 
 def _insert_pairs(project: Project, new: dict[str, tuple]) -> dict[str, int]:

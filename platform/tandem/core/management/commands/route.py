@@ -87,6 +87,12 @@ class Command(BaseCommand):
                 f"{wait['audit_pairs']:,} blind audit pairs lack its verdict: run `{wait['command']}`, "
                 "then route again"
             )
+        if calibration := result.get("waiting_for_calibration"):
+            self.stdout.write(
+                f"{calibration['pairs']:,} pairs wait for the calibration: {calibration['audit_pairs']:,} "
+                f"audited pairs lack {calibration['judge']}'s verdict (each judge's threshold is learned on "
+                f"pairs every judge has judged): run `{calibration['command']}`, then route again"
+            )
         if result.get("gold"):
             self.stdout.write(f"{result['gold']} gold items to humans (outside the cascade)")
         for warning in result["warnings"]:
