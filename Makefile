@@ -97,6 +97,7 @@ bench: setup
 	$(PY) bench/validate_real_data.py
 	$(PY) bench/routing.py
 	$(PY) bench/guarantee.py
+	$(PY) bench/lazy_cascade.py
 	$(PY) bench/judge_client.py
 	$(PY) bench/judge_local.py
 	$(PY) bench/smollm2_llmbar.py

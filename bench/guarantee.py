@@ -9,11 +9,13 @@ it, on the same splits, the baseline (bench/guarantee_baseline.py: each slice ce
 own, raw confidence). Coverage: the share of test pairs given an AI label, beside its ceiling
 (the largest share that keeping whole cells of the same signals keeps at the target on the whole
 set, labels known). Cost per correct label: cascades vs GPT-4 alone vs humans alone, at the
-prices of PRICES. PPI++ against classical intervals at the same human n, and annotators'
-Dawid-Skene reliability: bench/guarantee_estimates.py.
+prices of PRICES. Lazy cascade: the share of test pairs the strong judge must judge when it
+is called only for the pairs the cheap judge cannot settle (`assign(..., unjudged)`), against
+every pair (eager) and against the cost table's assumption. PPI++ against classical intervals
+at the same human n, and annotators' Dawid-Skene reliability: bench/guarantee_estimates.py.
 
 Run: .venv/bin/python bench/guarantee.py [--data ../shared/data] [--splits 1000] [--draws 1000]
-     [--tables validity cost ppi annotators]
+     [--tables validity cost ppi annotators lazy]
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import guarantee_baseline as baseline  # noqa: E402
 from guarantee_data import Pair, calibrated, call_tokens, cascade, llmbar_judge, llmbar_mixed, load  # noqa: E402
 from guarantee_estimates import annotator_table, ppi_table  # noqa: E402
 
-from labeling.guarantee import Calibrated, GuaranteeConfig, assign, calibrate_cascade  # noqa: E402
+from labeling.guarantee import Calibrated, GuaranteeConfig, Waiting, assign, calibrate_cascade  # noqa: E402
 from labeling.routing import wilson  # noqa: E402
 
 TARGETS = (0.8, 0.85, 0.9)
@@ -47,7 +49,7 @@ TARGETS = (0.8, 0.85, 0.9)
 # A human label: $0.67 (Lee et al. 2023, RLAIF, their estimate of a crowd label).
 PRICES = {"GPT-4": (30.0, 60.0), "ChatGPT": (1.5, 2.0), "PaLM2": (2.0, 2.0)}
 HUMAN_LABEL = 0.67
-TABLES = ("validity", "cost", "ppi", "annotators")
+TABLES = ("validity", "cost", "ppi", "annotators", "lazy")
 
 
 def splits(n: int, count: int, seed: int = 0):
@@ -169,6 +171,61 @@ def cost_table(pairs: list[Pair], n_splits: int, min_slice: int) -> None:
             print(f"{target:>6.0%} {route:<32} {share:>8.1%} {agreement:>9.1%} {per_label:>11.4f}")
 
 
+def lazy_row(pairs: list[Pair], judges: list[str], target: float, n_splits: int, min_slice: int) -> dict:
+    """A two-judge cascade run lazily on the test halves: the strong judge is first treated as not
+    having judged any pair (`assign`'s `unjudged`), judges only the pairs left `Waiting` for it, and
+    those are decided again with its verdicts. Returns the shares of test pairs the strong judge
+    judges (lazy; the cost table's assumption: every pair the cheap judge does not keep), the share
+    of final decisions equal to the eager cascade's (every judge on every pair), and $ per correct
+    label eager, lazy and as the cost table counts it."""
+    cheap, strong = judges
+    judged = cascade(pairs, {j: llmbar_judge(j) for j in judges})
+    costs = {j: judge_cost(pairs, j) for j in judges}
+    config = GuaranteeConfig(target, 0.9, tuple(judges), min_slice=min_slice)
+    total = lazy_calls = assumed_calls = same = correct = 0
+    spent = {"eager": 0.0, "lazy": 0.0, "assumed": 0.0}
+    for calib, test in splits(len(pairs), n_splits, seed=1):
+        thresholds, scores = calibrate_cascade(
+            {j: [v[i] for i in calib] for j, v in judged.items()}, config, keys=[str(i) for i in calib]
+        )
+        items = {j: [v[i] for i in test] for j, v in judged.items()}
+        eager = assign(items, thresholds, scores)
+        first = assign(items, thresholds, scores, {cheap: [False] * len(test), strong: [True] * len(test)})
+        final = [e if isinstance(f, Waiting) else f for f, e in zip(first, eager, strict=True)]
+        for k, i in enumerate(test):
+            waits, assumed = isinstance(first[k], Waiting), eager[k] != cheap
+            human = HUMAN_LABEL if eager[k] is None else 0.0
+            spent["eager"] += costs[cheap][i] + costs[strong][i] + human
+            spent["lazy"] += costs[cheap][i] + costs[strong][i] * waits + human
+            spent["assumed"] += costs[cheap][i] + costs[strong][i] * assumed + human
+            correct += 1 if eager[k] is None else judged[eager[k]][i].agrees
+            lazy_calls += waits
+            assumed_calls += assumed
+            same += final[k] == eager[k]
+            total += 1
+    return {
+        "lazy": lazy_calls / total,
+        "assumed": assumed_calls / total,
+        "same": same / total,
+        **{f"cost_{name}": value / correct for name, value in spent.items()},
+    }
+
+
+def lazy_table(pairs: list[Pair], n_splits: int, min_slice: int) -> None:
+    print(f"\nLazy cascade, mixed LLMBar ({len(pairs)} pairs; test halves of {n_splits} splits): "
+          "share of test pairs the strong judge judges, and $ per correct label")  # fmt: skip
+    print(f"{'target':>6} {'cascade':<16} {'eager':>6} {'lazy':>6} {'assumed':>7} {'lazy/assumed':>12} "
+          f"{'same as eager':>13} | {'$ eager':>8} {'$ lazy':>8} {'$ assumed':>9}")  # fmt: skip
+    for target in TARGETS:
+        for judges in (["ChatGPT", "GPT-4"], ["PaLM2", "GPT-4"]):
+            r = lazy_row(pairs, judges, target, n_splits, min_slice)
+            print(
+                f"{target:>6.0%} {' -> '.join(judges):<16} {1:>6.0%} {r['lazy']:>6.1%} {r['assumed']:>7.1%} "
+                f"{r['lazy'] / r['assumed']:>12.2f} {r['same']:>13.1%} | "
+                f"{r['cost_eager']:>8.4f} {r['cost_lazy']:>8.4f} {r['cost_assumed']:>9.4f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -216,6 +273,8 @@ def main() -> None:
             validity_table(name, judged, args.splits, min_slice)
     if "cost" in args.tables:
         cost_table(mixed, max(args.splits // 5, 1), args.min_slice)
+    if "lazy" in args.tables:
+        lazy_table(mixed, max(args.splits // 5, 1), args.min_slice)
     if "ppi" in args.tables:
         ppi_table("LLMBar, 8 sets mixed, GPT-4 (2 prompts x 2 orders)", gpt4["GPT-4"], args.draws)
         ppi_table("MT-Bench, GPT-4 (one merged verdict)", cases[4][1]["GPT-4"], args.draws)
