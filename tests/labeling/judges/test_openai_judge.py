@@ -74,10 +74,12 @@ def test_endpoint_ignoring_n_is_asked_again_for_each_vote(openai_env):
 def test_429_is_retried_after_the_servers_retry_after(openai_env):
     judge = build_judge(openai_config())
     started = time.perf_counter()
-    [verdict] = judge.judge(items("rate-limited", tag="429"))
+    [verdict] = judge.judge(items("rate-limited", tag="retry-after-"))
     assert verdict.ok and verdict.provenance.calls == 2
     assert time.perf_counter() - started >= 0.3  # Retry-After: 0.3 was honoured
-    assert judge.stats.retries == 1 and openai_env.calls("429") == 2
+    # the endpoint is shared by the session: count this test's prompt only ("429" alone also
+    # matches another test's "question 4290")
+    assert judge.stats.retries == 1 and openai_env.calls("question retry-after-0") == 2
 
 
 def test_a_call_backing_off_keeps_its_slot(openai_env, fake_openai):
@@ -95,13 +97,13 @@ def test_a_call_backing_off_keeps_its_slot(openai_env, fake_openai):
 
 def test_persistent_500_becomes_an_error_verdict_and_is_retried_on_rerun(openai_env):
     judge = build_judge(openai_config(max_retries=2))
-    [verdict] = judge.judge(items("server-error", tag="500"))
+    [verdict] = judge.judge(items("server-error", tag="persistent-500-"))
     assert verdict.status is VerdictStatus.ERROR
     assert "HTTP 500" in verdict.error and "gave up after 3 attempts" in verdict.error
     assert verdict.p_first is None and verdict.choice is None
-    assert openai_env.calls("500") == 3 and judge.stats.errors == 1
-    judge.judge(items("server-error", tag="500"))  # failures are not cached
-    assert openai_env.calls("500") == 6
+    assert openai_env.calls("question persistent-500-0") == 3 and judge.stats.errors == 1
+    judge.judge(items("server-error", tag="persistent-500-"))  # failures are not cached
+    assert openai_env.calls("question persistent-500-0") == 6
 
 
 def test_timeout_per_call_is_enforced(openai_env):
