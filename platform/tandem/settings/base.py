@@ -154,6 +154,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # a / b / tie is one set whichever field holds it (a vote, a verdict, a gold answer)
+    "ENUM_NAME_OVERRIDES": {"ChoiceEnum": "tandem.core.models.Choice"},
 }
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6389/0")
