@@ -48,3 +48,17 @@ def test_a_pair_cheap_keeps_whatever_strong_says_is_decided_without_strong():
     missing = Calibrated(None, False)
     lazy = route([sure, unsure], [missing, missing], {"cheap": [False] * 2, "strong": [True] * 2}, True)
     assert lazy == ["cheap", Waiting("strong")]
+
+
+def test_a_pair_no_remaining_judge_can_keep_goes_to_humans_without_waiting():
+    """strong passed no threshold: waiting for its verdict could only cost a call, so the pair
+    cheap gives up goes to humans now (what the eager cascade decides too)."""
+    unsure = Calibrated(0.55, False, others_agree=0, chose_longer=False)
+    thresholds = [
+        Threshold("cheap", POOLED, 0.95, 100, 100, 1.0, 29),
+        Threshold("strong", POOLED, None, 100, 0, None, 29),
+    ]
+    scores = {"cheap": cheap_score(), "strong": cheap_score()}
+    lazy = assign({"cheap": [unsure], "strong": [Calibrated(None, False)]}, thresholds, scores,
+                  {"cheap": [False], "strong": [True]})  # fmt: skip
+    assert lazy == [None]
