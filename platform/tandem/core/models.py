@@ -68,7 +68,11 @@ class Membership(models.Model):
 
 
 class Pair(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pairs")
+    # indexed by (project, id) below instead of by project alone: every stage pages through a
+    # project's pairs in id order (keyset), and that index serves those pages as a range scan
+    # whatever the planner's statistics say (with a lone project index and statistics taken
+    # before a large import, PostgreSQL read the whole project for every page: quadratic).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pairs", db_index=False)
     prompt = models.TextField()
     response_a = models.TextField()
     response_b = models.TextField()
@@ -96,7 +100,10 @@ class Pair(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "content_hash"], name="pair_unique_content")
         ]
-        indexes = [models.Index(fields=["project", "external_id"])]
+        indexes = [
+            models.Index(fields=["project", "external_id"]),
+            models.Index(fields=["project", "id"], name="pair_project_keyset"),
+        ]
 
     def __str__(self) -> str:
         return f"pair {self.pk} of {self.project_id}"
@@ -112,7 +119,9 @@ class Judgment(models.Model):
         UNPARSABLE = "unparsable", "unparsable"
         ERROR = "error", "error"
 
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judgments")
+    # no index of its own: the unique constraint below starts with pair_id and serves every
+    # lookup by pair; a second index was only write cost at a million pairs
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="judgments", db_index=False)
     judge = models.CharField(max_length=200, help_text="Judge configuration name.")
     config_hash = models.CharField(max_length=64, help_text="Hash of the full judge config.")
     backend = models.CharField(max_length=50)
@@ -158,7 +167,9 @@ class HumanLabel(models.Model):
         IMPORTED = "imported", "imported"
         WEB = "web", "web"
 
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="human_labels")
+    # no index of its own: the unique constraint below starts with pair_id and serves every
+    # lookup by pair; a second index was only write cost at a million pairs
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="human_labels", db_index=False)
     annotator = models.CharField(max_length=200)
     choice = models.CharField(max_length=3, choices=Choice.choices)
     rationale = models.TextField(blank=True)
@@ -266,7 +277,9 @@ class RoutingPolicyVersion(models.Model):
 
 
 class RoutingDecision(models.Model):
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="routing_decisions")
+    # no index of its own: the unique constraint below starts with pair_id and serves every
+    # lookup by pair; a second index was only write cost at a million pairs
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="routing_decisions", db_index=False)
     policy = models.ForeignKey(RoutingPolicyVersion, on_delete=models.PROTECT, related_name="decisions")
     judges = models.JSONField(default=list, help_text="The judges whose verdicts were routed on.")
     human = models.BooleanField(db_index=True)
@@ -290,7 +303,9 @@ class CascadeWait(models.Model):
     version's audit draw, so a later route of the version never draws it again. Deleted when the
     pair is decided under the version."""
 
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="cascade_waits")
+    # no index of its own: the unique constraint below starts with pair_id and serves every
+    # lookup by pair; a second index was only write cost at a million pairs
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="cascade_waits", db_index=False)
     policy = models.ForeignKey(RoutingPolicyVersion, on_delete=models.CASCADE, related_name="waits")
     judge = models.CharField(max_length=200, blank=True)
 
@@ -305,7 +320,9 @@ class CascadeWait(models.Model):
 class ArgillaRecord(models.Model):
     """A pair pushed to an Argilla dataset (so a stopped push resumes without duplicates)."""
 
-    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="argilla_records")
+    # no index of its own: the unique constraint below starts with pair_id and serves every
+    # lookup by pair; a second index was only write cost at a million pairs
+    pair = models.ForeignKey(Pair, on_delete=models.CASCADE, related_name="argilla_records", db_index=False)
     dataset = models.CharField(max_length=200)
     dataset_id = models.CharField(
         max_length=64, blank=True, db_index=True, help_text="Argilla's id of the dataset (webhooks carry it)."

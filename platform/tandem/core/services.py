@@ -224,8 +224,10 @@ def _analyze(model: type[models.Model]) -> None:
 
     Statistics taken before this project's pairs were committed (autovacuum had not run yet, or
     they held only another project's pairs) make `project_id = X` look rare, and the planner
-    then probes each content hash through an index on the project alone: every probe reads the
-    whole project, and a re-import of 100k pairs stalled for more than 20 minutes. ANALYZE reads
+    then probed each content hash through what was then an index on the project alone: every
+    probe read the whole project, and a re-import of 100k pairs stalled for more than 20
+    minutes. That index is gone (see Pair.project), but every plan of the import still gains
+    from true counts. ANALYZE reads
     a fixed sample (about 30,000 rows), under a second at a million pairs. Run it outside the
     import's transaction: its lock conflicts with itself until commit, so another re-import
     would wait for this whole import."""
