@@ -112,9 +112,10 @@ REPLAY_PAGE = 10_000  # pairs read (by id, keyset) and written per COPY
 
 def replay_verdicts(project, judge: str) -> int:
     """Store a recorded verdict of `judge` in both orders for every pair of `project`, as the
-    import stores recorded verdicts (backend `replay`, its JUDGMENT_COLUMNS, through its COPY),
-    in one transaction; returns how many. The verdicts are seeded: soft, with a first-position
-    lean and some flips, so routing and the audit see the mix a real judge gives."""
+    import stores recorded verdicts (backend `replay`, its JUDGMENT_COLUMNS, through its COPY
+    in one transaction, then its ANALYZE of a grown table); returns how many. The verdicts are
+    seeded: soft, with a first-position lean and some flips, so routing and the audit see the mix
+    a real judge gives."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -157,10 +158,12 @@ def replay_verdicts(project, judge: str) -> int:
             )
             ids = list(page[:REPLAY_PAGE])
             if not ids:
-                return stored
+                break
             rows = [row(pid, verdict) for pid in ids for verdict in _recorded(rng)]
             services._insert_rows(Judgment, columns, rows)  # the import's COPY
             stored, last = stored + len(rows), ids[-1]
+    services.analyze_grown({Judgment: stored})  # as the import does after its transaction
+    return stored
 
 
 def _recorded(rng: random.Random) -> list[tuple[str, float, str]]:

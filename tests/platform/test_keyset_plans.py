@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tandem.core import routing, selectors, services
+from tandem.core.models import Pair
 from tests.factories import judge_pairs
 
 pytestmark = [pytest.mark.django_db, pytest.mark.skipif("connection.vendor != 'postgresql'")]
@@ -35,6 +36,9 @@ def imported(tmp_path, name: str, n: int):
     return project
 
 
+FRESH = 1_500  # pairs imported after the statistics were taken: under a tenth of the table's
+
+
 def plan_nodes(sql: str) -> list[dict]:
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
@@ -54,30 +58,43 @@ IN_ID_ORDER = [
 ]
 
 
+def selects(queries) -> list[str]:
+    """The captured SELECTs, those of server-side cursors included."""
+    out = []
+    for query in queries:
+        sql = query["sql"]
+        if sql.startswith("DECLARE") and " FOR SELECT " in sql:
+            sql = sql[sql.index(" FOR SELECT ") + len(" FOR ") :]
+        if sql.startswith("SELECT"):
+            out.append(sql)
+    return out
+
+
 def keyset_pages(queries) -> list[str]:
     """The captured SELECTs that read a page of pairs in id order."""
     return [
-        q["sql"]
-        for q in queries
-        if q["sql"].startswith("SELECT")
-        and 'FROM "core_pair"' in q["sql"]
-        and '"core_pair"."id" >' in q["sql"]
-        and "ORDER BY" in q["sql"]
-        and "LIMIT" in q["sql"]
+        sql
+        for sql in selects(queries)
+        if 'FROM "core_pair"' in sql and '"core_pair"."id" >' in sql and "ORDER BY" in sql and "LIMIT" in sql
     ]
+
+
+def chunk_reads(queries) -> list[str]:
+    """The captured SELECTs that read a chunk's pairs or their judgments, by a list of pair ids."""
+    return [sql for sql in selects(queries) if '"core_pair"' in sql and "IN (" in sql]
 
 
 def test_stages_page_through_freshly_imported_pairs_by_index_range_scans(tmp_path):
     imported(tmp_path, "older", 20_000)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE core_pair")  # statistics that know only the older project
-    fresh = imported(tmp_path, "fresh", 3_000)
+    fresh = imported(tmp_path, "fresh", FRESH)  # under a tenth of the table: not analyzed
     judge_pairs(fresh.pairs.order_by("id"), lambda i: (i % 10) / 10)
     with CaptureQueriesContext(connection) as captured:
-        routing.route_pairs(fresh, routing.RoutingPolicy(version=1, audit_rate=0.1), judges=["j"], chunk=500)
-        list(selectors.signal_chunks(fresh, ["j"], 500))
+        routing.route_pairs(fresh, routing.RoutingPolicy(version=1, audit_rate=0.1), judges=["j"], chunk=250)
+        list(selectors.signal_chunks(fresh, ["j"], 250))
     pages = keyset_pages(captured.captured_queries)
-    assert len(pages) >= 12, f"expected the route's and the reader's pages of 500, got {len(pages)}"
+    assert len(pages) >= 12, f"expected the route's and the reader's pages of 250, got {len(pages)}"
     for sql in pages:
         nodes = plan_nodes(sql)
         kinds = [node["Node Type"] for node in nodes]
@@ -86,3 +103,42 @@ def test_stages_page_through_freshly_imported_pairs_by_index_range_scans(tmp_pat
         # in id order straight from an index, so that LIMIT stops the read: the (project, id)
         # index, or the primary key where the planner expects the project's pairs to follow `id >`
         assert [(n["Node Type"], n.get("Index Name")) for n in on_pairs] in IN_ID_ORDER, sql
+
+
+def test_a_chunk_reads_its_own_pairs_by_key_never_the_whole_project(tmp_path):
+    """Route and audit read each chunk's judgments for the chunk's pair ids. As one join of
+    judgments and pairs, stale statistics made the planner walk every pair of the project for
+    each chunk (a first route of 1M freshly imported pairs stalled at 25 s a chunk)."""
+    older = imported(tmp_path, "older", 20_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE core_pair")
+    fresh = imported(tmp_path, "fresh", FRESH)
+    judge_pairs(fresh.pairs.order_by("id"), lambda i: (i % 10) / 10)
+    with CaptureQueriesContext(connection) as captured:
+        chunks = list(selectors.signal_chunks(fresh, ["j"], 250))
+    assert sum(len(chunk) for chunk in chunks) == FRESH
+    reads = chunk_reads(captured.captured_queries)
+    assert len(reads) >= 6, f"expected a read per chunk of 250, got {len(reads)}"
+    for sql in reads:
+        on_pairs = [node for node in plan_nodes(sql) if node.get("Relation Name") == "core_pair"]
+        # by the primary key or by (project, id), but always for the chunk's ids
+        assert all("id = ANY" in node.get("Index Cond", "") for node in on_pairs), (
+            f"a chunk read pairs by {[(n['Node Type'], n.get('Index Cond')) for n in on_pairs]}\n{sql[:300]}"
+        )
+    # the project is checked on every chunk: another project's pair ids give nothing
+    judge_pairs(older.pairs.order_by("id")[:10], 0.9)
+    theirs = list(older.pairs.order_by("id").values_list("id", flat=True)[:10])
+    mine = list(fresh.pairs.order_by("id").values_list("id", flat=True)[:5])
+    assert [s.pair_id for s in selectors.signals(fresh, ["j"], theirs + mine)] == mine
+
+
+def test_an_import_of_a_tenth_of_the_table_or_more_refreshes_the_planners_counts(tmp_path):
+    """A large import leaves the planner true counts for the next stage (ANALYZE, as PostgreSQL's
+    manual asks after a bulk load), instead of the handful of rows it saw before."""
+    imported(tmp_path, "older", 20_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE core_pair")
+    fresh = imported(tmp_path, "fresh", 4_000)
+    sql = str(Pair.objects.filter(project=fresh).values("id").query)
+    expected = plan_nodes(sql)[0]["Plan Rows"]
+    assert 2_000 <= expected <= 8_000, f"the planner expects {expected} pairs, not about 4,000"

@@ -34,7 +34,7 @@ from labeling.typed_config import ConfigError
 
 from . import configs
 from .models import JudgeCall, Judgment, Pair, Project
-from .services import Cancelled, ConfigInvalid, Progress, ServiceError, ShouldCancel
+from .services import Cancelled, ConfigInvalid, Progress, ServiceError, ShouldCancel, analyze_grown
 
 CONFIG_FIELDS = {"name", "backend", "model", "template", "rubric", "params", "members"}
 
@@ -234,6 +234,7 @@ def judge_pairs(
         for first, last, _ in pending_ranges(scope, config.name, summary.config_hash, shard_pairs()):
             stream.run(_todo(scope.filter(id__range=(first, last)), config.name, summary.config_hash))
         _add_stats(summary, session.judge.stats, before)
+        analyze_grown({Judgment: summary.judged})  # the next stage plans with the new verdicts
         return summary
     except Cancelled:
         raise

@@ -186,7 +186,26 @@ def import_pairs(
             f"{path}: nothing imported ({summary.invalid} errors; the first: {_first_error(summary)})",
             summary,
         )
+    grown = {Pair: summary.created, HumanLabel: summary.labels_created, Judgment: summary.judgments_created}
+    analyze_grown(grown)
     return summary
+
+
+def analyze_grown(added: dict[type[models.Model], int]) -> None:
+    """ANALYZE each table that `added` rows grew by a tenth or more, as PostgreSQL's manual asks
+    after a bulk load: autovacuum would, but up to a minute later, and the next stage starts at
+    once. Until then the planner sees a large import as a handful of rows and plans for that.
+    A small import into a large table skips it (autovacuum's own threshold)."""
+    if connection.vendor != "postgresql":
+        return
+    tables = {model._meta.db_table: rows for model, rows in added.items() if rows}
+    if not tables:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)", [list(tables)])
+        for table, estimate in cursor.fetchall():
+            if tables[table] >= 0.1 * estimate:  # -1: never analyzed
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 # Smaller files are read in the importing process: a reader process takes a few tenths of a
