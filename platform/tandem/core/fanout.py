@@ -22,7 +22,7 @@ from django.db import transaction
 
 from . import services
 from .jobs import JobContext, cancel_asked, execute, job_kind, progress_key, request_cancel
-from .models import Job
+from .models import Job, Judgment
 
 SHARD_POLL_S = 0.1  # how often the parent looks at its shards' rows and progress (cheap queries)
 _chain = threading.local()  # set while this thread runs queued shards one after another
@@ -62,7 +62,9 @@ def _judge_in_shards(job: Job, context: JobContext, config) -> dict:
     total = 2 * scope.count()
     with _ShardProgress(context, shards, total):
         _run_shards(job, context, shards)
-    return _shards_result(job, shards, total)
+    result = _shards_result(job, shards, total)
+    services.analyze_grown({Judgment: result.get("judged", 0)})  # not by each shard: each holds a sliver
+    return result
 
 
 def free_ranges(scope, live: list[Job], config) -> list[tuple[int, int, int]]:

@@ -234,7 +234,8 @@ def judge_pairs(
         for first, last, _ in pending_ranges(scope, config.name, summary.config_hash, shard_pairs()):
             stream.run(_todo(scope.filter(id__range=(first, last)), config.name, summary.config_hash))
         _add_stats(summary, session.judge.stats, before)
-        analyze_grown({Judgment: summary.judged})  # the next stage plans with the new verdicts
+        if pair_range is None:  # a shard's parent job does it once, for every shard's verdicts
+            analyze_grown({Judgment: summary.judged})  # the next stage plans with the new verdicts
         return summary
     except Cancelled:
         raise

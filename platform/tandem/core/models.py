@@ -69,9 +69,9 @@ class Membership(models.Model):
 
 class Pair(models.Model):
     # indexed by (project, id) below instead of by project alone: every stage pages through a
-    # project's pairs in id order (keyset), and that index serves those pages as a range scan
-    # whatever the planner's statistics say (with a lone project index and statistics taken
-    # before a large import, PostgreSQL read the whole project for every page: quadratic).
+    # project's pairs in id order (keyset), and that index gives each page in id order, so the
+    # page's LIMIT ends the read even where the planner's statistics predate a large import
+    # (with a lone project index it then read and sorted the whole project per page: quadratic).
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pairs", db_index=False)
     prompt = models.TextField()
     response_a = models.TextField()

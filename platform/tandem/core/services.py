@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from labeling import importers
@@ -199,23 +199,30 @@ def analyze_grown(added: dict[type[models.Model], int]) -> None:
     size and its foreign keys (how many rows each project or pair has: what a bulk load makes
     the planner misjudge): 0.2 s after an import of 100k MT-Bench-shaped pairs (12.8 s), where
     every column's statistics took 0.8 s. A partial ANALYZE leaves autovacuum's count of changes
-    as it was, so autovacuum still takes the rest later."""
+    as it was, so autovacuum still takes the rest later. The work is committed by then: a table
+    another session is analyzing is skipped (SKIP_LOCKED), and a failure is logged, not raised."""
     if connection.vendor != "postgresql":
         return
     grown = {model._meta.db_table: (model, rows) for model, rows in added.items() if rows}
     if not grown:
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s)", [list(grown)])
-        for table, estimate in cursor.fetchall():
-            model, rows = grown[table]
-            if rows >= 0.1 * estimate:  # -1: never analyzed
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, reltuples FROM pg_class WHERE oid = ANY(%s::regclass[])", [list(grown)]
+            )
+            for table, estimate in cursor.fetchall():
+                model, rows = grown[table]
                 keys = [
                     connection.ops.quote_name(field.column)
                     for field in model._meta.concrete_fields
                     if isinstance(field, models.ForeignKey)
                 ]
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)} ({', '.join(keys)})")
+                if keys and rows >= 0.1 * estimate:  # -1: never analyzed
+                    name = connection.ops.quote_name(table)
+                    cursor.execute(f"ANALYZE (SKIP_LOCKED) {name} ({', '.join(keys)})")
+    except DatabaseError as err:
+        logger.warning("ANALYZE after adding rows to %s failed (autovacuum will do it): %s", list(grown), err)
 
 
 # Smaller files are read in the importing process: a reader process takes a few tenths of a
@@ -253,10 +260,9 @@ def _analyze(model: type[models.Model]) -> None:
 
     Statistics taken before this project's pairs were committed (autovacuum had not run yet, or
     they held only another project's pairs) make `project_id = X` look rare, and the planner
-    then probed each content hash through what was then an index on the project alone: every
-    probe read the whole project, and a re-import of 100k pairs stalled for more than 20
-    minutes. That index is gone (see Pair.project), but every plan of the import still gains
-    from true counts. ANALYZE reads
+    then probes each content hash through an index that leads with the project (it was the
+    project alone; now (project, id)) instead of (project, content_hash): every probe reads the
+    whole project, and a re-import of 100k pairs stalled for more than 20 minutes. ANALYZE reads
     a fixed sample (about 30,000 rows), under a second at a million pairs. Run it outside the
     import's transaction: its lock conflicts with itself until commit, so another re-import
     would wait for this whole import."""
