@@ -1,8 +1,8 @@
 """Every stage pages through a project's pairs in id order (keyset pagination). Right after a
 large import the planner's statistics predate the new project's pairs and call it rare; with an
 index on the project alone PostgreSQL then read the whole project and sorted it for every page,
-so a stage over a million fresh pairs grew quadratically (bench/scale.py's judge replay: 88 s
-instead of 39 s). The (project, id) index serves each page as a range scan whatever the
+so a stage over a million fresh pairs grew quadratically (bench/scale.py's judge replay at 1M: 88.5 s
+instead of 40.3 s). The (project, id) index serves each page as a range scan whatever the
 statistics say: no page may sort the project's pairs."""
 
 from __future__ import annotations
@@ -37,6 +37,15 @@ def imported(tmp_path, name: str, n: int):
 
 
 FRESH = 1_500  # pairs imported after the statistics were taken: under a tenth of the table's
+
+
+def stale_statistics(tmp_path, fresh_pairs: int):
+    """(older, fresh): statistics taken when the table held only the older project's 20,000
+    pairs, then `fresh_pairs` more imported, as the first stage after a large import sees."""
+    older = imported(tmp_path, "older", 20_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE core_pair")
+    return older, imported(tmp_path, "fresh", fresh_pairs)
 
 
 def plan_nodes(sql: str) -> list[dict]:
@@ -93,10 +102,7 @@ def _reads_pairs(node: dict) -> bool:
 
 
 def test_stages_page_through_freshly_imported_pairs_by_index_range_scans(tmp_path):
-    imported(tmp_path, "older", 20_000)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE core_pair")  # statistics that know only the older project
-    fresh = imported(tmp_path, "fresh", FRESH)  # under a tenth of the table: not analyzed
+    _, fresh = stale_statistics(tmp_path, FRESH)  # under a tenth of the table: not analyzed again
     judge_pairs(fresh.pairs.order_by("id"), lambda i: (i % 10) / 10)
     with CaptureQueriesContext(connection) as captured:
         routing.route_pairs(fresh, routing.RoutingPolicy(version=1, audit_rate=0.1), judges=["j"], chunk=250)
@@ -117,10 +123,7 @@ def test_a_chunk_reads_its_own_pairs_by_key_never_the_whole_project(tmp_path):
     """Route and audit read each chunk's judgments for the chunk's pair ids. As one join of
     judgments and pairs, stale statistics made the planner walk every pair of the project for
     each chunk (a first route of 1M freshly imported pairs stalled at 25 s a chunk)."""
-    older = imported(tmp_path, "older", 20_000)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE core_pair")
-    fresh = imported(tmp_path, "fresh", FRESH)
+    older, fresh = stale_statistics(tmp_path, FRESH)
     judge_pairs(fresh.pairs.order_by("id"), lambda i: (i % 10) / 10)
     with CaptureQueriesContext(connection) as captured:
         chunks = list(selectors.signal_chunks(fresh, ["j"], 250))
@@ -145,10 +148,7 @@ def test_a_chunk_reads_its_own_pairs_by_key_never_the_whole_project(tmp_path):
 def test_an_import_of_a_tenth_of_the_table_or_more_refreshes_the_planners_counts(tmp_path):
     """A large import leaves the planner true counts for the next stage (ANALYZE, as PostgreSQL's
     manual asks after a bulk load), instead of the handful of rows it saw before."""
-    imported(tmp_path, "older", 20_000)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE core_pair")
-    fresh = imported(tmp_path, "fresh", 4_000)
+    _, fresh = stale_statistics(tmp_path, 4_000)
     sql = str(Pair.objects.filter(project=fresh).values("id").query)
     expected = plan_nodes(sql)[0]["Plan Rows"]
     assert 2_000 <= expected <= 8_000, f"the planner expects {expected} pairs, not about 4,000"
