@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import orjson
+
 _json_string = json.encoder.encode_basestring  # a str as json.dumps(ensure_ascii=False) writes it
 
 
@@ -53,10 +55,16 @@ class PairRecord:
         items), so the model names are part of the identity; metadata and category are not.
         """
         texts = (self.prompt, self.response_a, self.response_b, self.model_a, self.model_b)
-        # json.dumps(list(texts), ensure_ascii=False, separators=(",", ":")), the stored hashes'
-        # definition, without building an encoder per call (a tenth of an import's CPU)
-        key = "[" + ",".join(map(_json_string, texts)) + "]"
-        return hashlib.sha256(key.encode("utf-8")).hexdigest()
+        # The stored hashes' definition is json.dumps(list(texts), ensure_ascii=False,
+        # separators=(",", ":")) in UTF-8. orjson writes exactly those bytes (the same escapes,
+        # tests hold it to that) 4x faster: this was a fifth of a large import's reader CPU.
+        # It refuses what that definition cannot encode either (a lone surrogate): the standard
+        # library's path then raises, as before.
+        try:
+            key = orjson.dumps(texts)
+        except TypeError:
+            key = ("[" + ",".join(map(_json_string, texts)) + "]").encode("utf-8")
+        return hashlib.sha256(key).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -61,39 +63,75 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
+# Batches received from the reader and waiting for the writer. The writer spends most of its
+# time waiting on the database; a receiving thread reads and unpickles the next batches then,
+# instead of the writer doing it between two writes while the database waits in turn (the
+# reader could otherwise run only a pipe's buffer, 64 KB, ahead). Memory stays bounded: these
+# few batches, the one being written and the pipe.
+READ_AHEAD = 3
+
+
 def _from_reader_process(job: tuple) -> Iterator:
     path = job[0]
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     command = [sys.executable, "-m", __name__]
     reader = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
+    received: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+    receiver = threading.Thread(
+        target=_receive, args=(reader.stdout, received, stop), name="import-receiver", daemon=True
+    )
     try:
         try:
             with reader.stdin:
                 pickle.dump(job, reader.stdin)
         except BrokenPipeError:  # it died at once: reading says so
             pass
+        receiver.start()
         while True:
-            try:
-                kind, payload = pickle.load(reader.stdout)  # noqa: S301 (our own child, a private pipe)
-            except (EOFError, pickle.UnpicklingError, OSError):  # it died, maybe mid-batch
-                code = reader.wait(timeout=10)
-                raise ReaderFailed(
-                    path, f"the reader process stopped unexpectedly (exit code {code}); run it again"
-                ) from None
+            kind, payload = received.get()
             if kind == "batch":
                 yield payload
             elif kind == "done":
                 return
             elif kind == "format":
                 raise FormatError(*payload)
+            elif kind == "stopped":  # it died, maybe mid-batch
+                code = reader.wait(timeout=10)
+                raise ReaderFailed(
+                    path, f"the reader process stopped unexpectedly (exit code {code}); run it again"
+                )
             else:
                 message, detail = payload
                 raise ReaderFailed(path, f"the reader process failed ({message})", detail)
     finally:
+        stop.set()
         if reader.poll() is None:  # stopped early (cancel, an error here): it has nothing to keep
             reader.kill()
+        if receiver.is_alive():  # it sees the end of the stream, or gives up waiting to hand over
+            receiver.join()
         reader.wait()
         reader.stdout.close()
+
+
+def _receive(stream: IO[bytes], received: queue.Queue, stop: threading.Event) -> None:
+    """The writer's receiving thread: each message the reader sends, unpickled, onto `received`,
+    until the last one; ("stopped", None) when the stream ends or breaks first. Returns without
+    handing over when the writer has stopped (`stop`)."""
+    while True:
+        try:
+            message = pickle.load(stream)  # noqa: S301 (our own child, a private pipe)
+        except Exception:  # EOF, a truncated pickle, a closed stream: the reader died
+            message = ("stopped", None)
+        while True:
+            try:
+                received.put(message, timeout=0.1)
+                break
+            except queue.Full:
+                if stop.is_set():
+                    return
+        if message[0] != "batch":
+            return
 
 
 def _read_and_send(job: tuple, out: IO[bytes]) -> None:

@@ -83,7 +83,7 @@ def _encoding_issue(path: Path, line: int, err: UnicodeDecodeError) -> ImportIss
 def read_jsonl(path: Path) -> Iterator[Row | ImportIssue]:
     with open_binary(path) as fh:
         for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
+            if not raw or raw.isspace():  # (strip() would copy every line)
                 continue
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from enum import StrEnum
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,3 +31,26 @@ def test_awkward_text_hashes_as_stored():
     awkward = 'tab\there\nnew "quoted" \\ back \x1f \x7f é 🚀 \u2028'
     pair = PairRecord(awkward, awkward + "a", "", "model", "")
     assert pair.content_hash() == stored_definition(pair)
+
+
+def test_every_character_hashes_as_stored():
+    # orjson writes the key: each code point must come out as json.dumps writes it (escapes
+    # of control characters, quotes, backslashes; everything else as UTF-8), astral ones too
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(every), 4096):
+        text = "".join(every[start : start + 4096])
+        pair = PairRecord(text, text[::-1], text[:7], "m", "")
+        assert pair.content_hash() == stored_definition(pair), f"characters from {ord(text[0]):#x}"
+
+
+def test_str_subclasses_and_lone_surrogates_behave_as_the_definition():
+    class Name(StrEnum):
+        GPT = "gpt-4"
+
+    pair = PairRecord("p", "a", "b", Name.GPT, "m")  # a judge or model name given as an enum
+    assert pair.content_hash() == stored_definition(pair)
+    broken = PairRecord("p \ud800", "a", "b")  # no UTF-8 for it in either
+    with pytest.raises(UnicodeEncodeError):
+        stored_definition(broken)
+    with pytest.raises(UnicodeEncodeError):
+        broken.content_hash()

@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -108,10 +109,19 @@ def test_cancel_stops_the_reader_process_and_keeps_nothing(tmp_path, project):
         )
     assert counts() == (0, 0, 0)
     assert readers() == []  # the reader was stopped, not left behind
+    assert receivers() == []  # nor the thread that received its batches
+
+
+def receivers() -> list[threading.Thread]:
+    """This process's threads that receive an import reader's batches."""
+    return [thread for thread in threading.enumerate() if thread.name == "import-receiver"]
 
 
 def test_a_reader_process_that_dies_keeps_nothing_and_says_so(tmp_path, project):
-    path = write_jsonl(tmp_path / "p.jsonl", [{**PAIR, "prompt": f"q{i}"} for i in range(5000)])
+    # far more batches than the writer receives ahead (READ_AHEAD and a pipe's buffer): the
+    # reader is still sending when it is killed
+    rows = [{**PAIR, "prompt": f"q{i} " + "x" * 200} for i in range(30_000)]
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
 
     def kill_the_reader(done: int, total: int | None) -> None:
         if done == 1000:  # one batch written: the reader is preparing the next ones
@@ -126,6 +136,7 @@ def test_a_reader_process_that_dies_keeps_nothing_and_says_so(tmp_path, project)
     summary = failed.value.summary
     assert (summary.kept, summary.created) == (False, 0)
     assert "exit code -9" in summary.errors[0]["message"]
+    assert receivers() == []
 
 
 def test_a_missing_file_fails_before_any_reader_process_starts(tmp_path, project):

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 
 from tandem.core import services
 from tandem.core.models import HumanLabel, Judgment, Pair
@@ -255,3 +256,16 @@ def test_awkward_text_is_stored_exactly(tmp_path, project):
     assert (pair.prompt, pair.response_a) == (text, text + "a")
     assert pair.metadata == {"nested": {"ü": [1, "\\x"]}}
     assert pair.created_at is not None
+
+
+def test_an_import_inside_a_callers_transaction_leaves_its_foreign_keys_deferred(tmp_path, project):
+    # the import checks its own rows' foreign keys per COPY; the caller's later statements
+    # still get Django's deferred checks (a child may be written before its parent)
+    services.import_pairs(project, write_jsonl(tmp_path / "p.jsonl", [PAIR]), "pairs")
+    with transaction.atomic():
+        pair = Pair.objects.get(project=project)
+        HumanLabel.objects.create(pair_id=pair.pk + 1_000, annotator="early", choice="a")
+        Pair.objects.create(
+            pk=pair.pk + 1_000, project=project, prompt="q", response_a="a", response_b="b", content_hash="h"
+        )
+    assert HumanLabel.objects.filter(annotator="early", pair__prompt="q").exists()

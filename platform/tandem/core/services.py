@@ -8,7 +8,7 @@ import functools
 import hashlib
 import logging
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -158,7 +158,7 @@ def import_pairs(
         total = importers.estimate_rows(path, fmt)
         if connection.vendor == "postgresql" and Pair.objects.filter(project=project).exists():
             _analyze(Pair)  # before the transaction: ANALYZE's lock lasts until its commit
-        with transaction.atomic(), contextlib.closing(prepared):
+        with transaction.atomic(), contextlib.closing(prepared), _foreign_keys_checked_per_statement():
             _import_rows(project, prepared, summary, skip_invalid, progress, total, should_cancel)
             if summary.errors and not skip_invalid:
                 transaction.set_rollback(True)
@@ -268,6 +268,27 @@ def _analyze(model: type[models.Model]) -> None:
     would wait for this whole import."""
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+@contextlib.contextmanager
+def _foreign_keys_checked_per_statement() -> Iterator[None]:
+    """Check foreign keys at the end of each statement (each COPY) instead of at the commit.
+
+    Django's foreign keys are deferred: PostgreSQL would queue a check for every label and
+    judgment and run them all at the commit, alone, once the reader is done. Per COPY they
+    overlap with the reader preparing the next batches (bench/import_pairs.py), and the server
+    keeps no queue of checks that grows with the file. An enclosing transaction gets Django's
+    deferred checks back afterwards (a rollback to the import's savepoint restores them too).
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    yield
+    if not transaction.get_rollback():  # rolled back: the savepoint's end restores them
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _import_rows(project, prepared, summary, skip_invalid, progress, total, should_cancel) -> None:
