@@ -2,12 +2,13 @@
 
 Parsing a file and building its rows costs the importing process more CPU than the database
 spends storing them (bench/import_pairs.py), so a large import reads in a second process: it
-prepares the next batches while the writer sends this one, a pipe's buffer ahead at most (the
-pipe blocks), so memory stays bounded. The reader is a fresh interpreter running this module,
-fed its job and answering with pickles over its standard streams: not a fork (no copy of a
-Django process, its threads or its database connection), and not multiprocessing's spawn, which
-runs the caller's main script again in the child. It never writes to the database: whatever
-goes wrong on either side, the writer's transaction decides what is kept.
+prepares the next batches while the writer sends this one. A thread of the writer's process
+receives them (READ_AHEAD batches at most, then the pipe blocks), so memory stays bounded.
+The reader is a fresh interpreter running this module, fed its job and answering with pickles
+over its standard streams: not a fork (no copy of a Django process, its threads or its
+database connection), and not multiprocessing's spawn, which runs the caller's main script
+again in the child. It never writes to the database: whatever goes wrong on either side, the
+writer's transaction decides what is kept.
 """
 
 from __future__ import annotations
