@@ -64,11 +64,12 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-# Batches received from the reader and waiting for the writer. The writer spends most of its
-# time waiting on the database; a receiving thread reads and unpickles the next batches then,
-# instead of the writer doing it between two writes while the database waits in turn (the
-# reader could otherwise run only a pipe's buffer, 64 KB, ahead). Memory stays bounded: these
-# few batches, the one being written and the pipe.
+# Batches the writer's process holds ahead of the one it writes: queued, and one the receiving
+# thread has unpickled and waits to queue. The writer spends most of its time waiting on the
+# database; the receiving thread reads and unpickles the next batches then, instead of the
+# writer doing it between two writes while the database waits in turn (the reader could
+# otherwise run only a pipe's buffer, 64 KB, ahead). Memory stays bounded: these batches, the
+# one being written, the reader's one and the pipe's buffer.
 READ_AHEAD = 3
 
 
@@ -77,7 +78,7 @@ def _from_reader_process(job: tuple) -> Iterator:
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     command = [sys.executable, "-m", __name__]
     reader = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
-    received: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+    received: queue.Queue = queue.Queue(maxsize=READ_AHEAD - 1)
     stop = threading.Event()
     receiver = threading.Thread(
         target=_receive, args=(reader.stdout, received, stop), name="import-receiver", daemon=True
@@ -90,18 +91,15 @@ def _from_reader_process(job: tuple) -> Iterator:
             pass
         receiver.start()
         while True:
-            kind, payload = received.get()
+            kind, payload = _next_message(received, receiver, path)
             if kind == "batch":
                 yield payload
             elif kind == "done":
                 return
             elif kind == "format":
                 raise FormatError(*payload)
-            elif kind == "stopped":  # it died, maybe mid-batch
-                code = reader.wait(timeout=10)
-                raise ReaderFailed(
-                    path, f"the reader process stopped unexpectedly (exit code {code}); run it again"
-                )
+            elif kind == "stopped":  # the stream ended or broke: it died, maybe mid-batch
+                raise _stopped(reader, path, payload)
             else:
                 message, detail = payload
                 raise ReaderFailed(path, f"the reader process failed ({message})", detail)
@@ -109,21 +107,55 @@ def _from_reader_process(job: tuple) -> Iterator:
         stop.set()
         if reader.poll() is None:  # stopped early (cancel, an error here): it has nothing to keep
             reader.kill()
-        if receiver.is_alive():  # it sees the end of the stream, or gives up waiting to hand over
+        # it sees the end of the stream, or gives up waiting to hand over (not joined from
+        # itself: the collector may close an abandoned import on any thread)
+        if receiver.is_alive() and receiver is not threading.current_thread():
             receiver.join()
         reader.wait()
         reader.stdout.close()
 
 
+def _next_message(received: queue.Queue, receiver: threading.Thread, path: str) -> tuple:
+    while True:
+        try:
+            return received.get(timeout=1)
+        except queue.Empty:
+            if not receiver.is_alive() and received.empty():  # a bug: it ended without a last word
+                raise ReaderFailed(
+                    path, "the import stopped receiving the reader's batches; run it again"
+                ) from None
+
+
+def _stopped(reader: subprocess.Popen, path: str, error: BaseException | None) -> ReaderFailed:
+    """What to raise when the stream from the reader ended early (`error`: why, if not its end)."""
+    if error is None or isinstance(error, EOFError | pickle.UnpicklingError | OSError):
+        try:  # it died (a truncated pickle: mid-batch), or is dying
+            code = reader.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # alive after all: the stream broke on this side
+            reader.kill()
+            code = reader.wait()
+        failed = ReaderFailed(
+            path, f"the reader process stopped unexpectedly (exit code {code}); run it again"
+        )
+    else:  # receiving failed here (out of memory unpickling a batch, say): name it
+        failed = ReaderFailed(
+            path, f"receiving the reader's batches failed ({type(error).__name__}: {error})"
+        )
+    failed.__cause__ = error
+    return failed
+
+
 def _receive(stream: IO[bytes], received: queue.Queue, stop: threading.Event) -> None:
     """The writer's receiving thread: each message the reader sends, unpickled, onto `received`,
-    until the last one; ("stopped", None) when the stream ends or breaks first. Returns without
-    handing over when the writer has stopped (`stop`)."""
+    until the last one; ("stopped", error or None) when the stream ends or breaks first. Returns
+    without handing over when the writer has stopped (`stop`)."""
     while True:
         try:
             message = pickle.load(stream)  # noqa: S301 (our own child, a private pipe)
-        except Exception:  # EOF, a truncated pickle, a closed stream: the reader died
+        except EOFError:
             message = ("stopped", None)
+        except Exception as err:  # a truncated pickle, a closed stream, no memory: the writer says which
+            message = ("stopped", err)
         while True:
             try:
                 received.put(message, timeout=0.1)

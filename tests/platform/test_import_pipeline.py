@@ -96,7 +96,10 @@ def test_a_file_damaged_part_way_in_the_reader_process_keeps_nothing(tmp_path, p
 
 
 def test_cancel_stops_the_reader_process_and_keeps_nothing(tmp_path, project):
-    path = write_jsonl(tmp_path / "p.jsonl", [{**PAIR, "prompt": f"q{i}"} for i in range(3000)])
+    # more batches than the writer receives ahead: the receiving thread is waiting to hand one
+    # over when the import is cancelled
+    rows = [{**PAIR, "prompt": f"q{i} " + "x" * 200} for i in range(30_000)]
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
     asked = []
 
     def should_cancel() -> bool:

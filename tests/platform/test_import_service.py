@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from pathlib import Path
 
 import pytest
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 
-from tandem.core import services
+from tandem.core import jobs, services
 from tandem.core.models import HumanLabel, Judgment, Pair
 
 pytestmark = pytest.mark.django_db
@@ -259,13 +260,58 @@ def test_awkward_text_is_stored_exactly(tmp_path, project):
 
 
 def test_an_import_inside_a_callers_transaction_leaves_its_foreign_keys_deferred(tmp_path, project):
-    # the import checks its own rows' foreign keys per COPY; the caller's later statements
-    # still get Django's deferred checks (a child may be written before its parent)
-    services.import_pairs(project, write_jsonl(tmp_path / "p.jsonl", [PAIR]), "pairs")
+    # the caller writes a label before its pair (Django's keys are checked at the commit): the
+    # import neither checks the caller's pending rows nor changes its later statements
     with transaction.atomic():
-        pair = Pair.objects.get(project=project)
-        HumanLabel.objects.create(pair_id=pair.pk + 1_000, annotator="early", choice="a")
-        Pair.objects.create(
-            pk=pair.pk + 1_000, project=project, prompt="q", response_a="a", response_b="b", content_hash="h"
-        )
-    assert HumanLabel.objects.filter(annotator="early", pair__prompt="q").exists()
+        early = HumanLabel.objects.create(pair_id=10**9, annotator="early", choice="a")
+        summary = services.import_pairs(project, write_jsonl(tmp_path / "p.jsonl", [PAIR]), "pairs")
+        HumanLabel.objects.create(pair_id=10**9 + 1, annotator="early", choice="b")
+        for pk in (10**9, 10**9 + 1):
+            Pair.objects.create(
+                pk=pk, project=project, prompt=f"q{pk}", response_a="a", response_b="b", content_hash=f"h{pk}"
+            )
+    assert summary.created == 1
+    assert HumanLabel.objects.filter(annotator="early", pair__project=project).count() == 2
+    assert HumanLabel.objects.get(pk=early.pk).pair.prompt == f"q{10**9}"
+
+
+def lock_project_elsewhere(project) -> str:
+    """Lock the project's row as starting a job does, from another connection; "" when it got
+    the lock within a second, else the database's error."""
+    outcome = []
+
+    def lock() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+                jobs._lock(project)
+            outcome.append("")
+        except DatabaseError as err:
+            outcome.append(str(err))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=lock)
+    thread.start()
+    thread.join()
+    return outcome[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_starting_a_job_does_not_wait_for_an_import_of_the_project(tmp_path):
+    # the import checks its labels' and judgments' keys per COPY, but not its pairs' key to the
+    # project: that would lock the project's row until the import commits
+    project = services.create_project("p")
+    rows = [mtbench_row(q, judge) for q in range(1500) for judge in ("x", "y")]
+    locked = []
+
+    def progress(done: int, total: int | None) -> None:
+        if done >= 1000 and not locked:  # a batch of pairs, labels and judgments is written
+            locked.append(lock_project_elsewhere(project))
+
+    summary = services.import_pairs(
+        project, write_jsonl(tmp_path / "mt.jsonl", rows), "mtbench", batch_size=1000, progress=progress
+    )
+    assert locked == [""]
+    assert (summary.created, summary.labels_created, summary.judgments_created) == (1500, 3000, 3000)
+    assert counts() == (1500, 3000, 3000)

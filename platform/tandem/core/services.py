@@ -8,7 +8,7 @@ import functools
 import hashlib
 import logging
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -158,7 +158,10 @@ def import_pairs(
         total = importers.estimate_rows(path, fmt)
         if connection.vendor == "postgresql" and Pair.objects.filter(project=project).exists():
             _analyze(Pair)  # before the transaction: ANALYZE's lock lasts until its commit
-        with transaction.atomic(), contextlib.closing(prepared), _foreign_keys_checked_per_statement():
+        outermost = not connection.in_atomic_block
+        with transaction.atomic(), contextlib.closing(prepared):
+            if outermost:
+                _check_pair_keys_per_statement()
             _import_rows(project, prepared, summary, skip_invalid, progress, total, should_cancel)
             if summary.errors and not skip_invalid:
                 transaction.set_rollback(True)
@@ -270,25 +273,30 @@ def _analyze(model: type[models.Model]) -> None:
         cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
-@contextlib.contextmanager
-def _foreign_keys_checked_per_statement() -> Iterator[None]:
-    """Check foreign keys at the end of each statement (each COPY) instead of at the commit.
+def _check_pair_keys_per_statement() -> None:
+    """Check the labels' and judgments' foreign keys to their pairs at the end of each statement
+    (each COPY) for the rest of the import's own transaction, instead of all at the commit.
 
     Django's foreign keys are deferred: PostgreSQL would queue a check for every label and
     judgment and run them all at the commit, alone, once the reader is done. Per COPY they
     overlap with the reader preparing the next batches (bench/import_pairs.py), and the server
-    keeps no queue of checks that grows with the file. An enclosing transaction gets Django's
-    deferred checks back afterwards (a rollback to the import's savepoint restores them too).
+    keeps no queue of checks that grows with the file. Only these keys: an early check of the
+    pairs' key to their project would lock the project's row until the commit, and starting any
+    job on the project (`jobs._lock`) would wait for the whole import. Only in a transaction of
+    the import's own (the caller checks): inside a caller's, SET CONSTRAINTS would also run the
+    caller's pending checks and change its later statements.
     """
     if connection.vendor != "postgresql":
-        yield
         return
+    names = []
     with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    yield
-    if not transaction.get_rollback():  # rolled back: the savepoint's end restores them
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        for model in (HumanLabel, Judgment):
+            table = model._meta.db_table
+            for name, constraint in connection.introspection.get_constraints(cursor, table).items():
+                if constraint["foreign_key"] and constraint["columns"] == ["pair_id"]:
+                    names.append(connection.ops.quote_name(name))
+        if names:  # (a schema without them: the checks stay at the commit)
+            cursor.execute(f"SET CONSTRAINTS {', '.join(names)} IMMEDIATE")
 
 
 def _import_rows(project, prepared, summary, skip_invalid, progress, total, should_cancel) -> None:
