@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from labeling.records import Choice
@@ -10,10 +11,12 @@ from labeling.records import Choice
 from .errors import RowError
 
 DEFAULT_MAX_CHARS = 200_000
+SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: JSON and Python escapes allow one alone
 
 
 def text(row: dict, name: str, *, max_chars: int, required: bool = True, blank_ok: bool = False) -> str:
-    """A string field: present, a string, not too long, no NUL (databases cannot store it)."""
+    """A string field: present, a string, not too long, no NUL and no lone surrogate (a JSON
+    escape like "\\ud800" without its pair: neither UTF-8 nor a database can hold them)."""
     if name not in row or row[name] is None:
         if required:
             raise RowError(name, "is missing; every row needs it")
@@ -23,6 +26,12 @@ def text(row: dict, name: str, *, max_chars: int, required: bool = True, blank_o
         raise RowError(name, f"must be text, got {_kind(value)}")
     if "\x00" in value:
         raise RowError(name, "contains a NUL character (\\x00), which cannot be stored; remove it")
+    if not value.isascii() and (half := SURROGATE.search(value)):
+        raise RowError(
+            name,
+            f"contains half of a UTF-16 surrogate pair (\\u{ord(half.group()):04x}, at character "
+            f"{half.start() + 1:,}), which is not text and cannot be stored; re-export the file",
+        )
     if len(value) > max_chars:
         raise RowError(
             name,

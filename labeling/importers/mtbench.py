@@ -58,7 +58,7 @@ def _turns(raw: str) -> tuple[tuple[str, str], ...] | str:
     and anything else goes to `ast.literal_eval` as before.
     """
     # a lone surrogate cannot be compiled, so literal_eval names it; the scanner would pass it on
-    scanned = _scan(raw) if raw.isascii() or not _SURROGATE.search(raw) else None
+    scanned = _scan(raw) if raw.isascii() or not fields.SURROGATE.search(raw) else None
     if scanned is not None:
         return scanned
     return literal_turns(raw)
@@ -110,7 +110,6 @@ def _skip(raw: str, at: int) -> int:
 
 
 _NON_ASCII_ESCAPE = re.compile(r"\\[^\x00-\x7f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _string(raw: str, at: int) -> tuple[str | None, int]:

@@ -130,6 +130,12 @@ def test_trl_conversational_rows(tmp_path):
         ('["prompt", "a", "b"]\n', 1, "", "must be an object"),
         ('{"prompt": "   ", "response_a": "a", "response_b": "b"}\n', 1, "prompt", "is empty"),
         ('{"prompt": "a\\u0000b", "response_a": "a", "response_b": "b"}\n', 1, "prompt", "NUL"),
+        (  # a lone surrogate: the content hash could not encode it, nor the database store it
+            '{"prompt": "p", "response_a": "caf\u00e9 \\ud800", "response_b": "b"}\n',
+            1,
+            "response_a",
+            "surrogate pair (\\ud800, at character 6)",
+        ),
         (
             '{"prompt": "p", "response_a": "a", "response_b": "b", "label": "maybe"}\n',
             1,
