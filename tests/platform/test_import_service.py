@@ -298,6 +298,9 @@ def lock_project_elsewhere(project) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="row locks and per-COPY checks are PostgreSQL's"
+)
 def test_starting_a_job_does_not_wait_for_an_import_of_the_project(tmp_path):
     # the import checks its labels' and judgments' keys per COPY, but not its pairs' key to the
     # project: that would lock the project's row until the import commits
